@@ -1,0 +1,128 @@
+"""The domain objects that flow through the pipeline: ingest → select → brief → render → deliver.
+
+Plain frozen dataclasses, no I/O: every stage is a function of these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    """One paper as read from one feed, already cleaned (plain text, no feed prefixes)."""
+
+    key: str  # stable identity: arXiv id without version, else "doi:…", else guid/link
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    link: str
+    categories: tuple[str, ...]  # every category the feed gives, e.g. ("cs.LG", "cs.AI")
+    announce_type: str = "new"  # arXiv: new | cross | replace | replace-cross; others: "new"
+    published: datetime | None = None
+    doi: str | None = None
+
+    @property
+    def is_update(self) -> bool:
+        """arXiv replacements are revisions of papers already announced."""
+        return self.announce_type in ("replace", "replace-cross")
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What one feed document holds. ``error`` is set when the document is unusable."""
+
+    title: str
+    entries: tuple[ParsedEntry, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper as shown in a digest, numbered in reading order (1-based)."""
+
+    number: int
+    key: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    link: str
+    badge: str  # e.g. "arXiv (cs.CV)", "bioRxiv (bioinformatics)"
+    category: str  # the category it is grouped under in this digest
+    categories: tuple[str, ...]
+    published: date | None = None
+    feedback_more_url: str = ""
+    feedback_less_url: str = ""
+
+
+@dataclass(frozen=True)
+class CategoryGroup:
+    category: str
+    label: str  # human label, e.g. "Computer Vision (cs.CV)"
+    papers: tuple[Paper, ...]
+
+
+@dataclass(frozen=True)
+class Briefing:
+    """The paragraph on top of a digest. ``kind`` is "llm" or "extractive"."""
+
+    text: str
+    kind: str
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Links:
+    unsubscribe: str
+    unsubscribe_mailto: str
+    preferences: str
+    view_online: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str
+    language: str = "en"  # "en" | "zh"
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one email says, before it is rendered."""
+
+    recipient: Recipient
+    digest_date: date
+    groups: tuple[CategoryGroup, ...]
+    briefing: Briefing
+    links: Links
+    reason: str = ""  # why the reader gets this mail, shown in the footer
+
+    @property
+    def papers(self) -> tuple[Paper, ...]:
+        return tuple(p for g in self.groups for p in g.papers)
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+@dataclass
+class FetchOutcome:
+    """The result of fetching one source: a new document, not modified, or an error."""
+
+    url: str
+    status: int | None = None
+    body: bytes | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    error: str | None = None
+    elapsed: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,53 @@
+"""The exception tree. Every error carries the context needed to act on it."""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base of every error digest-mailer raises on purpose."""
+
+
+class SettingsError(DigestError):
+    """A setting is unknown, missing or malformed; the message names it and the fix."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        self.problem = problem
+        super().__init__(f"{setting}: {problem}")
+
+
+class FeedError(DigestError):
+    """A source could not be fetched or parsed. Recorded on the Source, never fatal to a run."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url}: {reason}")
+
+
+class BriefingError(DigestError):
+    """The LLM endpoint failed or answered something unusable; the caller falls back."""
+
+
+class DeliveryError(DigestError):
+    """A message was not accepted by the transport.
+
+    ``permanent`` is True for a 5xx answer (retrying would loop), False for a 4xx answer,
+    a dropped connection or a refused connection (retry later).
+    """
+
+    def __init__(self, recipient: str, reason: str, *, permanent: bool) -> None:
+        self.recipient = recipient
+        self.reason = reason
+        self.permanent = permanent
+        super().__init__(f"{recipient}: {reason}")
+
+
+class ImportRowError(DigestError):
+    """One row of a subscriber CSV is invalid."""
+
+    def __init__(self, line: int, column: str, reason: str) -> None:
+        self.line = line
+        self.column = column
+        self.reason = reason
+        super().__init__(f"line {line}, column {column!r}: {reason}")

@@ -1,0 +1,199 @@
+"""Settings, loaded once from the environment and an optional ``.env`` file.
+
+No other module reads environment variables: the CLI, the worker and the web app call
+:func:`load_settings` and pass the result (or parts of it) down.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from digest_mailer.errors import SettingsError
+
+PREFIX = "DIGEST_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bundled(name: str) -> Path:
+    """A folder shipped with the project: in the checkout, or inside an installed wheel."""
+    in_repo = PROJECT_ROOT / name
+    return in_repo if in_repo.exists() else Path(__file__).resolve().parent / f"_{name}"
+
+
+class Settings(BaseSettings):
+    """Every setting, with its environment variable in the README's table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+    # Storage and queue
+    var_dir: Path = Path("var")
+    database_url: str = ""  # default: sqlite:///<var_dir>/digest.db
+    redis_url: str = ""  # set → RedisHuey; empty → SqliteHuey in var_dir
+
+    # Mail
+    smtp_url: str = ""  # smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465
+    smtp_timeout: float = 30.0
+    outbox_dir: Path | None = None  # default: <var_dir>/outbox, used when smtp_url is empty
+    mail_from: str = "Research Digest <digest@localhost>"
+    reply_to: str = ""
+    list_id: str = "Research Digest <digest.localhost>"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""  # default: generated once and kept in <var_dir>/secret.key
+
+    # Briefing (any OpenAI-compatible endpoint)
+    openai_api_key: str = Field(
+        "", validation_alias=AliasChoices("OPENAI_API_KEY", "DIGEST_OPENAI_API_KEY")
+    )
+    openai_base_url: str = Field(
+        "", validation_alias=AliasChoices("OPENAI_BASE_URL", "DIGEST_OPENAI_BASE_URL")
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout: float = 30.0
+    llm_retries: int = 2
+    briefing_max_chars: int = 1200
+
+    # Feeds
+    fetch_timeout: float = 20.0
+    fetch_max_bytes: int = 10_000_000
+    fetch_concurrency: int = 8
+    fetch_interval_minutes: int = 60
+    user_agent: str = "digest-mailer/0.1 (+https://github.com/digest-mailer/digest-mailer)"
+
+    # Selection
+    max_per_category: int = 10
+    max_papers: int = 40
+    send_empty: bool = False
+    include_updates: bool = False
+    first_digest_lookback_hours: int = 36
+
+    # Schedule
+    schedule_minutes: int = 5
+    send_batch_size: int = 50
+    default_timezone: str = "UTC"
+    default_send_hour: int = 7
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
+                             "'Europe/Berlin')") from err
+        return value
+
+    @field_validator("default_send_hour")
+    @classmethod
+    def _hour(cls, value: int) -> int:
+        if not 0 <= value <= 23:
+            raise ValueError("must be an hour from 0 to 23")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("smtp", "smtps"):
+            raise ValueError("must start with smtp:// (STARTTLS) or smtps:// (implicit TLS)")
+        return value
+
+    @field_validator("base_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator(
+        "max_per_category", "max_papers", "fetch_max_bytes", "fetch_concurrency",
+        "schedule_minutes", "send_batch_size", "briefing_max_chars", "fetch_interval_minutes",
+    )
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    # Derived values: computed here so no other module guesses defaults.
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'digest.db'}"
+
+    @property
+    def effective_outbox_dir(self) -> Path:
+        return self.outbox_dir or self.var_dir / "outbox"
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def templates_dir(self) -> Path:
+        return _bundled("templates") / "email"
+
+    @property
+    def demo_dir(self) -> Path:
+        return _bundled("demo")
+
+    def effective_secret_key(self) -> str:
+        """The signing key; generated and kept in ``var_dir`` when none is set."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret.key"
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return PREFIX + field.upper()
+
+
+def known_variables() -> list[str]:
+    return [_env_name(name) for name in Settings.model_fields]
+
+
+def _check_unknown(environ: dict[str, str]) -> None:
+    known = set(known_variables())
+    for key in sorted(environ):
+        if key.startswith(PREFIX) and key not in known and key[len(PREFIX):].lower() not in (
+            "openai_api_key", "openai_base_url"
+        ):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise SettingsError(key, f"unknown setting{hint} (the README lists every setting)")
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+    """Read the settings; raise :class:`SettingsError` naming the first bad variable."""
+    _check_unknown(dict(os.environ))
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = first["loc"][0] if first["loc"] else "?"
+        name = _env_name(str(loc)) if str(loc) in Settings.model_fields else str(loc)
+        if first["type"] == "extra_forbidden":
+            name = PREFIX + str(loc).upper()
+            raise SettingsError(name, "unknown setting in .env") from err
+        raise SettingsError(name, str(first["msg"]).removeprefix("Value error, ")) from err
