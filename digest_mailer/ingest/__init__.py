@@ -1,0 +1,16 @@
+"""Ingest: fetch feed documents (I/O edge) and parse them into cleaned entries (pure core)."""
+
+from digest_mailer.ingest.clean import arxiv_id, clean_text, split_authors, strip_arxiv_prefix
+from digest_mailer.ingest.fetch import FetchRequest, fetch_all, fetch_sources
+from digest_mailer.ingest.parse import parse_feed
+
+__all__ = [
+    "FetchRequest",
+    "arxiv_id",
+    "clean_text",
+    "fetch_all",
+    "fetch_sources",
+    "parse_feed",
+    "split_authors",
+    "strip_arxiv_prefix",
+]
