@@ -1,0 +1,210 @@
+"""A loopback SMTP server (aiosmtpd) that records what it receives, for delivery tests.
+
+Options: STARTTLS (+ AUTH), implicit TLS, a recipient to refuse with 550, one to defer
+with 451, dropping the connection after N messages, hanging up on MAIL. It counts TCP
+connections and AUTH attempts so tests can see what a client did, not only what arrived.
+
+Use the ``smtp_server`` fixture (a factory) after importing it, or :class:`LoopbackSmtp`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from conftest import require  # skips locally, fails under CI
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as the server got it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    tls: bool  # was the session encrypted when DATA arrived
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A self-signed certificate for 127.0.0.1 and localhost."""
+
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """A verifying client context that trusts exactly this certificate."""
+        return ssl.create_default_context(cafile=str(self.cert))
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """Generate the certificate with the ``openssl`` command line."""
+    require(shutil.which("openssl") is not None, "the openssl command is not installed")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={HOST}",
+         "-addext", f"subjectAltName=IP:{HOST},DNS:localhost"],
+        check=True, capture_output=True, timeout=30,
+    )
+    return TlsFiles(cert, key)
+
+
+class _Handler:
+    def __init__(self, server: LoopbackSmtp) -> None:
+        self.server = server
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if address in self.server.refuse:
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        if address in self.server.defer:
+            return f"451 4.3.0 <{address}>: try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        # STARTTLS or implicit TLS: either way the live transport then has an SSL object.
+        tls = server.transport is not None and bool(server.transport.get_extra_info("ssl_object"))
+        with self.server.lock:
+            self.server.messages.append(Received(str(envelope.mail_from),
+                                                 list(envelope.rcpt_tos), content, tls))
+        return "250 2.0.0 Message accepted"
+
+
+class _RecordingSMTP(SMTP):
+    def __init__(self, owner: LoopbackSmtp, *args: Any, **kwargs: Any) -> None:
+        self.owner = owner
+        super().__init__(*args, **kwargs)
+
+    def connection_made(self, transport: Any) -> None:
+        if self._original_transport is None:  # a new TCP connection, not the STARTTLS upgrade
+            with self.owner.lock:
+                self.owner.connections += 1
+        super().connection_made(transport)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        with self.owner.lock:
+            self.owner.auth_attempts.append(arg.split()[0] if arg else "")
+        await super().smtp_AUTH(arg)
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if self.owner.hang_up_on_mail:
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        await super().smtp_DATA(arg)
+        drop = self.owner.drop_after
+        if drop is not None and len(self.owner.messages) % drop == 0:
+            assert self.transport is not None
+            self.transport.close()  # like a server closing an idle or over-used connection
+
+
+class _Controller(Controller):
+    def __init__(self, owner: LoopbackSmtp, *args: Any, **kwargs: Any) -> None:
+        self.owner = owner
+        super().__init__(*args, **kwargs)
+
+    def factory(self) -> SMTP:
+        return _RecordingSMTP(self.owner, self.handler, **self.SMTP_kwargs)
+
+    def _trigger_server(self) -> None:
+        # Bound to port 0: learn the real port before aiosmtpd connects to itself.
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class LoopbackSmtp:
+    """An aiosmtpd server on 127.0.0.1, a free port, recording every message."""
+
+    def __init__(self, *, tls: TlsFiles | None = None, implicit_tls: bool = False,
+                 credentials: tuple[str, str] | None = None, auth_over_plaintext: bool = False,
+                 refuse: tuple[str, ...] = (), defer: tuple[str, ...] = (),
+                 drop_after: int | None = None, hang_up_on_mail: bool = False) -> None:
+        self.refuse, self.defer = refuse, defer
+        self.drop_after, self.hang_up_on_mail = drop_after, hang_up_on_mail
+        self.credentials = credentials
+        self.messages: list[Received] = []
+        self.connections = 0
+        self.auth_attempts: list[str] = []  # mechanisms, whether or not they succeeded
+        self.logins: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        kwargs: dict[str, Any] = {"hostname": HOST, "port": 0, "ident": "loopback"}
+        if implicit_tls:
+            assert tls is not None, "implicit TLS needs a certificate"
+            kwargs["ssl_context"] = tls.server_context()
+        elif tls is not None:
+            kwargs.update(tls_context=tls.server_context(), require_starttls=True)
+        if credentials is not None or auth_over_plaintext:
+            kwargs.update(authenticator=self._authenticate, auth_required=True,
+                          auth_require_tls=not auth_over_plaintext)
+        self.controller = _Controller(self, _Handler(self), **kwargs)
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope,
+                      mechanism: str, auth_data: Any) -> AuthResult:
+        # handled=False: aiosmtpd then answers 535 itself instead of staying silent.
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = (auth_data.login.decode(), auth_data.password.decode())
+        with self.lock:
+            self.logins.append(login)
+        return AuthResult(success=login == self.credentials, handled=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    def url(self, scheme: str = "smtp", user: str = "", password: str = "") -> str:
+        """A URL for this server, credentials percent-encoded."""
+        auth = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
+        return f"{scheme}://{auth}{HOST}:{self.port}"
+
+    def start(self) -> LoopbackSmtp:
+        self.controller.start()
+        self.connections = 0  # aiosmtpd's own start-up probe is not a client
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    """A factory: ``smtp_server(refuse=("x@example.org",))`` → a started LoopbackSmtp."""
+    started: list[LoopbackSmtp] = []
+
+    def start(**options: Any) -> LoopbackSmtp:
+        server = LoopbackSmtp(**options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
