@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     reply_to: str = ""
     list_id: str = "Research Digest <digest.localhost>"
     base_url: str = "http://127.0.0.1:8000"
+    # Comma-separated, newest first: links signed with an older key keep working.
     secret_key: str = ""  # default: generated once and kept in <var_dir>/secret.key
 
     # Briefing (any OpenAI-compatible endpoint)
@@ -147,10 +148,10 @@ class Settings(BaseSettings):
     def demo_dir(self) -> Path:
         return _bundled("demo")
 
-    def effective_secret_key(self) -> str:
-        """The signing key; generated and kept in ``var_dir`` when none is set."""
+    def effective_secret_keys(self) -> list[str]:
+        """The signing keys, newest first; one is generated and kept in ``var_dir`` if unset."""
         if self.secret_key:
-            return self.secret_key
+            return [k.strip() for k in self.secret_key.split(",") if k.strip()]
         path = self.var_dir / "secret.key"
         if not path.exists():
             import secrets
@@ -158,7 +159,7 @@ class Settings(BaseSettings):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
-        return path.read_text().strip()
+        return [path.read_text().strip()]
 
 
 def _env_name(field: str) -> str:

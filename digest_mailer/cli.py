@@ -1,0 +1,170 @@
+"""The command-line face: `digest-mailer COMMAND`. Every command calls the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from sqlmodel import Session
+
+from digest_mailer import store
+from digest_mailer.app import build_pipeline
+from digest_mailer.demo import import_file, run_demo
+from digest_mailer.errors import SettingsError
+from digest_mailer.pipeline import Pipeline, Report
+from digest_mailer.settings import load_settings
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-11-24") from err
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digest-mailer", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="ingest the bundled feeds and send every example digest")
+
+    feeds = commands.add_parser("feeds", help="manage sources").add_subparsers(
+        dest="action", required=True)
+    add = feeds.add_parser("add", help="add or update a source")
+    add.add_argument("url")
+    add.add_argument("--label", required=True, help='shown on each paper, e.g. "arXiv (cs.CV)"')
+    add.add_argument("--category", required=True, help="e.g. cs.CV")
+    feeds.add_parser("list", help="every source with its last fetch and error")
+    fetch = feeds.add_parser("fetch", help="fetch sources now")
+    fetch.add_argument("--due", action="store_true", help="only those due by the interval")
+
+    subs = commands.add_parser("subscribers", help="manage subscribers").add_subparsers(
+        dest="action", required=True)
+    imp = subs.add_parser("import", help="import a CSV (see subscribers.example.csv)")
+    imp.add_argument("file", type=Path)
+    subs.add_parser("list", help="every subscriber with status")
+
+    send = commands.add_parser("send", help="send the digests that are due")
+    send.add_argument("--dry-run", action="store_true", help="select only; write and send nothing")
+    send.add_argument("--subscriber", metavar="EMAIL", help="only this subscriber")
+    send.add_argument("--date", type=_date, help="send this date's digest (ignores send hours)")
+
+    preview = commands.add_parser("preview", help="render a subscriber's digest to HTML")
+    preview.add_argument("email")
+    preview.add_argument("--out", type=Path, required=True, metavar="FILE.html")
+    preview.add_argument("--date", type=_date)
+
+    commands.add_parser("runs", help="recent runs with their counts")
+    commands.add_parser("tick", help="run one scheduler tick now, in this process")
+    web = commands.add_parser("web", help="serve the web app (health page for now)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+def _print_report(report: Report) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing to do"
+    print(f"{report.kind}: {counts}")
+    for error in report.errors:
+        print(f"  ! {error}")
+
+
+def _subscriber_ids(pipeline: Pipeline, email: str | None) -> list[int] | None:
+    if email is None:
+        return None
+    with Session(pipeline.engine) as session:
+        subscriber = store.subscriber_by_email(session, email.strip().lower())
+        if subscriber is None:
+            raise SystemExit(f"no subscriber {email}")
+        return [subscriber.id or 0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        print(f"configuration error: {err}", file=sys.stderr)
+        return 2
+    pipeline = build_pipeline(settings)
+    return _run(args, pipeline)
+
+
+def _run(args: argparse.Namespace, pipeline: Pipeline) -> int:
+    if args.command == "demo":
+        result = run_demo(pipeline)
+        _print_report(result.ingest)
+        print(f"subscribers: {result.imported.summary()}")
+        _print_report(result.send)
+        if result.outbox:
+            files = sorted(result.outbox.glob("*.eml"))
+            print(f"outbox: {len(files)} .eml files (each with an .html preview) in "
+                  f"{result.outbox.resolve()}")
+        return 1 if result.send.counts["failed"] else 0
+    if args.command == "feeds":
+        return _feeds(args, pipeline)
+    if args.command == "subscribers":
+        if args.action == "import":
+            report = import_file(pipeline, args.file)
+            print(report.summary())
+            for error in report.rejected:
+                print(f"  rejected {error}")
+            return 1 if report.rejected else 0
+        with Session(pipeline.engine) as session:
+            for s in store.all_subscribers(session):
+                print(f"{s.email:40} {s.status:13} {s.timezone:20} {s.send_hour:02d}h "
+                      f"{','.join(s.categories)}")
+        return 0
+    if args.command == "send":
+        report = pipeline.send_digests(_subscriber_ids(pipeline, args.subscriber),
+                                       digest_date=args.date, dry_run=args.dry_run)
+        _print_report(report)
+        return 1 if report.counts["failed"] else 0
+    if args.command == "preview":
+        rendered = pipeline.preview(args.email.strip().lower(), args.date)
+        args.out.write_text(rendered.html, encoding="utf-8")
+        print(f"{rendered.subject}\nwritten to {args.out}")
+        return 0
+    if args.command == "runs":
+        with Session(pipeline.engine) as session:
+            for run in store.recent_runs(session):
+                counts = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()))
+                print(f"{run.started_at:%Y-%m-%d %H:%M} {run.kind:7} {counts}")
+                for error in run.errors:
+                    print(f"    ! {error}")
+        return 0
+    if args.command == "tick":
+        pipeline.refresh_feeds()
+        _print_report(pipeline.send_digests(pipeline.due()))
+        return 0
+    from digest_mailer.web import serve
+
+    serve(pipeline.engine, args.host, args.port)
+    return 0
+
+
+def _feeds(args: argparse.Namespace, pipeline: Pipeline) -> int:
+    if args.action == "add":
+        with Session(pipeline.engine) as session:
+            source = store.add_source(session, args.url, args.label, args.category)
+        print(f"source {source.label}: {source.url}")
+        return 0
+    if args.action == "fetch":
+        report = pipeline.refresh_feeds(force=not args.due)
+        _print_report(report)
+        return 1 if report.errors else 0
+    with Session(pipeline.engine) as session:
+        for s in store.all_sources(session):
+            when = f"{s.last_fetched_at:%Y-%m-%d %H:%M}" if s.last_fetched_at else "never"
+            state = f"ERROR {s.last_error}" if s.last_error else f"ok, {s.last_entry_count} items"
+            print(f"{s.label:28} {s.category:16} fetched {when}  {state}\n    {s.url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Turn stored rows into the pure Digest object the renderer and briefer read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from digest_mailer.digest import Briefing, CategoryGroup, Digest, Links, Paper, Recipient
+from digest_mailer.models import Entry, Subscriber
+from digest_mailer.select import Profile, Selection
+
+# Human names of the categories the seeds and bundled feeds use; others show their code.
+CATEGORY_NAMES = {
+    "cs.AI": "Artificial Intelligence",
+    "cs.CL": "Computation and Language",
+    "cs.CV": "Computer Vision",
+    "cs.LG": "Machine Learning",
+    "cs.IR": "Information Retrieval",
+    "cs.RO": "Robotics",
+    "stat.ML": "Machine Learning (Statistics)",
+    "math.PR": "Probability",
+    "math.OC": "Optimization and Control",
+    "quant-ph": "Quantum Physics",
+    "bioinformatics": "Bioinformatics",
+    "genomics": "Genomics",
+}
+
+
+def category_label(category: str) -> str:
+    name = CATEGORY_NAMES.get(category)
+    return f"{name} ({category})" if name else category
+
+
+def profile_of(subscriber: Subscriber) -> Profile:
+    return Profile(tuple(subscriber.categories), tuple(subscriber.keywords),
+                   tuple(subscriber.excluded_keywords))
+
+
+def recipient_of(subscriber: Subscriber) -> Recipient:
+    return Recipient(email=subscriber.email, name=subscriber.name,
+                     language=subscriber.language, categories=tuple(subscriber.categories),
+                     keywords=tuple(subscriber.keywords))
+
+
+def reason_for(subscriber: Subscriber) -> str:
+    """The footer's answer to "why do I get this?"."""
+    fields = ", ".join(subscriber.categories)
+    words = ", ".join(f"“{k}”" for k in subscriber.keywords)
+    if subscriber.language == "zh":
+        parts = [f"您以 {subscriber.email} 订阅了每日科研简报"]
+        if fields:
+            parts.append(f"领域:{fields}")
+        if words:
+            parts.append(f"关键词:{words}")
+        return ";".join(parts) + "。"
+    text = f"You subscribed {subscriber.email} to the daily research digest"
+    if fields:
+        text += f" for {fields}"
+    if words:
+        text += f"{' and' if fields else ' for'} the keywords {words}"
+    return text + "."
+
+
+def badge(source_label: str, category: str) -> str:
+    """'arXiv (cs.CV)': the source's family with the category the paper is shown under."""
+    family = source_label.split(" (", 1)[0] or source_label
+    return f"{family} ({category})"
+
+
+def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
+              feedback_url: Callable[[str, str], str]) -> tuple[CategoryGroup, ...]:
+    """Number the selected papers in reading order and attach their per-paper links."""
+    groups: list[CategoryGroup] = []
+    number = 0
+    for category, entries in selection.groups:
+        papers: list[Paper] = []
+        for entry in entries:
+            assert isinstance(entry, Entry)
+            number += 1
+            source_label = labels.get(entry.source_id, (category, category))[0]
+            papers.append(Paper(
+                number=number, key=entry.key, title=entry.title, abstract=entry.abstract,
+                authors=tuple(entry.authors), link=entry.link,
+                badge=badge(source_label, category), category=category,
+                categories=tuple(entry.categories),
+                published=entry.published.date() if entry.published else None,
+                feedback_more_url=feedback_url(entry.key, "more"),
+                feedback_less_url=feedback_url(entry.key, "less"),
+            ))
+        groups.append(CategoryGroup(category, category_label(category), tuple(papers)))
+    return tuple(groups)
+
+
+def build_digest(subscriber: Subscriber, digest_date: date, groups: Sequence[CategoryGroup],
+                 briefing: Briefing, links: Links) -> Digest:
+    return Digest(recipient=recipient_of(subscriber), digest_date=digest_date,
+                  groups=tuple(groups), briefing=briefing, links=links,
+                  reason=reason_for(subscriber))

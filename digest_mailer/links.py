@@ -1,0 +1,57 @@
+"""Signed links carried by every digest (unsubscribe, preferences, feedback, view online).
+
+Tokens are HMAC-signed with itsdangerous: one salt per purpose, so a token made for one
+link is refused by another; several keys may be given (newest first) to rotate them.
+URLs carry opaque public ids, never a numeric id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email.utils import parseaddr
+from typing import Any
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from digest_mailer.digest import Links
+
+PURPOSES = ("unsubscribe", "preferences", "feedback", "view")
+
+
+class LinkSigner:
+    def __init__(self, base_url: str, secret_keys: Sequence[str], mailto: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.mailto = mailto
+        self._serializers = {
+            purpose: URLSafeSerializer(list(secret_keys), salt=f"digest-mailer.{purpose}")
+            for purpose in PURPOSES
+        }
+
+    def token(self, purpose: str, payload: Any) -> str:
+        return str(self._serializers[purpose].dumps(payload))
+
+    def load(self, purpose: str, token: str) -> Any:
+        """The payload of a token signed for ``purpose``; raises BadSignature otherwise."""
+        return self._serializers[purpose].loads(token)
+
+    def links(self, subscriber_public_id: str, delivery_public_id: str) -> Links:
+        return Links(
+            unsubscribe=f"{self.base_url}/u/{self.token('unsubscribe', subscriber_public_id)}",
+            unsubscribe_mailto=self.mailto,
+            preferences=f"{self.base_url}/p/{self.token('preferences', subscriber_public_id)}",
+            view_online=f"{self.base_url}/v/{self.token('view', delivery_public_id)}",
+        )
+
+    def feedback_url(self, subscriber_public_id: str, entry_key: str, vote: str) -> str:
+        token = self.token("feedback", [subscriber_public_id, entry_key, vote])
+        return f"{self.base_url}/f/{token}"
+
+
+def unsubscribe_mailto(reply_to: str, sender: str) -> str:
+    """mailto: for List-Unsubscribe, answered by the reply processing."""
+    address = parseaddr(reply_to or sender)[1] or "unsubscribe@localhost"
+    return f"mailto:{address}?subject={quote('unsubscribe')}"
+
+
+__all__ = ["BadSignature", "LinkSigner", "unsubscribe_mailto"]

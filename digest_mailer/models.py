@@ -1,0 +1,148 @@
+"""The database tables (SQLModel). Times are stored as UTC and read back timezone-aware."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite has no time zones) and always returns aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _when(*, now: bool = False, **kw: Any) -> Any:
+    extra = {"default_factory": utcnow} if now else {"default": None}
+    return Field(sa_column=Column(UTCDateTime(), **kw), **extra)
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class SubscriberStatus:
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class DeliveryStatus:
+    PENDING = "pending"  # written before the send; content fixed
+    SENDING = "sending"  # claimed by one worker
+    SENT = "sent"  # the server accepted it
+    EMPTY = "empty"  # nothing new: no email, window closed
+    FAILED = "failed"  # permanent refusal (5xx); never retried into a loop
+
+    DONE = (SENT, EMPTY, FAILED)
+
+
+class Source(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True, index=True)
+    label: str  # e.g. "arXiv (cs.CV)"
+    category: str  # e.g. "cs.CV"
+    active: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetched_at: datetime | None = _when(nullable=True)
+    last_success_at: datetime | None = _when(nullable=True)
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_entry_count: int = 0
+
+
+class Entry(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)  # arXiv id without version, "doi:…", guid or link
+    source_id: int = Field(foreign_key="source.id", index=True)  # the source it was first seen in
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    abstract: str = Field(default="", sa_column=Column(Text, nullable=False))
+    authors: list[str] = _json_list()
+    link: str = ""
+    categories: list[str] = _json_list()  # every category, primary first
+    announce_type: str = "new"
+    doi: str | None = None
+    published: datetime | None = _when(nullable=True)
+    first_seen: datetime = _when(nullable=False, index=True)
+
+    @property
+    def is_update(self) -> bool:
+        return self.announce_type in ("replace", "replace-cross")
+
+
+class Subscriber(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)  # normalised by email-validator
+    name: str = ""
+    status: str = Field(default=SubscriberStatus.ACTIVE, index=True)
+    timezone: str = "UTC"
+    send_hour: int = 7
+    language: str = "en"
+    categories: list[str] = _json_list()
+    keywords: list[str] = _json_list()
+    excluded_keywords: list[str] = _json_list()
+    # Opaque handle for signed links, so no numeric id ever appears in a URL.
+    public_id: str = Field(default_factory=lambda: secrets.token_urlsafe(12), unique=True)
+    created_at: datetime = _when(now=True, nullable=False)
+
+
+class Delivery(SQLModel, table=True):
+    """One subscriber's digest for one local date: written before the send, marked after."""
+
+    __table_args__ = (UniqueConstraint("subscriber_id", "digest_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    digest_date: date
+    status: str = Field(default=DeliveryStatus.PENDING, index=True)
+    entry_keys: list[str] = _json_list()
+    # Entries first seen up to this instant were considered; the next digest starts after it.
+    cutoff: datetime = _when(nullable=False)
+    briefing: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    briefing_kind: str | None = None
+    subject: str | None = None
+    message_id: str | None = None
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    public_id: str = Field(default_factory=lambda: secrets.token_urlsafe(12), unique=True)
+    created_at: datetime = _when(now=True, nullable=False)
+    claimed_at: datetime | None = _when(nullable=True)
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class BriefingCacheEntry(SQLModel, table=True):
+    key: str = Field(primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    model: str
+    created_at: datetime = _when(now=True, nullable=False)
+
+
+class Run(SQLModel, table=True):
+    """What one run of the job did, for `digest-mailer runs` and the admin pages."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # "ingest" | "send" | "demo"
+    started_at: datetime = _when(now=True, nullable=False)
+    finished_at: datetime | None = _when(nullable=True)
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    errors: list[str] = _json_list()

@@ -1,0 +1,295 @@
+"""The morning job, read top-down: ingest → select → brief → render → deliver.
+
+The CLI, the Huey tasks and (later) the web app are faces that call :class:`Pipeline`;
+nothing here imports them. Each stage is a pure module; this file holds the I/O order
+and the bookkeeping that makes a run safe to repeat: a Delivery row is written before a
+send and marked after, so running again never sends a digest twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from digest_mailer import store
+from digest_mailer.brief import Briefer
+from digest_mailer.compose import build_digest, groups_of, profile_of
+from digest_mailer.deliver import Transport, build_message, make_message_id
+from digest_mailer.digest import Briefing, Digest, RenderedDigest
+from digest_mailer.errors import DeliveryError
+from digest_mailer.ingest import FetchRequest, fetch_sources, parse_feed
+from digest_mailer.links import LinkSigner
+from digest_mailer.models import Delivery, DeliveryStatus, Run, Subscriber, utcnow
+from digest_mailer.render import DigestRenderer
+from digest_mailer.schedule import due_date
+from digest_mailer.select import Selection, select_papers
+from digest_mailer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    """Counts and errors of one run; saved as a Run row and printed by the CLI."""
+
+    kind: str
+    counts: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    def fail(self, what: str, reason: str) -> None:
+        self.counts["failed"] += 1
+        self.errors.append(f"{what}: {reason}")
+
+
+@dataclass
+class Composed:
+    delivery: Delivery
+    digest: Digest
+    rendered: RenderedDigest
+    message: EmailMessage
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, engine: Engine, briefer: Briefer,
+                 renderer: DigestRenderer, signer: LinkSigner,
+                 transport_factory: Callable[[], Transport],
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.briefer = briefer
+        self.renderer = renderer
+        self.signer = signer
+        self.transport_factory = transport_factory
+        self.clock = clock
+        self.sender_domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
+
+    # --- ingest --------------------------------------------------------------------------
+
+    def refresh_feeds(self, *, force: bool = False) -> Report:
+        """Fetch every source that is due (all with ``force``) and store new entries."""
+        report = Report("ingest")
+        now = self.clock()
+        with Session(self.engine) as session:
+            interval = timedelta(minutes=self.settings.fetch_interval_minutes)
+            sources = (store.active_sources(session) if force
+                       else store.sources_due(session, now, interval))
+            requests = [FetchRequest(s.url, s.etag, s.last_modified) for s in sources]
+            outcomes = fetch_sources(
+                requests, timeout=self.settings.fetch_timeout,
+                max_bytes=self.settings.fetch_max_bytes, user_agent=self.settings.user_agent,
+                concurrency=self.settings.fetch_concurrency)
+            for source, outcome in zip(sources, outcomes, strict=True):
+                report.counts["sources"] += 1
+                error, count = outcome.error, 0
+                if error is None and outcome.not_modified:
+                    report.counts["not_modified"] += 1
+                elif error is None:
+                    parsed = parse_feed(outcome.body or b"", source_category=source.category)
+                    error = parsed.error
+                    if error is None:
+                        count = len(parsed.entries)
+                        new, merged = store.store_entries(session, source, parsed.entries, now)
+                        report.counts["entries_new"] += new
+                        report.counts["entries_merged"] += merged
+                if error is not None:
+                    log.warning("feed %s failed: %s", source.url, error)
+                    report.fail(source.label, error)
+                else:
+                    report.counts["fetched"] += 1
+                store.record_fetch(session, source, outcome, error, count, now)
+            report.counts["entries_total"] = store.count_entries(session)
+            store.save_run(session, Run(kind=report.kind, started_at=now,
+                                        counts=dict(report.counts), errors=report.errors))
+        return report
+
+    # --- schedule ------------------------------------------------------------------------
+
+    def due(self, now: datetime | None = None) -> list[int]:
+        """Active subscribers whose local send hour has passed and whose digest is not done."""
+        now = now or self.clock()
+        with Session(self.engine) as session:
+            subscribers = store.active_subscribers(session)
+            wanted = {s.id: due_date(now, s.timezone, s.send_hour) for s in subscribers}
+            dates = sorted({d for d in wanted.values() if d is not None})
+            done = store.closed_dates(session, dates) if dates else set()
+        return [sid for sid, day in wanted.items()
+                if sid is not None and day is not None and (sid, day) not in done]
+
+    # --- select → brief → render → deliver ------------------------------------------------
+
+    def send_digests(self, subscriber_ids: Iterable[int] | None = None, *,
+                     digest_date: date | None = None, dry_run: bool = False) -> Report:
+        """Send each due digest once. ``digest_date`` forces that date (CLI ``--date``)."""
+        report = Report("send")
+        now = self.clock()
+        with Session(self.engine) as session, _LazyTransport(self.transport_factory) as mail:
+            for subscriber in store.active_subscribers(session, subscriber_ids):
+                day = digest_date or due_date(now, subscriber.timezone, subscriber.send_hour)
+                if day is None:
+                    report.counts["not_due"] += 1
+                    continue
+                try:
+                    self._send_one(session, subscriber, day, now, mail, report, dry_run)
+                except Exception as err:  # one subscriber never stops the batch
+                    session.rollback()
+                    log.exception("digest for %s failed", subscriber.email)
+                    report.fail(subscriber.email, f"{type(err).__name__}: {err}")
+            report.counts.update(_briefer_stats(self.briefer))
+            if not dry_run:
+                store.save_run(session, Run(kind=report.kind, started_at=now,
+                                            counts=dict(report.counts), errors=report.errors))
+        return report
+
+    def _send_one(self, session: Session, subscriber: Subscriber, day: date, now: datetime,
+                  mail: _LazyTransport, report: Report, dry_run: bool) -> None:
+        assert subscriber.id is not None
+        delivery = store.delivery_for(session, subscriber.id, day)
+        if delivery is not None and delivery.status in DeliveryStatus.DONE:
+            report.counts["already_done"] += 1
+            return
+        if delivery is None:
+            selection = self.select_new(session, subscriber, day, now)
+            if dry_run:
+                report.counts["would_send" if len(selection) else "would_skip_empty"] += 1
+                log.info("%s: %d papers", subscriber.email, len(selection))
+                return
+            empty = not len(selection) and not self.settings.send_empty
+            delivery = store.open_delivery(session, Delivery(
+                subscriber_id=subscriber.id, digest_date=day, entry_keys=selection.keys,
+                cutoff=now, message_id=make_message_id(self.sender_domain),
+                status=DeliveryStatus.EMPTY if empty else DeliveryStatus.PENDING))
+            if delivery is None:
+                report.counts["taken_by_other_worker"] += 1
+                return
+            if empty:
+                report.counts["skipped_empty"] += 1
+                return
+        elif dry_run:
+            report.counts["would_retry"] += 1
+            return
+        assert delivery.id is not None
+        if not store.claim_delivery(session, delivery.id, now):
+            report.counts["taken_by_other_worker"] += 1
+            return
+        session.refresh(delivery)
+        composed = self.compose(session, subscriber, delivery)
+        # Kept so a retry carries the same briefing and "view in browser" shows what was sent.
+        delivery.briefing = composed.digest.briefing.text
+        delivery.briefing_kind = composed.digest.briefing.kind
+        delivery.subject = composed.rendered.subject
+        session.add(delivery)
+        session.commit()
+        try:
+            mail.send(composed.message)
+        except DeliveryError as err:
+            status = DeliveryStatus.FAILED if err.permanent else DeliveryStatus.PENDING
+            store.finish_delivery(session, delivery, status, self.clock(), err.reason)
+            report.fail(subscriber.email, err.reason)
+            report.counts["failed_permanent" if err.permanent else "will_retry"] += 1
+            return
+        store.finish_delivery(session, delivery, DeliveryStatus.SENT, self.clock())
+        report.counts["sent"] += 1
+
+    def select_new(self, session: Session, subscriber: Subscriber, day: date,
+                   now: datetime) -> Selection:
+        """The papers first seen since this subscriber's previous digest window closed."""
+        assert subscriber.id is not None
+        since = store.previous_cutoff(session, subscriber.id, day)
+        if since is None:  # first digest: what arrived recently, not the whole archive
+            since = now - timedelta(hours=self.settings.first_digest_lookback_hours)
+        entries = store.entries_seen_between(session, since, now)
+        return select_papers(profile_of(subscriber), entries,
+                             max_per_category=self.settings.max_per_category,
+                             max_papers=self.settings.max_papers,
+                             include_updates=self.settings.include_updates)
+
+    def compose(self, session: Session, subscriber: Subscriber,
+                delivery: Delivery) -> Composed:
+        """Brief, render and build the message for a Delivery; reads only, writes nothing."""
+        entries = store.entries_by_keys(session, delivery.entry_keys)
+        # Regrouping the stored keys is deterministic, so a retry sends the same email.
+        selection = select_papers(profile_of(subscriber), entries,
+                                  max_per_category=len(entries) or 1,
+                                  max_papers=len(entries) or 1, include_updates=True)
+        labels = store.source_labels(session)
+        public_id = subscriber.public_id
+        groups = groups_of(selection, labels,
+                           lambda key, vote: self.signer.feedback_url(public_id, key, vote))
+        if delivery.briefing is not None and delivery.briefing_kind:
+            briefing = Briefing(delivery.briefing, delivery.briefing_kind)
+        else:
+            briefing = self.briefer.brief(groups, subscriber.language)
+        links = self.signer.links(public_id, delivery.public_id)
+        digest = build_digest(subscriber, delivery.digest_date, groups, briefing, links)
+        rendered = self.renderer.render(digest)
+        message = build_message(
+            rendered, to_email=subscriber.email, to_name=subscriber.name,
+            sender=self.settings.mail_from, reply_to=self.settings.reply_to,
+            list_id=self.settings.list_id, links=links,
+            message_id=delivery.message_id or make_message_id(self.sender_domain),
+            date=self.clock())
+        return Composed(delivery, digest, rendered, message)
+
+    def preview(self, email: str, digest_date: date | None = None) -> RenderedDigest:
+        """Render what the subscriber would get now, writing nothing."""
+        now = self.clock()
+        with Session(self.engine) as session:
+            subscriber = store.subscriber_by_email(session, email)
+            if subscriber is None or subscriber.id is None:
+                raise LookupError(f"no subscriber {email}")
+            day = digest_date or now.date()
+            delivery = store.delivery_for(session, subscriber.id, day)
+            if delivery is None:
+                selection = self.select_new(session, subscriber, day, now)
+                delivery = Delivery(subscriber_id=subscriber.id, digest_date=day,
+                                    entry_keys=selection.keys, cutoff=now)
+            return self.compose(session, subscriber, delivery).rendered
+
+
+def _briefer_stats(briefer: Briefer) -> dict[str, int]:
+    stats = getattr(briefer, "stats", None)
+    if not callable(stats):
+        return {}
+    return {f"llm_{k}": v for k, v in stats().items() if v}
+
+
+class _LazyTransport:
+    """Opens the transport at the first send, so a run with nothing to send connects nowhere.
+
+    If the server cannot be reached at all, every later send in this run fails fast as a
+    temporary error (the Delivery stays pending for the next tick) instead of retrying
+    the connection once per subscriber.
+    """
+
+    def __init__(self, factory: Callable[[], Transport]) -> None:
+        self.factory = factory
+        self.transport: Transport | None = None
+        self.broken: DeliveryError | None = None
+
+    def __enter__(self) -> _LazyTransport:
+        return self
+
+    def send(self, message: EmailMessage) -> None:
+        if self.broken is not None:
+            raise DeliveryError(str(message["To"]), self.broken.reason, permanent=False)
+        if self.transport is None:
+            transport = self.factory()
+            try:
+                transport.__enter__()
+            except DeliveryError as err:
+                self.broken = err
+                raise DeliveryError(str(message["To"]), err.reason, permanent=False) from err
+            self.transport = transport
+        self.transport.send(message)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.transport is not None:
+            self.transport.__exit__(None, None, None)

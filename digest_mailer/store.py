@@ -1,0 +1,267 @@
+"""Every database query, named. Handlers, tasks and the pipeline never build queries inline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import event, func, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, col, create_engine, select
+
+from digest_mailer.digest import FetchOutcome, ParsedEntry
+from digest_mailer.models import (
+    BriefingCacheEntry,
+    Delivery,
+    DeliveryStatus,
+    Entry,
+    Run,
+    Source,
+    Subscriber,
+    SubscriberStatus,
+    utcnow,
+)
+
+# A claim older than this is taken to belong to a worker that died mid-send.
+STALE_CLAIM = timedelta(minutes=15)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the schema created; SQLite gets WAL and a busy timeout for the worker."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+# --- sources ---------------------------------------------------------------------------
+
+def add_source(session: Session, url: str, label: str, category: str) -> Source:
+    """Add a source or update its label and category; the URL is its identity."""
+    source = session.exec(select(Source).where(Source.url == url)).first()
+    if source is None:
+        source = Source(url=url, label=label, category=category)
+    else:
+        source.label, source.category, source.active = label, category, True
+    session.add(source)
+    session.commit()
+    session.refresh(source)
+    return source
+
+
+def active_sources(session: Session) -> list[Source]:
+    return list(session.exec(select(Source).where(Source.active).order_by(Source.id)))
+
+
+def all_sources(session: Session) -> list[Source]:
+    return list(session.exec(select(Source).order_by(Source.id)))
+
+
+def sources_due(session: Session, now: datetime, interval: timedelta) -> list[Source]:
+    return [s for s in active_sources(session)
+            if s.last_fetched_at is None or now - s.last_fetched_at >= interval]
+
+
+def record_fetch(session: Session, source: Source, outcome: FetchOutcome, error: str | None,
+                 entry_count: int, now: datetime) -> None:
+    """Store the outcome of one fetch on its source; the last error stays visible."""
+    source.last_fetched_at = now
+    source.last_status = outcome.status
+    source.last_error = error
+    if error is None:
+        source.last_success_at = now
+        source.last_entry_count = entry_count
+        if not outcome.not_modified:
+            source.etag, source.last_modified = outcome.etag, outcome.last_modified
+    session.add(source)
+    session.commit()
+
+
+# --- entries ---------------------------------------------------------------------------
+
+def store_entries(session: Session, source: Source, entries: Sequence[ParsedEntry],
+                  now: datetime) -> tuple[int, int]:
+    """Insert new entries; merge categories of known ones. Returns (new, merged).
+
+    first_seen is never moved: a paper seen yesterday stays yesterday's, whatever feed
+    (a cross-list, a replacement) brings it again.
+    """
+    keys = [e.key for e in entries]
+    known = {e.key: e for e in session.exec(select(Entry).where(col(Entry.key).in_(keys)))}
+    new = merged = 0
+    for parsed in entries:
+        row = known.get(parsed.key)
+        if row is None:
+            row = Entry(
+                key=parsed.key, source_id=source.id or 0, title=parsed.title,
+                abstract=parsed.abstract, authors=list(parsed.authors), link=parsed.link,
+                categories=list(parsed.categories), announce_type=parsed.announce_type,
+                doi=parsed.doi, published=parsed.published, first_seen=now,
+            )
+            known[parsed.key] = row
+            new += 1
+        else:
+            extra = [c for c in parsed.categories if c not in row.categories]
+            if not extra and not (row.is_update and not parsed.is_update):
+                continue
+            row.categories = [*row.categories, *extra]
+            # A paper first met as a cross-list or replacement becomes "new" when its
+            # primary feed announces it as new the same day.
+            if row.is_update and not parsed.is_update:
+                row.announce_type = parsed.announce_type
+            merged += 1
+        session.add(row)
+    session.commit()
+    return new, merged
+
+
+def entries_seen_between(session: Session, after: datetime, until: datetime) -> list[Entry]:
+    """Entries first seen in (after, until], in arrival order."""
+    query = (select(Entry).where(Entry.first_seen > after, Entry.first_seen <= until)
+             .order_by(Entry.first_seen, Entry.id))
+    return list(session.exec(query))
+
+
+def entries_by_keys(session: Session, keys: Sequence[str]) -> list[Entry]:
+    rows = {e.key: e for e in session.exec(select(Entry).where(col(Entry.key).in_(keys)))}
+    return [rows[k] for k in keys if k in rows]
+
+
+def count_entries(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Entry)).one()
+
+
+def source_labels(session: Session) -> dict[int, tuple[str, str]]:
+    return {s.id or 0: (s.label, s.category) for s in all_sources(session)}
+
+
+# --- subscribers -----------------------------------------------------------------------
+
+def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
+    return session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+
+
+def active_subscribers(session: Session, ids: Iterable[int] | None = None) -> list[Subscriber]:
+    query = select(Subscriber).where(Subscriber.status == SubscriberStatus.ACTIVE)
+    if ids is not None:
+        query = query.where(col(Subscriber.id).in_(list(ids)))
+    return list(session.exec(query.order_by(Subscriber.id)))
+
+
+def all_subscribers(session: Session) -> list[Subscriber]:
+    return list(session.exec(select(Subscriber).order_by(Subscriber.id)))
+
+
+# --- deliveries ------------------------------------------------------------------------
+
+def delivery_for(session: Session, subscriber_id: int, digest_date: date) -> Delivery | None:
+    query = select(Delivery).where(Delivery.subscriber_id == subscriber_id,
+                                   Delivery.digest_date == digest_date)
+    return session.exec(query).first()
+
+
+def previous_cutoff(session: Session, subscriber_id: int, before: date) -> datetime | None:
+    """Where the subscriber's last closed digest window ended (sent or empty)."""
+    query = (select(func.max(Delivery.cutoff))
+             .where(Delivery.subscriber_id == subscriber_id, Delivery.digest_date < before,
+                    col(Delivery.status).in_([DeliveryStatus.SENT, DeliveryStatus.EMPTY])))
+    value = session.exec(query).one()
+    if value is not None and value.tzinfo is None:  # aggregate results bypass the column type
+        from datetime import UTC
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def closed_dates(session: Session, dates: Sequence[date]) -> set[tuple[int, date]]:
+    """(subscriber, date) pairs whose digest is done (sent, empty or failed for good)."""
+    query = select(Delivery.subscriber_id, Delivery.digest_date).where(
+        col(Delivery.digest_date).in_(list(dates)), col(Delivery.status).in_(DeliveryStatus.DONE))
+    return {(sid, day) for sid, day in session.exec(query)}
+
+
+def open_delivery(session: Session, delivery: Delivery) -> Delivery | None:
+    """Write a new Delivery; None when another worker wrote that (subscriber, date) first."""
+    session.add(delivery)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return None
+    session.refresh(delivery)
+    return delivery
+
+
+def claim_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
+    """Atomically take a pending (or abandoned) delivery for sending. One worker wins."""
+    stale = now - STALE_CLAIM
+    result = session.execute(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .where((col(Delivery.status) == DeliveryStatus.PENDING)
+               | ((col(Delivery.status) == DeliveryStatus.SENDING)
+                  & (col(Delivery.claimed_at) < stale)))
+        .values(status=DeliveryStatus.SENDING, claimed_at=now,
+                attempts=Delivery.attempts + 1)
+    )
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def finish_delivery(session: Session, delivery: Delivery, status: str, now: datetime,
+                    error: str | None = None) -> None:
+    session.refresh(delivery)
+    delivery.status = status
+    delivery.last_error = error
+    if status == DeliveryStatus.SENT:
+        delivery.sent_at = now
+    session.add(delivery)
+    session.commit()
+
+
+def deliveries_on(session: Session, digest_date: date) -> list[Delivery]:
+    return list(session.exec(select(Delivery).where(Delivery.digest_date == digest_date)))
+
+
+# --- briefing cache and runs -----------------------------------------------------------
+
+class DatabaseBriefingCache:
+    """The briefing cache in the database, shared by every worker."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, key: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(BriefingCacheEntry, key)
+            return row.text if row else None
+
+    def put(self, key: str, text: str, model: str) -> None:
+        with Session(self.engine) as session:
+            session.merge(BriefingCacheEntry(key=key, text=text, model=model))
+            try:
+                session.commit()
+            except IntegrityError:  # another worker stored the same key first
+                session.rollback()
+
+
+def save_run(session: Session, run: Run) -> Run:
+    run.finished_at = utcnow()
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def recent_runs(session: Session, limit: int = 20) -> list[Run]:
+    return list(session.exec(select(Run).order_by(col(Run.id).desc()).limit(limit)))
