@@ -35,7 +35,6 @@ from digest_mailer.errors import DeliveryError
 if TYPE_CHECKING:  # imported for real by pytest_plugins, so its asserts get rewritten
     from smtpserver import LoopbackSmtp, TlsFiles
 
-pytest_plugins = ["smtpserver"]  # its fixtures: smtp_server, tls_files
 
 TIME_LIMIT = 30  # seconds per test; the client's own socket timeout is far shorter
 TIMEOUT = 5.0

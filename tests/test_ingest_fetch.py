@@ -8,16 +8,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import feedserver
 import pytest
 from feedserver import MAX_SLEEP, FeedServer
 
 from digest_mailer.digest import FetchOutcome
 from digest_mailer.ingest import FetchRequest, fetch_all, fetch_sources, parse_feed
 
-# The shared fixture, bound here so pytest finds it (pytest_plugins would import feedserver a
-# second time, too late for assertion rewriting, and warn).
-feed_server = feedserver.feed_server
 pytestmark = pytest.mark.network
 
 UA = "digest-mailer-tests/0.1 (+https://example.org/digest-mailer)"

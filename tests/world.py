@@ -1,0 +1,112 @@
+"""A small world for end-to-end tests: real SQLite, real feeds over loopback HTTP, a clock."""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from feedserver import FeedServer
+from sqlmodel import Session
+
+from digest_mailer import store
+from digest_mailer.app import build_pipeline
+from digest_mailer.models import Subscriber
+from digest_mailer.pipeline import Pipeline
+from digest_mailer.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "demo"
+ITEM = re.compile(r"<item>.*?</item>\s*", re.DOTALL)
+
+
+def demo_sources() -> list[dict[str, str]]:
+    with (DEMO / "sources.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def arxiv_items(feed: bytes) -> tuple[bytes, list[bytes]]:
+    """Split an arXiv RSS document into its shell (items removed) and its items."""
+    text = feed.decode()
+    items = [m.group(0).encode() for m in ITEM.finditer(text)]
+    shell = ITEM.sub("", text).encode()
+    return shell, items
+
+
+def with_items(shell: bytes, items: list[bytes]) -> bytes:
+    return shell.replace(b"</channel>", b"".join(items) + b"</channel>")
+
+
+def at(day: int, hour: int = 8) -> datetime:
+    """A fixed instant in November 2026 (UTC)."""
+    return datetime(2026, 11, day, hour, 0, tzinfo=UTC)
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "var_dir": tmp / "var", "smtp_url": "", "openai_api_key": "", "openai_base_url": "",
+        "base_url": "https://digest.example.org",
+        "mail_from": "Research Digest <digest@example.org>",
+        "reply_to": "replies@example.org", "secret_key": "test-key", "fetch_timeout": 2.0,
+    }
+    values.update(overrides)
+    return load_settings(env_file=None, **values)
+
+
+@dataclass
+class World:
+    pipeline: Pipeline
+    feeds: FeedServer
+    now: datetime
+
+    @classmethod
+    def build(cls, tmp: Path, feeds: FeedServer, **overrides: Any) -> World:
+        world = cls(build_pipeline(make_settings(tmp, **overrides)), feeds, at(1))
+        world.pipeline.clock = lambda: world.now
+        return world
+
+    def add_source(self, path: str, label: str, category: str) -> None:
+        with Session(self.pipeline.engine) as session:
+            store.add_source(session, self.feeds.url(path), label, category)
+
+    def add_demo_sources(self) -> None:
+        for row in demo_sources():
+            self.feeds.add_file("/" + row["url"], DEMO / "feeds" / row["url"])
+            self.add_source("/" + row["url"], row["label"], row["category"])
+
+    def subscribe(self, email_address: str, categories: list[str], **fields: Any) -> Subscriber:
+        with Session(self.pipeline.engine) as session:
+            subscriber = Subscriber(email=email_address, name=fields.pop("name", "Reader"),
+                                    categories=categories, timezone="UTC", send_hour=7,
+                                    **fields)
+            session.add(subscriber)
+            session.commit()
+            session.refresh(subscriber)
+            return subscriber
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    """(text, html) of a digest."""
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    # Bodies travel with CRLF line ends; compare text with plain newlines.
+    return (str(text.get_content()).replace("\r\n", "\n"),
+            str(html.get_content()).replace("\r\n", "\n"))
+
+
+def paper_links(text: str) -> list[str]:
+    """The paper links of a text part, in order (one line each)."""
+    return re.findall(r"^ +(https?://\S+)$", text, flags=re.MULTILINE)
