@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = 10_000_000
     fetch_concurrency: int = 8
     fetch_interval_minutes: int = 60
-    user_agent: str = "digest-mailer/0.1 (+https://github.com/digest-mailer/digest-mailer)"
+    user_agent: str = "digest-mailer/0.1 (research paper digest; feed reader)"
 
     # Selection
     max_per_category: int = 10
@@ -103,6 +103,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an hour from 0 to 23")
         return value
 
+    @field_validator("schedule_minutes")
+    @classmethod
+    def _tick(cls, value: int) -> int:
+        if not 1 <= value <= 59:
+            raise ValueError("must be from 1 to 59 minutes (a crontab '*/N' step)")
+        return value
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:
@@ -119,7 +126,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "max_per_category", "max_papers", "fetch_max_bytes", "fetch_concurrency",
-        "schedule_minutes", "send_batch_size", "briefing_max_chars", "fetch_interval_minutes",
+        "send_batch_size", "briefing_max_chars", "fetch_interval_minutes",
     )
     @classmethod
     def _positive(cls, value: int) -> int:
