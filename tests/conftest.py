@@ -36,3 +36,30 @@ def shared_feeds() -> Path:
 @pytest.fixture(scope="session")
 def demo_feeds() -> Path:
     return DEMO_FEEDS
+
+
+POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN",
+                                "host=127.0.0.1 port=5432 dbname=test user=postgres")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh, empty database: SQLite in tmp_path, or a new PostgreSQL database per test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'digest.db'}"
+        return
+    try:
+        import psycopg
+
+        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3)
+    except Exception as err:  # no server here: skip locally, fail in CI
+        require(False, f"PostgreSQL at {POSTGRES_ADMIN!r} is not reachable: {err}")
+        return
+    name = f"dm_test_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        params = dict(p.split("=", 1) for p in POSTGRES_ADMIN.split())
+        yield (f"postgresql+psycopg://{params.get('user', 'postgres')}@"
+               f"{params.get('host', '127.0.0.1')}:{params.get('port', '5432')}/{name}")
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

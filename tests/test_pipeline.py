@@ -25,8 +25,10 @@ READERS = {
 }
 
 
-def smtp_world(tmp_path: Path, feeds: FeedServer, smtp: LoopbackSmtp, **overrides) -> World:
-    world = World.build(tmp_path, feeds, smtp_url=smtp.url(), **overrides)
+def smtp_world(tmp_path: Path, feeds: FeedServer, smtp: LoopbackSmtp, database_url: str,
+               **overrides) -> World:
+    world = World.build(tmp_path, feeds, smtp_url=smtp.url(), database_url=database_url,
+                        **overrides)
     world.add_demo_sources()
     for address, categories in READERS.items():
         world.subscribe(address, categories)
@@ -42,10 +44,10 @@ def received(smtp: LoopbackSmtp) -> dict[str, list]:
 
 
 def test_morning_run_delivers_one_checked_digest_per_reader(tmp_path, feed_server, smtp_server,
-                                                            llm_server):
+                                                            llm_server, database_url):
     smtp = smtp_server()
-    world = smtp_world(tmp_path, feed_server, smtp, openai_base_url=llm_server.base_url,
-                       openai_api_key="sk-test")
+    world = smtp_world(tmp_path, feed_server, smtp, database_url,
+                       openai_base_url=llm_server.base_url, openai_api_key="sk-test")
     left = world.subscribe("left@example.org", ["cs.CV"], status="unsubscribed")
     # Broken sources beside the good ones: each fails alone, the run goes on.
     feed_server.add_status("/down.xml", 500)
@@ -106,9 +108,9 @@ def test_morning_run_delivers_one_checked_digest_per_reader(tmp_path, feed_serve
 
 
 def test_cross_listed_paper_is_shown_once_under_the_readers_first_category(
-        tmp_path, feed_server, smtp_server):
+        tmp_path, feed_server, smtp_server, database_url):
     smtp = smtp_server()
-    world = smtp_world(tmp_path, feed_server, smtp)
+    world = smtp_world(tmp_path, feed_server, smtp, database_url)
     world.pipeline.refresh_feeds()
     world.pipeline.send_digests()
     (message,) = received(smtp)["vision@example.org"]
@@ -120,8 +122,8 @@ def test_cross_listed_paper_is_shown_once_under_the_readers_first_category(
 
 
 def test_a_paper_seen_yesterday_is_not_sent_today_and_a_skipped_day_loses_nothing(
-        tmp_path, feed_server):
-    world = World.build(tmp_path, feed_server)
+        tmp_path, feed_server, database_url):
+    world = World.build(tmp_path, feed_server, database_url=database_url)
     cv = (DEMO / "feeds" / "arxiv_cs.CV.xml").read_bytes()
     shell, items = arxiv_items(cv)
     assert len(items) >= 9
@@ -148,9 +150,10 @@ def test_a_paper_seen_yesterday_is_not_sent_today_and_a_skipped_day_loses_nothin
     assert len(set(everything)) == 9  # nothing repeated, nothing missed
 
 
-def test_nothing_new_means_no_email_but_the_day_is_closed(tmp_path, feed_server, smtp_server):
+def test_nothing_new_means_no_email_but_the_day_is_closed(tmp_path, feed_server, smtp_server,
+                                                          database_url):
     smtp = smtp_server()
-    world = smtp_world(tmp_path, feed_server, smtp)
+    world = smtp_world(tmp_path, feed_server, smtp, database_url)
     world.subscribe("quiet@example.org", ["astro-ph.GA"])
     world.pipeline.refresh_feeds()
     report = world.pipeline.send_digests()
@@ -160,9 +163,9 @@ def test_nothing_new_means_no_email_but_the_day_is_closed(tmp_path, feed_server,
 
 
 def test_smtp_down_keeps_deliveries_pending_until_the_next_tick(tmp_path, feed_server,
-                                                                smtp_server):
+                                                                smtp_server, database_url):
     smtp = smtp_server()
-    world = smtp_world(tmp_path, feed_server, smtp)
+    world = smtp_world(tmp_path, feed_server, smtp, database_url)
     world.pipeline.refresh_feeds()
     world.pipeline.transport_factory = lambda: SmtpTransport.from_url(
         "smtp://127.0.0.1:9", timeout=2)  # nothing listens on the discard port here
@@ -179,9 +182,10 @@ def test_smtp_down_keeps_deliveries_pending_until_the_next_tick(tmp_path, feed_s
     assert all(len(v) == 1 for v in received(smtp).values())
 
 
-def test_a_refused_recipient_fails_once_and_is_not_retried(tmp_path, feed_server, smtp_server):
+def test_a_refused_recipient_fails_once_and_is_not_retried(tmp_path, feed_server, smtp_server,
+                                                           database_url):
     smtp = smtp_server(refuse=("nlp@example.org",))
-    world = smtp_world(tmp_path, feed_server, smtp)
+    world = smtp_world(tmp_path, feed_server, smtp, database_url)
     world.pipeline.refresh_feeds()
     first = world.pipeline.send_digests()
     assert first.counts["failed_permanent"] == 1 and first.counts["sent"] == len(READERS) - 1
