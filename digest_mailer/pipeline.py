@@ -35,6 +35,9 @@ from digest_mailer.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A digest that failed this many times (temporary errors) is given up and reported.
+MAX_ATTEMPTS = 6
+
 
 @dataclass
 class Report:
@@ -180,23 +183,36 @@ class Pipeline:
             report.counts["taken_by_other_worker"] += 1
             return
         session.refresh(delivery)
-        composed = self.compose(session, subscriber, delivery)
-        # Kept so a retry carries the same briefing and "view in browser" shows what was sent.
-        delivery.briefing = composed.digest.briefing.text
-        delivery.briefing_kind = composed.digest.briefing.kind
-        delivery.subject = composed.rendered.subject
-        session.add(delivery)
-        session.commit()
         try:
+            composed = self.compose(session, subscriber, delivery)
+            # Kept so a retry carries the same briefing and "view in browser" shows it.
+            delivery.briefing = composed.digest.briefing.text
+            delivery.briefing_kind = composed.digest.briefing.kind
+            delivery.subject = composed.rendered.subject
+            session.add(delivery)
+            session.commit()
             mail.send(composed.message)
         except DeliveryError as err:
-            status = DeliveryStatus.FAILED if err.permanent else DeliveryStatus.PENDING
-            store.finish_delivery(session, delivery, status, self.clock(), err.reason)
-            report.fail(subscriber.email, err.reason)
-            report.counts["failed_permanent" if err.permanent else "will_retry"] += 1
+            self._failed(session, delivery, report, subscriber.email, err.reason, err.permanent)
+            return
+        except Exception as err:  # a bug or bad data: release the claim, record, go on
+            session.rollback()
+            log.exception("composing the digest for %s failed", subscriber.email)
+            self._failed(session, delivery, report, subscriber.email,
+                         f"{type(err).__name__}: {err}", permanent=False)
             return
         store.finish_delivery(session, delivery, DeliveryStatus.SENT, self.clock())
         report.counts["sent"] += 1
+
+    def _failed(self, session: Session, delivery: Delivery, report: Report, email: str,
+                reason: str, permanent: bool) -> None:
+        """Record a failed attempt: retried on the next tick unless permanent or too many."""
+        if not permanent and delivery.attempts >= MAX_ATTEMPTS:
+            permanent, reason = True, f"gave up after {delivery.attempts} attempts: {reason}"
+        status = DeliveryStatus.FAILED if permanent else DeliveryStatus.PENDING
+        store.finish_delivery(session, delivery, status, self.clock(), reason)
+        report.fail(email, reason)
+        report.counts["failed_permanent" if permanent else "will_retry"] += 1
 
     def select_new(self, session: Session, subscriber: Subscriber, day: date,
                    now: datetime) -> Selection:

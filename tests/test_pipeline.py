@@ -16,6 +16,7 @@ from world import DEMO, World, arxiv_items, at, demo_sources, paper_links, parse
 from digest_mailer import store
 from digest_mailer.deliver import SmtpTransport
 from digest_mailer.models import Delivery, DeliveryStatus
+from digest_mailer.pipeline import MAX_ATTEMPTS
 
 READERS = {
     "vision@example.org": ["cs.CV", "cs.LG"],
@@ -233,3 +234,21 @@ def test_briefing_failures_still_deliver_a_bounded_plain_briefing(tmp_path, feed
         assert len(delivery.briefing) <= 600
     finally:
         llm.stop()
+
+
+def test_a_digest_that_keeps_failing_is_given_up_and_reported(tmp_path, feed_server,
+                                                               smtp_server):
+    smtp = smtp_server()
+    world = smtp_world(tmp_path, feed_server, smtp, f"sqlite:///{tmp_path / 'd.db'}")
+    world.pipeline.refresh_feeds()
+    world.pipeline.transport_factory = lambda: SmtpTransport.from_url(
+        "smtp://127.0.0.1:9", timeout=2)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        report = world.pipeline.send_digests([1])
+        expected = "failed_permanent" if attempt == MAX_ATTEMPTS else "will_retry"
+        assert report.counts[expected] == 1, (attempt, report)
+    with Session(world.pipeline.engine) as session:
+        delivery = store.delivery_for(session, 1, date(2026, 11, 1))
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.last_error.startswith(f"gave up after {MAX_ATTEMPTS} attempts")
+    assert world.pipeline.send_digests([1]).counts["already_done"] == 1
