@@ -10,6 +10,7 @@ from huey import Huey, RedisHuey, SqliteHuey
 
 from digest_mailer.brief import make_briefer
 from digest_mailer.deliver import SmtpTransport, Transport, transport_from_settings
+from digest_mailer.errors import SettingsError
 from digest_mailer.links import LinkSigner, unsubscribe_mailto
 from digest_mailer.models import utcnow
 from digest_mailer.pipeline import Pipeline
@@ -43,6 +44,11 @@ def build_pipeline(settings: Settings, *, clock: Callable[[], datetime] = utcnow
 def build_huey(settings: Settings, *, immediate: bool = False) -> Huey:
     """RedisHuey when a Redis URL is set, else SqliteHuey beside the database."""
     if settings.redis_url:
+        try:
+            import redis  # noqa: F401  (RedisHuey needs it; say so at start, not at first use)
+        except ImportError as err:
+            raise SettingsError("DIGEST_REDIS_URL", "needs the redis package: "
+                                "pip install -e '.[redis]'") from err
         return RedisHuey("digest-mailer", url=settings.redis_url, immediate=immediate)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("digest-mailer", filename=str(settings.var_dir / "huey.db"),

@@ -1,90 +1,137 @@
 """A briefing without a model: the threads the day's papers share, told in their own words.
 
-A theme is a term (one to three words, stopwords removed, plurals folded) found in two or more
-papers, best when those papers sit in different categories. Each theme is illustrated by one
-sentence quoted verbatim from an abstract. Pure and deterministic: no network, no randomness,
-no dependence on set or hash order. It is the fallback whenever the LLM is absent or fails.
+A theme is a term (one to three words; hyphenated compounds kept whole, plurals folded) that a
+few papers share but the day's background does not: its document frequency must sit in a band
+relative to the digest's size, and it must be central (in a title, or repeated in an abstract).
+Phrases beat single words, which need two central papers. Each theme cites at most MAX_CITED
+papers, those that carry it most, and quotes one abstract sentence verbatim. Pure and
+deterministic (no network, randomness, or hash order); the fallback whenever the LLM fails.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from digest_mailer.digest import Briefing, CategoryGroup, Paper
 
 Term = tuple[str, ...]
 
 _STOP_WORDS = """
-a about above after again against all almost along also although among an and another any are
-as at be because been before being below between both but by can could did do does doing done
-down due during each either else even ever every few for from further given had has have having
-here how however i if in into is it its itself just less many may might more most much must my
-neither no nor not now of off often on once one only onto or other others otherwise our ours out
-over own per rather same several shall she should since so some such than that the their theirs
-them themselves then there thereby therefore these they this those though three through thus to
-too toward towards two under until up upon us very via was we well were what whatever when where
-whereas whether which while who whom whose why will with within without would yet you your
+a about above after again against all almost along also although among an and another any are as at
+be because been before being below between both but by can could did do does doing done down due
+during each either else even ever every few for from further given had has have having here how
+however i if in into is it its itself just less many may might more most much must my neither no
+nor not now of off often on once one only onto or other others otherwise our ours out over own per
+rather same several shall she should since so some such than that the their theirs them themselves
+then there thereby therefore these they this those though three through thus to too toward towards
+two under until up upon us very via was we well were what whatever when where whereas whether which
+while who whom whose why will with within without would yet you your
 """
-# Words too common in abstracts to be a theme alone; they may still complete one
-# ("diffusion model", "graph neural network").
+# Academic filler: never part of a theme, so it ends a phrase like a stopword does.
+_FILLER_WORDS = """
+able achieve achieved achieves achieving address addresses allow allows approach approaches around
+based best better called capture captures challenge challenging compared competitive comprehensive
+conduct consider considered current demonstrate demonstrates derive design develop different
+effective effectively efficient enable enables enabling enhanced ensure especially establish
+existing experiment experimental experiments explore extend extensive find finding first framework
+improve improved improves improving including increasingly introduce introduces key lack leverage
+leverages make makes method methodology methods novel offer often outperform outperforms paper
+particular possible present presents previous promising propose proposed provide provides recent
+recently remain remains require requires respectively result results reveal reveals second show
+shows significant significantly simple specific standard state strong studies study substantially
+suggest superior support take typically use used uses using various widely work works
+"""
+# Too common, or too vague, to be a theme alone; they may still complete one
+# ("diffusion model", "graph neural network", "large language model").
 _GENERIC_WORDS = """
-accuracy achieve achieved achieving across algorithm analysis approach art based baseline
-benchmark better case class common complex consider data dataset deep demonstrate design
-different efficient effective empirical evaluate evaluation existing experiment extensive
-feature framework general high improve improvement introduce key large learn learned learning
-low method model network neural new novel number order outperform paper performance prior
-problem propose proposed provide range real recent result set show significant significantly
-small state strong study system task technique term time train trained training two use used
-using various way work world
+accuracy action algorithm analysis answer application art aware baseline benchmark bound case
+change class complex component cost data dataset deep dimension direction dynamic entry error
+evaluation evidence example fact feature field form function general high information input large
+layer learn learned learning level limit line low main model modeling multi multiple network neural
+non number order output part performance point power pre prediction problem process property
+quality range rate real representation scale score set setting single size small space step
+structure system target task term test time train trained training type value variant version view
+way world
 """
-_STOP = frozenset(_STOP_WORDS.split())
+_STOP = frozenset(_STOP_WORDS.split()) | frozenset(_FILLER_WORDS.split())
 _GENERIC = frozenset(_GENERIC_WORDS.split())
+# A compound ending in one of these ("symbol-aware", "model-based") is a modifier, not a topic.
+_SUFFIXES = ("aware", "based", "driven", "guided", "free", "level", "wise", "like", "specific")
+# Single words that end so are mostly adjectives ("scalable", "bounded"): no theme alone.
+_ADJECTIVE = ("able", "ible", "ive", "ous", "ful", "less", "ed")
 _NOT_PLURAL = frozenset({"series", "species", "analysis", "bias", "lens", "gas", "chaos"})
 _CUE = re.compile(r"\b(?:we (?:show|prove|propose|introduce|find|demonstrate|establish|obtain)"
                   r"|our (?:method|model|results?|approach))\b", re.I)
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*|[^\sA-Za-z0-9]")
+# Words, hyphenated compounds whole ("multi-GPU"); a trailing hyphen marks a fragment
+# ("Symbol- and Graph-Aware"). TeX math is dropped before tokenising.
+_TOKEN = re.compile(r"[^\W\d_]\w*(?:[-–][^\W\d_]\w*)*-?|[^\s\w]|\d\S*")
+_MATH = re.compile(r"\$[^$]*\$")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|et al|cf|vs|Fig|Eq|resp|approx)|\b[A-Z])\.$")
-_NUM = {"en": {1: "one", 2: "two", 3: "three"}, "zh": {1: "一", 2: "两", 3: "三"}}
+_NUM = {"en": {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"},
+        "zh": {1: "一", 2: "两", 3: "三", 4: "四", 5: "五"}}
+_VERBS = {"en": (("links", "link"), ("connects", "connect"), ("spans", "span")),
+          "zh": ("连接了", "串起了", "贯穿")}
 MAX_THEMES = 3
+MAX_CITED = 5
 MAX_QUOTE = 240
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """Fold plurals so "networks" and "network" are one term."""
+    """Fold plurals so "networks" and "network" are one term (a compound by its last part)."""
+    head, _, word = word.rpartition("-")
     if word in _NOT_PLURAL or len(word) <= 3:
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("sses", "ches", "shes", "xes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+        pass
+    elif word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "ches", "shes", "xes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return f"{head}-{word}" if head else word
 
 
-def _terms(text: str) -> tuple[Counter[Term], dict[Term, Counter[str]]]:
-    """Term counts (1–3 word runs unbroken by stopwords or punctuation) and their surfaces."""
+@lru_cache(maxsize=65536)
+def _weak(stem: str) -> bool:
+    """A word, or compound, that cannot be a theme on its own."""
+    parts = stem.split("-")
+    return (len(stem) < 3 or stem in _GENERIC or parts[-1] in _SUFFIXES
+            or all(p in _STOP or p in _GENERIC or p[:1].isdigit() for p in parts))
+
+
+def _terms(text: str, title: bool = False,
+           surfaces: dict[Term, Counter[str]] | None = None) -> Counter[Term]:
+    """Term counts: 1–3 word runs unbroken by stopwords, filler or punctuation. With
+    ``surfaces``, also their wordings; a capital is kept only where it means something
+    ("GNN", "PyTorch", "Gaussian" mid-sentence), so titles in Title Case do not shout."""
     counts: Counter[Term] = Counter()
-    surfaces: dict[Term, Counter[str]] = {}
-    run: list[tuple[str, str]] = []
-    for token in [*_TOKEN.findall(text.replace("-", " ")), "."]:
+    stems: list[str] = []
+    shown: list[str] = []
+    weak: list[bool] = []
+    initial = True
+    for token in [*_TOKEN.findall(_MATH.sub(" , ", text)), "."]:
         low = token.lower()
-        if not token[0].isalpha() or low in _STOP:
-            run = []  # a stopword or punctuation ends the phrase
+        after_stop, initial = initial, token in ".!?:"
+        if not token[0].isalpha() or token.endswith("-") or low in _STOP:
+            stems, shown, weak = [], [], []
             continue
-        shown = token if token.isupper() and len(token) > 1 else low  # keep acronyms ("GNN")
-        run.append((_stem(low), shown))
-        for n in range(1, min(3, len(run)) + 1):
-            gram = run[-n:]
-            term = tuple(stem for stem, _ in gram)
-            if all(s in _GENERIC for s in term) or (n == 1 and len(term[0]) < 3):
+        capital = token[0].isupper() and not (title or after_stop)
+        shown.append(token if capital or any(c.isupper() for c in token[1:]) else low)
+        stems.append(_stem(low))
+        weak.append(_weak(stems[-1]))
+        for n in range(1, min(3, len(stems)) + 1):
+            if all(weak[-n:]):
                 continue
+            term = tuple(stems[-n:])
             counts[term] += 1
-            surfaces.setdefault(term, Counter())[" ".join(s for _, s in gram)] += 1
-    return counts, surfaces
+            if surfaces is not None:
+                surfaces.setdefault(term, Counter())[" ".join(shown[-n:])] += 1
+    return counts
 
 
 def _sentences(abstract: str) -> list[str]:
@@ -101,12 +148,19 @@ def _sentences(abstract: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Theme:
+class Theme:
+    """A thread of the day: its label as shown, and the papers (numbers) that carry it."""
+
     term: Term
     label: str
     numbers: tuple[int, ...]
     categories: tuple[str, ...]
     plural: bool = False  # "diffusion models link …", "a graph model links …"
+
+
+def find_themes(groups: Sequence[CategoryGroup]) -> list[Theme]:
+    """The day's themes, strongest first (cross-category ones ahead), as the briefing tells them."""
+    return _themes(list({p.number: p for g in groups for p in g.papers}.values()))
 
 
 class ExtractiveBriefer:
@@ -131,11 +185,11 @@ class ExtractiveBriefer:
             quote = self._quote(sentences[paper.number], None, used)
             text = self._assemble("", [("one", lead, quote, paper.number)], lang, shrink=True)
             return Briefing(text=text, kind="extractive")
-        for theme in _themes(papers):
+        for index, theme in enumerate(_themes(papers)):
             pool = [(n, s) for n in theme.numbers for s in sentences[n]]
             quote, rep = self._pick(pool, theme.term, used) or ("", theme.numbers[0])
             kind = "cross" if len(theme.categories) > 1 else "within" if len(order) > 1 else "one"
-            parts.append((kind, _lead(theme, kind, lang), quote, rep))
+            parts.append((kind, _lead(theme, kind, lang, index), quote, rep))
         if not parts:  # nothing recurs: highlights, taking categories in turn
             seen = Counter[str]()
             turns = {p.number: seen.update([p.category]) or seen[p.category] for p in papers}
@@ -178,7 +232,7 @@ class ExtractiveBriefer:
         show"-like cue, a readable length; ties go to the earlier paper and sentence."""
         best_key, best = None, None
         for index, (number, sentence) in enumerate(pool):
-            hits = _terms(sentence)[0][term] if term else 1
+            hits = _terms(sentence)[term] if term else 1
             if sentence in used or not hits:
                 continue
             readable = 40 <= len(sentence) <= MAX_QUOTE
@@ -199,52 +253,70 @@ class ExtractiveBriefer:
         return head.rstrip(",;:“ ") + "…"
 
 
-def _themes(papers: list[Paper]) -> list[_Theme]:
-    """The strongest recurring terms: cross-category ones first, then those within one.
-
-    A term must be salient (in the title, or twice in the abstract) in at least one of its
-    papers, so words that merely recur ("points", "bounds") do not pass for a thread.
-    """
-    where: dict[Term, set[int]] = {}
-    weight: Counter[Term] = Counter()
-    salient: Counter[Term] = Counter()
-    surfaces: dict[Term, Counter[str]] = {}
+def _themes(papers: list[Paper]) -> list[Theme]:
+    """The strongest recurring terms; see the module docstring for what makes one."""
+    where: dict[Term, dict[int, int]] = {}  # term -> {paper number: evidence}
+    titled: Counter[Term] = Counter()
     category = {p.number: p.category for p in papers}
     rank = {c: i for i, c in enumerate(dict.fromkeys(p.category for p in papers))}
     for paper in papers:
-        title, title_shown = _terms(paper.title)
-        body, body_shown = _terms(paper.abstract)
-        for term in sorted(title.keys() | body.keys()):
-            central = term in title or body[term] >= 2
-            where.setdefault(term, set()).add(paper.number)
-            weight[term] += 1 + 2 * (term in title) + (body[term] >= 2)
-            salient[term] += central
-            shown = surfaces.setdefault(term, Counter())
-            shown.update(title_shown.get(term, {}))
-            shown.update(body_shown.get(term, {}))
+        title, body = _terms(paper.title, title=True), _terms(paper.abstract)
+        for term in title.keys() | body.keys():
+            where.setdefault(term, {})[paper.number] = 3 * (term in title) + min(body[term], 3)
+            titled[term] += term in title
+    # A theme is shared by a few papers, not by the day's background: 2..max_df of them.
+    max_df = max(3, min(MAX_CITED + 1, math.ceil(len(papers) / 4)))
 
     def spread(term: Term) -> int:
         return len({category[n] for n in where[term]})
 
-    ranked = sorted(
-        (t for t, numbers in where.items() if len(numbers) >= 2 and salient[t]),
-        key=lambda t: (spread(t) < 2, -weight[t], -len(where[t]), -spread(t), -len(t), t),
-    )
-    chosen: list[_Theme] = []
+    def score(term: Term) -> float:
+        evidence = sorted(where[term].values(), reverse=True)[:MAX_CITED]
+        specific = math.log(1 + len(papers) / len(where[term]))
+        shape = 0.45 if len(term) == 1 else 0.5 + len(term) / 2
+        cross = (1.25 if len(term) == 1 else 1.5) if spread(term) > 1 else 1
+        return sum(evidence) * specific * shape * cross
+
+    def salient(term: Term) -> bool:
+        central = sum(e >= 2 for e in where[term].values())  # in the title, or repeated
+        if len(term) > 1:
+            return central >= 1
+        return central >= 2 and titled[term] >= 1 and not term[0].endswith(_ADJECTIVE)
+
+    candidates = [t for t, seen in where.items() if 2 <= len(seen) <= max_df and salient(t)]
+    scores = {t: score(t) for t in candidates}
+    ranked = sorted(candidates, key=lambda t: (-scores[t], -len(where[t]), -len(t), t))
+    chosen: list[Theme] = []
     for term in ranked:
-        numbers = tuple(sorted(where[term]))
         if len(chosen) == MAX_THEMES:
             break
+        carriers = sorted(where[term], key=lambda n: (-where[term][n], n))[:MAX_CITED]
+        numbers = tuple(sorted(carriers))
         if any(set(term) & set(c.term) or _jaccard(numbers, c.numbers) >= 0.5 for c in chosen):
             continue  # the same thread seen through another word
         # Name it by the most specific phrase the same papers share: "diffusion models".
-        term = max((u for u in ranked if where[u] == where[term] and set(term) <= set(u)),
-                   key=lambda u: (len(u), weight[u], u))
+        term = max((u for u in candidates if where[u].keys() == where[term].keys()
+                    and set(term) <= set(u)), key=lambda u: (len(u), scores[u], u))
         cats = tuple(sorted({category[n] for n in numbers}, key=rank.__getitem__))
-        label = min(surfaces[term].items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        surfaces: dict[Term, Counter[str]] = {}
+        for paper in papers:
+            if paper.number in where[term]:
+                _terms(paper.title, True, surfaces)
+                _terms(paper.abstract, False, surfaces)
+        label = _label(surfaces[term])
         last = label.rsplit(" ", 1)[-1].lower()
-        chosen.append(_Theme(term, label, numbers, cats, plural=_stem(last) != last))
-    return chosen
+        chosen.append(Theme(term, label, numbers, cats, plural=_stem(last) != last))
+    return sorted(chosen, key=lambda t: len(t.categories) < 2)  # cross-category first
+
+
+def _label(surfaces: Counter[str]) -> str:
+    """The commonest wording, capitalised only where capitals outnumber lower case."""
+    merged: Counter[str] = Counter()
+    for shown, n in surfaces.items():
+        merged[shown.lower()] += n
+    best = min(merged.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    forms = [s for s in surfaces if s.lower() == best]
+    return min(forms, key=lambda s: (-surfaces[s], s != best, s))
 
 
 def _jaccard(a: Sequence[int], b: Sequence[int]) -> float:
@@ -252,8 +324,7 @@ def _jaccard(a: Sequence[int], b: Sequence[int]) -> float:
 
 
 def _cite(numbers: Sequence[int]) -> str:
-    shown = [str(n) for n in numbers[:6]]
-    return "[" + ", ".join(shown) + (", …" if len(numbers) > 6 else "") + "]"
+    return "[" + ", ".join(str(n) for n in numbers) + "]"
 
 
 def _join(items: Sequence[str], lang: str) -> str:
@@ -271,16 +342,18 @@ def _count(n: int, lang: str) -> str:
     return _NUM[lang].get(n, str(n))
 
 
-def _lead(theme: _Theme, kind: str, lang: str) -> str:
-    """The start of a theme's sentence, up to and including the citation of its papers."""
+def _lead(theme: Theme, kind: str, lang: str, index: int = 0) -> str:
+    """The start of a theme's sentence, up to and including the citation of its papers; the
+    verb joining fields varies from one cross-category theme to the next."""
     cite, many = _cite(theme.numbers), _count(len(theme.numbers), lang)
+    verbs = _VERBS[lang][index % len(_VERBS[lang])]
     if lang == "zh":
         if kind == "cross":
-            return f"「{theme.label}」连接了 {_join(theme.categories, lang)} {cite}"
+            return f"「{theme.label}」{verbs} {_join(theme.categories, lang)} {cite}"
         where = f"在 {theme.categories[0]} 中，" if kind == "within" else ""
         return f"{where}{many} 篇论文都涉及「{theme.label}」{cite}"
     if kind == "cross":
-        verb = "link" if theme.plural else "links"
+        verb = verbs[1] if theme.plural else verbs[0]
         return f"{_upper_first(theme.label)} {verb} {_join(theme.categories, lang)} {cite}"
     papers = f"{many} papers take up {theme.label} {cite}"
     return f"In {theme.categories[0]}, {papers}" if kind == "within" else _upper_first(papers)
