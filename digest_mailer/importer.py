@@ -68,7 +68,8 @@ def parse_csv(text: str, *, known_categories: Sequence[str], default_timezone: s
     errors: list[ImportRowError] = []
     seen: dict[str, int] = {}
     for raw in reader:
-        line = reader.line_num
+        # line_num is the record's last line; a quoted cell may span several.
+        line = reader.line_num - sum(v.count("\n") for v in raw.values() if isinstance(v, str))
         cell = {c: (raw.get(header[c]) or "").strip() if c in header else "" for c in COLUMNS}
         try:
             email = validate_email(cell["email"], check_deliverability=False).normalized
@@ -93,7 +94,7 @@ def parse_csv(text: str, *, known_categories: Sequence[str], default_timezone: s
                 errors.append(ImportRowError(line, "timezone", f"unknown time zone {zone!r}"))
                 continue
             hour_text = cell["send_hour"] or str(default_send_hour)
-            if not hour_text.isdigit() or not 0 <= int(hour_text) <= 23:
+            if not hour_text.isdecimal() or not 0 <= int(hour_text) <= 23:
                 errors.append(ImportRowError(line, "send_hour", "must be an hour from 0 to 23"))
                 continue
             language = (cell["language"] or "en").lower()
@@ -126,11 +127,12 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
             report.added.append(row.email)
             continue
         if existing.status != "active":
-            report.kept_unsubscribed.append(row.email)
+            report.kept_unsubscribed.append(row.email)  # preferences kept, status never
         changed = any(getattr(existing, k) != v for k, v in values.items())
         for key, value in values.items():
             setattr(existing, key, value)
         session.add(existing)
-        (report.updated if changed else report.unchanged).append(row.email)
+        if existing.status == "active":
+            (report.updated if changed else report.unchanged).append(row.email)
     session.commit()
     return report

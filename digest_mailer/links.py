@@ -24,7 +24,8 @@ class LinkSigner:
         self.base_url = base_url.rstrip("/")
         self.mailto = mailto
         self._serializers = {
-            purpose: URLSafeSerializer(list(secret_keys), salt=f"digest-mailer.{purpose}")
+            purpose: # itsdangerous takes keys oldest first and signs with the last one.
+            URLSafeSerializer(list(secret_keys)[::-1], salt=f"digest-mailer.{purpose}")
             for purpose in PURPOSES
         }
 

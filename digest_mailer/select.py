@@ -54,9 +54,14 @@ class Selection:
 
 @lru_cache(maxsize=4096)
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
-    """Case-insensitive whole-word match of a phrase; inner whitespace matches any run."""
+    """Case-insensitive whole-word match of a phrase, plural allowed on its last word.
+
+    "graph neural network" matches "Graph Neural-Networks"; "GAN" matches "GANs" but
+    never "organ".
+    """
     words = [re.escape(w) for w in phrase.split()]
-    return re.compile(r"(?<!\w)" + r"[\s\-]+".join(words) + r"(?!\w)", re.IGNORECASE)
+    body = r"[\s\-]+".join(words)
+    return re.compile(r"(?<!\w)" + body + r"(?:e?s)?(?!\w)", re.IGNORECASE)
 
 
 def keyword_hits(keywords: Sequence[str], title: str, abstract: str) -> int:

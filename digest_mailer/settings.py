@@ -202,6 +202,8 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> 
         loc = first["loc"][0] if first["loc"] else "?"
         name = _env_name(str(loc)) if str(loc) in Settings.model_fields else str(loc)
         if first["type"] == "extra_forbidden":
-            name = PREFIX + str(loc).upper()
-            raise SettingsError(name, "unknown setting in .env") from err
+            name = str(loc).upper()
+            close = difflib.get_close_matches(name, known_variables(), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise SettingsError(name, f"unknown setting in .env{hint}") from err
         raise SettingsError(name, str(first["msg"]).removeprefix("Value error, ")) from err
