@@ -126,7 +126,11 @@ def _run(args: argparse.Namespace, pipeline: Pipeline) -> int:
         _print_report(report)
         return 1 if report.counts["failed"] else 0
     if args.command == "preview":
-        rendered = pipeline.preview(args.email.strip().lower(), args.date)
+        try:
+            rendered = pipeline.preview(args.email.strip().lower(), args.date)
+        except LookupError as err:
+            print(err.args[0], file=sys.stderr)
+            return 1
         args.out.write_text(rendered.html, encoding="utf-8")
         print(f"{rendered.subject}\nwritten to {args.out}")
         return 0

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
         env_prefix=PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
-        extra="forbid",
+        # A .env is shared with the process manager (PORT=…); unknown DIGEST_* keys are
+        # still refused by _check_unknown.
+        extra="ignore",
         populate_by_name=True,
     )
 
@@ -194,16 +196,19 @@ def _check_unknown(environ: dict[str, str]) -> None:
 
 def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
     """Read the settings; raise :class:`SettingsError` naming the first bad variable."""
-    _check_unknown(dict(os.environ))
+    environ = dict(os.environ)
+    if env_file is not None and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        environ.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    _check_unknown(environ)
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(unknown[0], "unknown setting")
     try:
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as err:
         first = err.errors()[0]
         loc = first["loc"][0] if first["loc"] else "?"
         name = _env_name(str(loc)) if str(loc) in Settings.model_fields else str(loc)
-        if first["type"] == "extra_forbidden":
-            name = str(loc).upper()
-            close = difflib.get_close_matches(name, known_variables(), n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            raise SettingsError(name, f"unknown setting in .env{hint}") from err
         raise SettingsError(name, str(first["msg"]).removeprefix("Value error, ")) from err
