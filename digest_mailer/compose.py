@@ -7,7 +7,7 @@ from datetime import date
 
 from digest_mailer.digest import Briefing, CategoryGroup, Digest, Links, Paper, Recipient
 from digest_mailer.models import Entry, Subscriber
-from digest_mailer.select import Profile, Selection
+from digest_mailer.select import Profile, Selection, taste_from_votes
 
 # Human names of the categories the seeds and bundled feeds use; others show their code.
 CATEGORY_NAMES = {
@@ -31,9 +31,10 @@ def category_label(category: str) -> str:
     return f"{name} ({category})" if name else category
 
 
-def profile_of(subscriber: Subscriber) -> Profile:
+def profile_of(subscriber: Subscriber, votes: Sequence[tuple[str, str]] = ()) -> Profile:
+    """The selection profile; ``votes`` are (title, "more"|"less") pairs."""
     return Profile(tuple(subscriber.categories), tuple(subscriber.keywords),
-                   tuple(subscriber.excluded_keywords))
+                   tuple(subscriber.excluded_keywords), taste_from_votes(votes))
 
 
 def recipient_of(subscriber: Subscriber) -> Recipient:

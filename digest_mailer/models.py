@@ -103,7 +103,38 @@ class Subscriber(SQLModel, table=True):
     excluded_keywords: list[str] = _json_list()
     # Opaque handle for signed links, so no numeric id ever appears in a URL.
     public_id: str = Field(default_factory=lambda: secrets.token_urlsafe(12), unique=True)
+    max_papers: int | None = None  # the reader's digest size; None → the setting
+    soft_bounces: int = 0  # consecutive 4.x.x delivery reports
+    status_reason: str | None = None  # why the status last changed ("one-click", "5.1.1 …")
+    status_changed_at: datetime | None = _when(nullable=True)
     created_at: datetime = _when(now=True, nullable=False)
+
+
+class Vote(SQLModel, table=True):
+    """A reader's "more like this" / "less like this" on one paper; the latest one counts."""
+
+    __table_args__ = (UniqueConstraint("subscriber_id", "entry_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    entry_key: str
+    vote: str  # "more" | "less"
+    created_at: datetime = _when(now=True, nullable=False)
+
+
+class ReaderMessage(SQLModel, table=True):
+    """One message read from the Reply-To mailbox, sorted once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(unique=True, index=True)  # header Message-ID (or a digest of it)
+    kind: str  # auto | bounce_hard | bounce_soft | bounce_auth | unsubscribe | feedback
+    from_address: str = ""
+    subscriber_id: int | None = Field(default=None, foreign_key="subscriber.id", index=True)
+    subject: str = ""
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))  # plain text excerpt
+    detail: str = ""  # e.g. the DSN status "5.1.1" and diagnostic
+    received_at: datetime | None = _when(nullable=True)
+    processed_at: datetime = _when(now=True, nullable=False)
 
 
 class Delivery(SQLModel, table=True):

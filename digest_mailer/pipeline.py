@@ -30,7 +30,7 @@ from digest_mailer.links import LinkSigner
 from digest_mailer.models import Delivery, DeliveryStatus, Run, Subscriber, utcnow
 from digest_mailer.render import DigestRenderer
 from digest_mailer.schedule import due_date
-from digest_mailer.select import Selection, select_papers
+from digest_mailer.select import Selection, regroup, select_papers
 from digest_mailer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -222,19 +222,18 @@ class Pipeline:
         if since is None:  # first digest: what arrived recently, not the whole archive
             since = now - timedelta(hours=self.settings.first_digest_lookback_hours)
         entries = store.entries_seen_between(session, since, now)
-        return select_papers(profile_of(subscriber), entries,
+        votes = store.voted_titles(session, subscriber.id)
+        return select_papers(profile_of(subscriber, votes), entries,
                              max_per_category=self.settings.max_per_category,
-                             max_papers=self.settings.max_papers,
+                             max_papers=subscriber.max_papers or self.settings.max_papers,
                              include_updates=self.settings.include_updates)
 
     def compose(self, session: Session, subscriber: Subscriber,
                 delivery: Delivery) -> Composed:
         """Brief, render and build the message for a Delivery; reads only, writes nothing."""
         entries = store.entries_by_keys(session, delivery.entry_keys)
-        # Regrouping the stored keys is deterministic, so a retry sends the same email.
-        selection = select_papers(profile_of(subscriber), entries,
-                                  max_per_category=len(entries) or 1,
-                                  max_papers=len(entries) or 1, include_updates=True)
+        # The stored keys are in reading order: a retry sends the same email.
+        selection = regroup(profile_of(subscriber), entries)
         labels = store.source_labels(session)
         public_id = subscriber.public_id
         groups = groups_of(selection, labels,

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     # Comma-separated, newest first: links signed with an older key keep working.
     secret_key: str = ""  # default: generated once and kept in <var_dir>/secret.key
 
+    # Web app and replies
+    admin_password: str = ""  # empty → the admin pages are closed
+    imap_host: str = ""  # empty → replies are not read
+    imap_port: int = 993
+    imap_security: str = "ssl"  # ssl | starttls | none (none only for a loopback server)
+    imap_user: str = ""
+    imap_password: str = ""
+    imap_folder: str = "INBOX"
+    soft_bounce_threshold: int = 3  # consecutive 4.x.x reports that suppress a subscriber
+
     # Briefing (any OpenAI-compatible endpoint)
     openai_api_key: str = Field(
         "", validation_alias=AliasChoices("OPENAI_API_KEY", "DIGEST_OPENAI_API_KEY")
@@ -112,6 +122,13 @@ class Settings(BaseSettings):
             raise ValueError("must be from 1 to 59 minutes (a crontab '*/N' step)")
         return value
 
+    @field_validator("imap_security")
+    @classmethod
+    def _imap_security(cls, value: str) -> str:
+        if value not in ("ssl", "starttls", "none"):
+            raise ValueError("must be ssl, starttls or none")
+        return value
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:
@@ -128,7 +145,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "max_per_category", "max_papers", "fetch_max_bytes", "fetch_concurrency",
-        "send_batch_size", "briefing_max_chars", "fetch_interval_minutes",
+        "send_batch_size", "soft_bounce_threshold", "briefing_max_chars", "fetch_interval_minutes",
     )
     @classmethod
     def _positive(cls, value: int) -> int:

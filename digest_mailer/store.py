@@ -17,10 +17,12 @@ from digest_mailer.models import (
     Delivery,
     DeliveryStatus,
     Entry,
+    ReaderMessage,
     Run,
     Source,
     Subscriber,
     SubscriberStatus,
+    Vote,
     utcnow,
 )
 
@@ -163,6 +165,69 @@ def all_subscribers(session: Session) -> list[Subscriber]:
     return list(session.exec(select(Subscriber).order_by(Subscriber.id)))
 
 
+def subscriber_by_public_id(session: Session, public_id: str) -> Subscriber | None:
+    return session.exec(select(Subscriber).where(Subscriber.public_id == public_id)).first()
+
+
+def set_status(session: Session, subscriber: Subscriber, status: str, reason: str,
+               now: datetime) -> bool:
+    """Change a subscriber's status; False when it already had it (idempotent)."""
+    if subscriber.status == status:
+        return False
+    subscriber.status, subscriber.status_reason, subscriber.status_changed_at = (
+        status, reason, now)
+    session.add(subscriber)
+    session.commit()
+    return True
+
+
+# --- votes and reader messages ----------------------------------------------------------
+
+def record_vote(session: Session, subscriber_id: int, entry_key: str, vote: str) -> None:
+    """Store a vote; a later vote on the same paper replaces the earlier one."""
+    row = session.exec(select(Vote).where(Vote.subscriber_id == subscriber_id,
+                                          Vote.entry_key == entry_key)).first()
+    if row is None:
+        row = Vote(subscriber_id=subscriber_id, entry_key=entry_key, vote=vote)
+    else:
+        row.vote, row.created_at = vote, utcnow()
+    session.add(row)
+    session.commit()
+
+
+def voted_titles(session: Session, subscriber_id: int,
+                 limit: int = 200) -> list[tuple[str, str]]:
+    """(title, vote) of the reader's most recent votes, for ranking their next digests."""
+    query = (select(Entry.title, Vote.vote).join(Entry, col(Entry.key) == col(Vote.entry_key))
+             .where(Vote.subscriber_id == subscriber_id)
+             .order_by(col(Vote.created_at).desc()).limit(limit))
+    return [(title, vote) for title, vote in session.exec(query)]
+
+
+def reader_message_known(session: Session, message_id: str) -> bool:
+    query = select(ReaderMessage.id).where(ReaderMessage.message_id == message_id)
+    return session.exec(query).first() is not None
+
+
+def add_reader_message(session: Session, message: ReaderMessage) -> bool:
+    """Store a sorted reply once; False when it was already handled (a restart)."""
+    session.add(message)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
+def reader_messages(session: Session, kinds: Sequence[str] | None = None,
+                    limit: int = 100) -> list[ReaderMessage]:
+    query = select(ReaderMessage)
+    if kinds:
+        query = query.where(col(ReaderMessage.kind).in_(list(kinds)))
+    return list(session.exec(query.order_by(col(ReaderMessage.id).desc()).limit(limit)))
+
+
 # --- deliveries ------------------------------------------------------------------------
 
 def delivery_for(session: Session, subscriber_id: int, digest_date: date) -> Delivery | None:
@@ -227,6 +292,10 @@ def finish_delivery(session: Session, delivery: Delivery, status: str, now: date
         delivery.sent_at = now
     session.add(delivery)
     session.commit()
+
+
+def delivery_by_public_id(session: Session, public_id: str) -> Delivery | None:
+    return session.exec(select(Delivery).where(Delivery.public_id == public_id)).first()
 
 
 def deliveries_on(session: Session, digest_date: date) -> list[Delivery]:

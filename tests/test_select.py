@@ -322,3 +322,29 @@ def test_keys_follow_reading_order_across_groups() -> None:
         ("eess.IV", ["k"]),
     ]
     assert selection.keys == ["l-plain", "l-cross", "v-hit", "v-plain", "k"]
+
+
+def test_votes_move_similar_papers_up_and_disliked_ones_down() -> None:
+    from digest_mailer.select import taste_from_votes
+
+    papers = [Paper("a", title="Sparse Autoencoders for Protein Design", categories=["cs.LG"]),
+              Paper("b", title="Optimal Transport Between Gaussian Mixtures",
+                    categories=["cs.LG"]),
+              Paper("c", title="Protein Folding with Sparse Attention", categories=["cs.LG"])]
+    plain = pick(Profile(categories=("cs.LG",)), papers).keys
+    assert plain == ["a", "b", "c"]
+    taste = taste_from_votes([("Protein Structure Prediction at Scale", "more"),
+                              ("Gaussian Process Regression Bounds", "less")])
+    voted = pick(Profile(categories=("cs.LG",), taste=taste), papers).keys
+    assert voted == ["a", "c", "b"]  # protein papers first, the Gaussian one last
+
+
+def test_regroup_keeps_the_given_order_inside_groups() -> None:
+    from digest_mailer.select import regroup
+
+    papers = [Paper("x", title="t", categories=["cs.AI"], announce_type="cross"),
+              Paper("y", title="t", categories=["cs.LG"]),
+              Paper("z", title="t", categories=["cs.AI"])]
+    selection = regroup(Profile(categories=("cs.LG", "cs.AI")), papers)
+    assert [(g, [p.key for p in ps]) for g, ps in selection.groups] == [
+        ("cs.LG", ["y"]), ("cs.AI", ["x", "z"])]
