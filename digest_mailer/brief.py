@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Protocol
 
 import openai
@@ -23,9 +24,13 @@ from digest_mailer.errors import BriefingError
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "1"  # bump when the prompt changes: it is part of every cache key
+PROMPT_VERSION = "2"  # bump when the prompt changes: it is part of every cache key
 COUNTERS = ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens")
-ABSTRACT_CHARS = 600  # enough for the gist, bounds the prompt (and the cost) per paper
+# A paper goes to the model as its title and a one-sentence summary of at most this many
+# characters: ~60 input tokens a paper, so a 20-paper digest stays under ~1,500 tokens.
+SUMMARY_CHARS = 160
+_KEY_SENTENCE = re.compile(r"\b(?:we (?:propose|introduce|present|develop|show)|this (?:paper|work)"
+                           r"|in this (?:paper|work)|here we)\b", re.I)
 LANGUAGES = {"en": "English", "zh": "Simplified Chinese (简体中文)"}
 
 _SYSTEM = """\
@@ -93,6 +98,17 @@ def _neutral(text: str, limit: int | None = None) -> str:
     return text
 
 
+@lru_cache(maxsize=65536)
+def paper_summary(abstract: str) -> str:
+    """The abstract's key sentence ("we propose…", else the first), bounded.
+
+    Computed once per paper and shared by every digest that carries it.
+    """
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(abstract.split()))
+    key = next((s for s in sentences if _KEY_SENTENCE.search(s)), sentences[0] if sentences else "")
+    return _neutral(key, SUMMARY_CHARS)
+
+
 def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: int) -> list[dict]:
     """The chat messages: the task in the system message, the papers as delimited user data."""
     categories = ", ".join(dict.fromkeys(g.category for g in groups)) or "none"
@@ -106,7 +122,7 @@ def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: in
             blocks.append(
                 f'<paper n="{paper.number}" category="{category}">\n'
                 f"Title: {_neutral(paper.title)}\n"
-                f"Abstract: {_neutral(paper.abstract, ABSTRACT_CHARS)}\n"
+                f"Summary: {paper_summary(paper.abstract)}\n"
                 "</paper>"
             )
     user = "<papers>\n" + "\n".join(blocks) + "\n</papers>"

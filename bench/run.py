@@ -1,0 +1,234 @@
+"""Benchmark the morning send: `python bench/run.py --subscribers 10000 [--database-url …]`.
+
+Builds a synthetic morning (2,000 new entries, N subscribers over 12 categories), starts a
+loopback OpenAI-compatible server that sleeps 300 ms per call and a loopback SMTP server
+that accepts and discards, then runs the real pipeline once in one process and once in
+two worker processes, and prints wall time per stage, digests/second, LLM calls and
+input tokens, cache hit rate and peak RSS. It prints figures; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import resource
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import delete
+from sqlmodel import Session
+from synthetic import CATEGORIES, make_entries, make_subscribers
+
+from digest_mailer import store
+from digest_mailer.app import build_pipeline
+from digest_mailer.models import BriefingCacheEntry, Delivery, Run, Subscriber
+from digest_mailer.pipeline import Pipeline
+from digest_mailer.settings import load_settings
+
+LLM_DELAY = 0.3
+
+
+class SlowLLM(ThreadingHTTPServer):
+    """Answers every chat completion after 300 ms; counts calls and prompt tokens."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _LLMHandler)
+        self.calls = 0
+        self.prompt_tokens = 0
+        self.lock = threading.Lock()
+
+
+class _LLMHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        text = " ".join(str(m.get("content", "")) for m in body["messages"])
+        tokens = max(1, len(text) // 4)  # ~4 characters a token, as OpenAI's rule of thumb
+        time.sleep(LLM_DELAY)
+        server: SlowLLM = self.server  # type: ignore[assignment]
+        with server.lock:
+            server.calls += 1
+            server.prompt_tokens += tokens
+        answer = "These papers share methods across fields [1], [2]."
+        payload = json.dumps({
+            "id": "b", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": answer}}],
+            "usage": {"prompt_tokens": tokens, "completion_tokens": 12,
+                      "total_tokens": tokens + 12}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Discard:
+    async def handle_DATA(self, server, session, envelope) -> str:
+        return "250 OK"
+
+
+class StageClock:
+    """Wraps the pipeline's stage entry points to add up their wall time."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.seconds: Counter[str] = Counter()
+        self._wrap(pipeline, "select_new", "select")
+        self._wrap(pipeline.briefer, "brief", "brief")
+        self._wrap(pipeline.renderer, "render", "render")
+        factory = pipeline.transport_factory
+
+        def timed_factory():  # type: ignore[no-untyped-def]
+            transport = factory()
+            self._wrap(transport, "send", "send")
+            return transport
+
+        pipeline.transport_factory = timed_factory
+
+    def _wrap(self, owner: object, name: str, stage: str) -> None:
+        inner = getattr(owner, name)
+
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.seconds[stage] += time.perf_counter() - start
+
+        setattr(owner, name, timed)
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def build_world(args: argparse.Namespace, tmp: Path, llm: SlowLLM, smtp: Controller) -> dict:
+    settings = load_settings(
+        env_file=None, var_dir=tmp, database_url=args.database_url or "",
+        smtp_url=f"smtp://127.0.0.1:{smtp.port}",
+        openai_base_url=f"http://127.0.0.1:{llm.server_address[1]}/v1",
+        openai_api_key="bench", llm_retries=0, llm_timeout=30, max_papers=args.papers,
+        max_per_category=args.papers, send_batch_size=args.batch)
+    rng = random.Random(7)
+    pipeline = build_pipeline(settings)
+    start = time.perf_counter()
+    with Session(pipeline.engine) as session:
+        sources = {c: store.add_source(session, f"https://bench.example.org/{c}", f"arXiv ({c})",
+                                       c) for c in CATEGORIES}
+        entries = make_entries(args.entries, rng)
+        now = datetime.now(UTC)
+        for category, source in sources.items():
+            store.store_entries(session, source,
+                                [e for e in entries if e.categories[0] == category], now)
+        session.add_all(Subscriber(**row) for row in make_subscribers(args.subscribers, rng))
+        session.commit()
+    print(f"world: {args.entries} entries, {args.subscribers} subscribers, "
+          f"{pipeline.engine.dialect.name}, built in {time.perf_counter() - start:.1f} s")
+    return {"settings": settings}
+
+
+def reset(pipeline: Pipeline) -> None:
+    with Session(pipeline.engine) as session:
+        for table in (Delivery, BriefingCacheEntry, Run):
+            session.exec(delete(table))  # type: ignore[call-overload]
+        session.commit()
+
+
+def worker(settings_kw: dict, ids: list[int], batch: int, day: date, out: multiprocessing.Queue):
+    pipeline = build_pipeline(load_settings(env_file=None, **settings_kw))
+    clock = StageClock(pipeline)
+    counts: Counter[str] = Counter()
+    for start in range(0, len(ids), batch):
+        counts.update(pipeline.send_digests(ids[start:start + batch], digest_date=day).counts)
+    out.put((dict(counts), dict(clock.seconds), peak_rss_mb()))
+
+
+def run(label: str, settings, llm: SlowLLM, ids: list[int], workers: int, batch: int) -> None:
+    pipeline = build_pipeline(settings)
+    reset(pipeline)
+    calls0, tokens0 = llm.calls, llm.prompt_tokens
+    day = date(2026, 11, 24)
+    kw = {k: getattr(settings, k) for k in (
+        "var_dir", "database_url", "smtp_url", "openai_base_url", "openai_api_key",
+        "llm_retries", "llm_timeout", "max_papers", "max_per_category", "send_batch_size")}
+    start = time.perf_counter()
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    chunks = [ids[i::workers] for i in range(workers)]
+    procs = [multiprocessing.Process(target=worker, args=(kw, c, batch, day, queue))
+             for c in chunks]
+    for proc in procs:
+        proc.start()
+    results = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    wall = time.perf_counter() - start
+    counts: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
+    for c, s, _ in results:
+        counts.update(c)
+        stages.update(s)
+    sent = counts["sent"]
+    calls, tokens = llm.calls - calls0, llm.prompt_tokens - tokens0
+    with Session(pipeline.engine) as session:
+        keys = {tuple(d.entry_keys) for d in session.exec(store.select(Delivery))}
+    hits = counts.get("llm_cache_hits", 0)
+    print(f"\n{label}: {workers} worker(s), {len(ids)} subscribers")
+    print(f"  wall {wall:.1f} s, {sent} sent, {counts['skipped_empty']} empty, "
+          f"{counts['failed']} failed → {sent / wall:.1f} digests/s end to end")
+    print("  stage seconds (summed over workers): " + ", ".join(
+        f"{k} {stages[k]:.1f}" for k in ("select", "brief", "render", "send")))
+    print(f"  LLM: {calls} calls for {len(keys)} distinct selections, {tokens} input tokens "
+          f"({tokens / max(calls, 1):.0f} per call, {tokens / max(sent, 1):.0f} per digest), "
+          f"cache hit rate {hits / max(hits + calls, 1):.0%}")
+    print(f"  peak RSS: {max(r for _, _, r in results):.0f} MB per worker")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--entries", type=int, default=2_000)
+    parser.add_argument("--papers", type=int, default=20, help="papers per digest")
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    multiprocessing.set_start_method("fork")
+    llm = SlowLLM()
+    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it started
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(Discard(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    print(f"bench {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        world = build_world(args, Path(tmp), llm, smtp)
+        pipeline = build_pipeline(world["settings"])
+        with Session(pipeline.engine) as session:
+            ids = [s.id for s in store.active_subscribers(session)]
+        for workers in args.workers:
+            run(f"run with {workers} worker(s)", world["settings"], llm, ids, workers,
+                args.batch)
+    smtp.stop()
+    llm.shutdown()
+    print(f"\npeak RSS of the bench process: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
