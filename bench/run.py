@@ -44,7 +44,7 @@ class SlowLLM(ThreadingHTTPServer):
     """Answers every chat completion after 300 ms; counts calls and prompt tokens."""
 
     daemon_threads = True
-
+    request_queue_size = 256  # the pipeline sends many requests at once
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _LLMHandler)
         self.calls = 0
@@ -89,7 +89,7 @@ class StageClock:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.seconds: Counter[str] = Counter()
-        self._wrap(pipeline, "select_new", "select")
+        self._wrap(pipeline, "_prepare", "select")  # choose papers, write and claim the row
         self._wrap(pipeline.briefer, "brief", "brief")
         self._wrap(pipeline.renderer, "render", "render")
         factory = pipeline.transport_factory
@@ -124,7 +124,8 @@ def build_world(args: argparse.Namespace, tmp: Path, llm: SlowLLM, smtp: Control
         smtp_url=f"smtp://127.0.0.1:{smtp.port}",
         openai_base_url=f"http://127.0.0.1:{llm.server_address[1]}/v1",
         openai_api_key="bench", llm_retries=0, llm_timeout=30, max_papers=args.papers,
-        max_per_category=args.papers, send_batch_size=args.batch)
+        max_per_category=args.papers, send_batch_size=args.batch,
+        llm_concurrency=args.llm_concurrency)
     rng = random.Random(7)
     pipeline = build_pipeline(settings)
     start = time.perf_counter()
@@ -166,7 +167,8 @@ def run(label: str, settings, llm: SlowLLM, ids: list[int], workers: int, batch:
     day = date(2026, 11, 24)
     kw = {k: getattr(settings, k) for k in (
         "var_dir", "database_url", "smtp_url", "openai_base_url", "openai_api_key",
-        "llm_retries", "llm_timeout", "max_papers", "max_per_category", "send_batch_size")}
+        "llm_retries", "llm_timeout", "max_papers", "max_per_category", "send_batch_size",
+        "llm_concurrency")}
     start = time.perf_counter()
     queue: multiprocessing.Queue = multiprocessing.Queue()
     chunks = [ids[i::workers] for i in range(workers)]
@@ -206,6 +208,7 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=20, help="papers per digest")
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--llm-concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     multiprocessing.set_start_method("fork")

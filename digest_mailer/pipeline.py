@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -20,14 +21,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from digest_mailer import store
+from digest_mailer.batch import SendBatch
 from digest_mailer.brief import Briefer
 from digest_mailer.compose import build_digest, groups_of, profile_of
 from digest_mailer.deliver import Transport, build_message, make_message_id
-from digest_mailer.digest import Briefing, Digest, RenderedDigest
+from digest_mailer.digest import Briefing, CategoryGroup, Digest, RenderedDigest
 from digest_mailer.errors import DeliveryError
 from digest_mailer.ingest import FetchRequest, fetch_sources, parse_feed
 from digest_mailer.links import LinkSigner
-from digest_mailer.models import Delivery, DeliveryStatus, Run, Subscriber, utcnow
+from digest_mailer.models import Delivery, DeliveryStatus, Entry, Run, Subscriber, utcnow
 from digest_mailer.render import DigestRenderer
 from digest_mailer.schedule import due_date
 from digest_mailer.select import Selection, regroup, select_papers
@@ -50,6 +52,16 @@ class Report:
     def fail(self, what: str, reason: str) -> None:
         self.counts["failed"] += 1
         self.errors.append(f"{what}: {reason}")
+
+
+@dataclass
+class _Job:
+    """One claimed digest between the passes of a batch."""
+
+    subscriber: Subscriber
+    delivery: Delivery
+    groups: tuple[CategoryGroup, ...]
+    briefing: Briefing | None = None
 
 
 @dataclass
@@ -130,67 +142,122 @@ class Pipeline:
 
     def send_digests(self, subscriber_ids: Iterable[int] | None = None, *,
                      digest_date: date | None = None, dry_run: bool = False) -> Report:
-        """Send each due digest once. ``digest_date`` forces that date (CLI ``--date``)."""
+        """Send each due digest once. ``digest_date`` forces that date (CLI ``--date``).
+
+        Three passes over the batch: choose the papers and write (or find) each Delivery
+        and claim it; write the briefings, distinct selections at once; then render and
+        send each over one connection.
+        """
         report = Report("send")
         now = self.clock()
-        with Session(self.engine) as session, _LazyTransport(self.transport_factory) as mail:
-            for subscriber in store.active_subscribers(session, subscriber_ids):
-                day = digest_date or due_date(now, subscriber.timezone, subscriber.send_hour)
-                if day is None:
-                    report.counts["not_due"] += 1
-                    continue
+        # expire_on_commit=False: the batch's entries stay loaded across the many commits
+        # (otherwise every attribute read after a commit reloads its row, one by one).
+        with Session(self.engine, expire_on_commit=False) as session, \
+                _LazyTransport(self.transport_factory) as mail:
+            subscribers = store.active_subscribers(session, subscriber_ids)
+            days = {s.id or 0: digest_date or due_date(now, s.timezone, s.send_hour)
+                    for s in subscribers}
+            due = [s for s in subscribers if days[s.id or 0] is not None]
+            report.counts["not_due"] += len(subscribers) - len(due)
+            batch = SendBatch.load(
+                session, due, {k: v for k, v in days.items() if v is not None}, now,
+                lookback=timedelta(hours=self.settings.first_digest_lookback_hours),
+                include_updates=self.settings.include_updates)
+            jobs: list[_Job] = []
+            for subscriber in due:
                 try:
-                    self._send_one(session, subscriber, day, now, mail, report, dry_run)
+                    job = self._prepare(session, batch, subscriber, days[subscriber.id or 0],
+                                        report, dry_run)
                 except Exception as err:  # one subscriber never stops the batch
                     session.rollback()
                     log.exception("digest for %s failed", subscriber.email)
                     report.fail(subscriber.email, f"{type(err).__name__}: {err}")
+                    continue
+                if job is not None:
+                    jobs.append(job)
+            self._brief_all(jobs)
+            for job in jobs:
+                self._deliver(session, job, mail, report)
             report.counts.update(_briefer_stats(self.briefer))
             if not dry_run:
                 store.save_run(session, Run(kind=report.kind, started_at=now,
                                             counts=dict(report.counts), errors=report.errors))
         return report
 
-    def _send_one(self, session: Session, subscriber: Subscriber, day: date, now: datetime,
-                  mail: _LazyTransport, report: Report, dry_run: bool) -> None:
+    def _prepare(self, session: Session, batch: SendBatch, subscriber: Subscriber, day: date,
+                 report: Report, dry_run: bool) -> _Job | None:
+        """Find or write today's Delivery and claim it; None when there is nothing to send."""
         assert subscriber.id is not None
-        delivery = store.delivery_for(session, subscriber.id, day)
+        delivery = batch.deliveries.get((subscriber.id, day))
         if delivery is not None and delivery.status in DeliveryStatus.DONE:
             report.counts["already_done"] += 1
-            return
+            return None
         if delivery is None:
-            selection = self.select_new(session, subscriber, day, now)
+            since = batch.since(subscriber.id)
+            selection = batch.index.select(
+                profile_of(subscriber, batch.votes.get(subscriber.id, ())),
+                max_per_category=self.settings.max_per_category,
+                max_papers=subscriber.max_papers or self.settings.max_papers,
+                since=since)
             if dry_run:
                 report.counts["would_send" if len(selection) else "would_skip_empty"] += 1
                 log.info("%s: %d papers", subscriber.email, len(selection))
-                return
+                return None
             empty = not len(selection) and not self.settings.send_empty
             delivery = store.open_delivery(session, Delivery(
                 subscriber_id=subscriber.id, digest_date=day, entry_keys=selection.keys,
-                cutoff=now, message_id=make_message_id(self.sender_domain),
+                cutoff=batch.now, message_id=make_message_id(self.sender_domain),
                 status=DeliveryStatus.EMPTY if empty else DeliveryStatus.PENDING))
             if delivery is None:
                 report.counts["taken_by_other_worker"] += 1
-                return
+                return None
             if empty:
                 report.counts["skipped_empty"] += 1
-                return
+                return None
         elif dry_run:
             report.counts["would_retry"] += 1
-            return
+            return None
         assert delivery.id is not None
-        if not store.claim_delivery(session, delivery.id, now):
+        if not store.claim_delivery(session, delivery.id, batch.now):
             report.counts["taken_by_other_worker"] += 1
-            return
+            return None
         session.refresh(delivery)
+        entries = batch.entries(delivery.entry_keys)
+        if entries is None:  # a retry of an older day: read its papers by key
+            entries = store.entries_by_keys(session, delivery.entry_keys)
+        groups = self._groups(subscriber, entries, batch.labels)
+        return _Job(subscriber, delivery, groups)
+
+    def _brief_all(self, jobs: list[_Job]) -> None:
+        """Write the briefings: each distinct (papers, language) once, several at a time."""
+        todo: dict[tuple[tuple[str, ...], str], list[_Job]] = {}
+        for job in jobs:
+            if job.delivery.briefing is not None and job.delivery.briefing_kind:
+                job.briefing = Briefing(job.delivery.briefing, job.delivery.briefing_kind)
+            else:
+                key = (tuple(job.delivery.entry_keys), job.subscriber.language)
+                todo.setdefault(key, []).append(job)
+        if not todo:
+            return
+        workers = min(self.settings.llm_concurrency, len(todo))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {key: pool.submit(self.briefer.brief, same[0].groups, key[1])
+                       for key, same in todo.items()}
+        for key, future in futures.items():
+            for job in todo[key]:
+                job.briefing = future.result()
+
+    def _deliver(self, session: Session, job: _Job, mail: _LazyTransport,
+                 report: Report) -> None:
+        subscriber, delivery = job.subscriber, job.delivery
         try:
-            composed = self.compose(session, subscriber, delivery)
-            # Kept so a retry carries the same briefing and "view in browser" shows it.
+            composed = self.compose(session, subscriber, delivery, groups=job.groups,
+                                    briefing=job.briefing)
+            # Saved with the outcome, so a retry carries the same briefing and "view in
+            # browser" shows what was sent.
             delivery.briefing = composed.digest.briefing.text
             delivery.briefing_kind = composed.digest.briefing.kind
             delivery.subject = composed.rendered.subject
-            session.add(delivery)
-            session.commit()
             mail.send(composed.message)
         except DeliveryError as err:
             self._failed(session, delivery, report, subscriber.email, err.reason, err.permanent)
@@ -228,21 +295,25 @@ class Pipeline:
                              max_papers=subscriber.max_papers or self.settings.max_papers,
                              include_updates=self.settings.include_updates)
 
-    def compose(self, session: Session, subscriber: Subscriber,
-                delivery: Delivery) -> Composed:
-        """Brief, render and build the message for a Delivery; reads only, writes nothing."""
-        entries = store.entries_by_keys(session, delivery.entry_keys)
+    def _groups(self, subscriber: Subscriber, entries: Sequence[Entry],
+                labels: dict[int, tuple[str, str]]) -> tuple[CategoryGroup, ...]:
         # The stored keys are in reading order: a retry sends the same email.
-        selection = regroup(profile_of(subscriber), entries)
-        labels = store.source_labels(session)
         public_id = subscriber.public_id
-        groups = groups_of(selection, labels,
-                           lambda key, vote: self.signer.feedback_url(public_id, key, vote))
-        if delivery.briefing is not None and delivery.briefing_kind:
+        return groups_of(regroup(profile_of(subscriber), entries), labels,
+                         lambda key, vote: self.signer.feedback_url(public_id, key, vote))
+
+    def compose(self, session: Session, subscriber: Subscriber, delivery: Delivery, *,
+                groups: tuple[CategoryGroup, ...] | None = None,
+                briefing: Briefing | None = None) -> Composed:
+        """Brief, render and build the message for a Delivery; reads only, writes nothing."""
+        if groups is None:
+            entries = store.entries_by_keys(session, delivery.entry_keys)
+            groups = self._groups(subscriber, entries, store.source_labels(session))
+        if briefing is None and delivery.briefing is not None and delivery.briefing_kind:
             briefing = Briefing(delivery.briefing, delivery.briefing_kind)
-        else:
+        if briefing is None:
             briefing = self.briefer.brief(groups, subscriber.language)
-        links = self.signer.links(public_id, delivery.public_id)
+        links = self.signer.links(subscriber.public_id, delivery.public_id)
         digest = build_digest(subscriber, delivery.digest_date, groups, briefing, links)
         rendered = self.renderer.render(digest)
         message = build_message(

@@ -87,6 +87,12 @@ def clean(value: str) -> str:
     return _BAD_CHARS.sub("", value)
 
 
+# The text helpers are pure and called for every paper of every digest: a paper shared by
+# many digests is cleaned, trimmed and wrapped once (the benchmark's render hot spot).
+_CACHE = 65536
+
+
+@lru_cache(maxsize=_CACHE)
 def one_line(value: str) -> str:
     """Clean and collapse every run of whitespace, CR/LF included, to one space."""
     return _SPACE.sub(" ", clean(value)).strip()
@@ -107,6 +113,7 @@ def safe_url(url: str, fallback: str = "#") -> str:
     return url if parts.scheme.lower() in ("http", "https") and parts.netloc else fallback
 
 
+@lru_cache(maxsize=_CACHE)
 def trim_words(text: str, limit: int = ABSTRACT_CHARS) -> str:
     """At most ~``limit`` characters, cut at a word boundary with an ellipsis."""
     text = one_line(text)
@@ -120,6 +127,11 @@ def trim_words(text: str, limit: int = ABSTRACT_CHARS) -> str:
 
 def author_list(authors: tuple[str, ...] | list[str], language: str = "en") -> str:
     """The first few authors, then "et al." (等)."""
+    return _author_list(tuple(authors), language)
+
+
+@lru_cache(maxsize=_CACHE)
+def _author_list(authors: tuple[str, ...], language: str) -> str:
     names = [n for n in (one_line(a) for a in authors) if n]
     shown = ", ".join(names[:MAX_AUTHORS])
     return f"{shown} {strings_for(language)['et_al']}" if len(names) > MAX_AUTHORS else shown
@@ -140,6 +152,7 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+@lru_cache(maxsize=_CACHE)
 def wrap(text: str, indent: str = "", width: int = TEXT_WIDTH, hang: str | None = None) -> str:
     """Wrap one paragraph for the text part, like textwrap but by display width.
 

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = 30.0
     llm_retries: int = 2
+    llm_concurrency: int = 8  # briefing requests in flight at once in a send batch
     briefing_max_chars: int = 1200
 
     # Feeds
@@ -145,7 +146,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "max_per_category", "max_papers", "fetch_max_bytes", "fetch_concurrency",
-        "send_batch_size", "soft_bounce_threshold", "briefing_max_chars", "fetch_interval_minutes",
+        "send_batch_size", "soft_bounce_threshold", "llm_concurrency", "briefing_max_chars",
+        "fetch_interval_minutes",
     )
     @classmethod
     def _positive(cls, value: int) -> int:

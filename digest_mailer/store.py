@@ -41,6 +41,9 @@ def make_engine(url: str) -> Engine:
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            # With WAL, NORMAL survives a crash of the process; only a power loss can undo
+            # the last commits (README: the duplicate window).
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
     SQLModel.metadata.create_all(engine)
@@ -181,6 +184,48 @@ def set_status(session: Session, subscriber: Subscriber, status: str, reason: st
     return True
 
 
+def undo_unsubscribe(session: Session, subscriber: Subscriber, now: datetime) -> bool:
+    """Re-activate a subscriber who unsubscribed (never a bounced one); False otherwise.
+
+    A conditional UPDATE, so a bounce recorded meanwhile is never overwritten.
+    """
+    result = session.execute(
+        update(Subscriber)
+        .where(col(Subscriber.id) == subscriber.id,
+               col(Subscriber.status) == SubscriberStatus.UNSUBSCRIBED)
+        .values(status=SubscriberStatus.ACTIVE, status_reason="undo", status_changed_at=now))
+    session.commit()
+    session.refresh(subscriber)
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def update_preferences(session: Session, subscriber: Subscriber, *, categories: list[str],
+                       keywords: list[str], excluded_keywords: list[str], send_hour: int,
+                       timezone: str, language: str, max_papers: int) -> None:
+    """Save what a reader chose on the preferences page (the status is never touched)."""
+    subscriber.categories, subscriber.keywords = list(categories), list(keywords)
+    subscriber.excluded_keywords = list(excluded_keywords)
+    subscriber.send_hour, subscriber.timezone = send_hour, timezone
+    subscriber.language, subscriber.max_papers = language, max_papers
+    session.add(subscriber)
+    session.commit()
+
+
+def search_subscribers(session: Session, text: str = "", status: str = "", *, offset: int = 0,
+                       limit: int = 50) -> tuple[list[Subscriber], int]:
+    """A page of subscribers whose email or name contains ``text``, and the total count."""
+    query = select(Subscriber)
+    if text:
+        needle = text.lower()
+        query = query.where(func.lower(Subscriber.email).contains(needle, autoescape=True)
+                            | func.lower(Subscriber.name).contains(needle, autoescape=True))
+    if status:
+        query = query.where(Subscriber.status == status)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(Subscriber.id).offset(offset).limit(limit))
+    return list(rows), total
+
+
 # --- votes and reader messages ----------------------------------------------------------
 
 def record_vote(session: Session, subscriber_id: int, entry_key: str, vote: str) -> None:
@@ -218,6 +263,27 @@ def add_reader_message(session: Session, message: ReaderMessage) -> bool:
         session.rollback()
         return False
     return True
+
+
+def stage_status(subscriber: Subscriber, status: str, reason: str, now: datetime) -> bool:
+    """set_status without the commit: the caller commits it with the record of why."""
+    if subscriber.status == status:
+        return False
+    subscriber.status, subscriber.status_reason, subscriber.status_changed_at = (
+        status, reason, now)
+    return True
+
+
+def record_reader_message(session: Session, message: ReaderMessage,
+                          subscriber: Subscriber | None = None) -> bool:
+    """Store a sorted reply and the change it made to its subscriber in one transaction.
+
+    False, with the change rolled back, when that message was already handled: a restart
+    between this commit and the IMAP flag never acts twice.
+    """
+    if subscriber is not None:
+        session.add(subscriber)
+    return add_reader_message(session, message)
 
 
 def reader_messages(session: Session, kinds: Sequence[str] | None = None,
@@ -285,13 +351,61 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
 
 def finish_delivery(session: Session, delivery: Delivery, status: str, now: datetime,
                     error: str | None = None) -> None:
-    session.refresh(delivery)
+    """Record the outcome, with whatever else was set on the row (briefing, subject)."""
     delivery.status = status
     delivery.last_error = error
     if status == DeliveryStatus.SENT:
         delivery.sent_at = now
     session.add(delivery)
     session.commit()
+
+
+# Batch versions of the per-subscriber reads, for a send batch of many subscribers.
+CHUNK = 900  # stays under SQLite's bound-parameter limit
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    ids = list(ids)
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def deliveries_of(session: Session, ids: Sequence[int],
+                  dates: Sequence[date]) -> dict[tuple[int, date], Delivery]:
+    found: dict[tuple[int, date], Delivery] = {}
+    for chunk in _chunks(ids):
+        query = select(Delivery).where(col(Delivery.subscriber_id).in_(chunk),
+                                       col(Delivery.digest_date).in_(list(dates)))
+        found.update({(d.subscriber_id, d.digest_date): d for d in session.exec(query)})
+    return found
+
+
+def previous_cutoffs(session: Session, ids: Sequence[int], before: date) -> dict[int, datetime]:
+    """Like previous_cutoff for many subscribers at once (windows closed before ``before``)."""
+    from datetime import UTC
+
+    found: dict[int, datetime] = {}
+    for chunk in _chunks(ids):
+        query = (select(Delivery.subscriber_id, func.max(Delivery.cutoff))
+                 .where(col(Delivery.subscriber_id).in_(chunk), Delivery.digest_date < before,
+                        col(Delivery.status).in_([DeliveryStatus.SENT, DeliveryStatus.EMPTY]))
+                 .group_by(Delivery.subscriber_id))
+        for sid, cutoff in session.exec(query):
+            if cutoff is not None:
+                found[sid] = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=UTC)
+    return found
+
+
+def votes_of(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    found: dict[int, list[tuple[str, str]]] = {}
+    for chunk in _chunks(ids):
+        query = (select(Vote.subscriber_id, Entry.title, Vote.vote)
+                 .join(Entry, col(Entry.key) == col(Vote.entry_key))
+                 .where(col(Vote.subscriber_id).in_(chunk))
+                 .order_by(col(Vote.created_at).desc()))
+        for sid, title, vote in session.exec(query):
+            found.setdefault(sid, []).append((title, vote))
+    return found
 
 
 def delivery_by_public_id(session: Session, public_id: str) -> Delivery | None:
