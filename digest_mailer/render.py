@@ -98,13 +98,16 @@ def one_line(value: str) -> str:
     return _SPACE.sub(" ", clean(value)).strip()
 
 
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
+
+
 def safe_url(url: str, fallback: str = "#") -> str:
     """The URL if it is absolute http(s) without whitespace, else ``fallback``.
 
     Blocks javascript:, data: and friends, which mjml-python passes through untouched.
     """
     url = (url or "").strip()
-    if not url or any(c <= " " or c == "\x7f" for c in url):
+    if not url or _UNSAFE_IN_URL.search(url):
         return fallback
     try:
         parts = urlsplit(url)

@@ -135,6 +135,8 @@ class SelectionIndex:
             self._is_new.append(0 if entry.announce_type == "new" else 1)
             self._seen.append(getattr(entry, "first_seen", None))
             self._titles.append(entry.title)
+        # Lower-cased text for a cheap substring test before the word-boundary regex.
+        self._lower = [(e.title.lower(), e.abstract.lower()) for e in self.entries]
         self._hits: dict[str, dict[int, int]] = {}
 
     def hits(self, keyword: str) -> dict[int, int]:
@@ -142,11 +144,12 @@ class SelectionIndex:
         found = self._hits.get(keyword)
         if found is None:
             pattern = phrase_pattern(keyword)
+            first_word = keyword.split()[0].lower() if keyword.split() else ""
             found = {}
-            for position, entry in enumerate(self.entries):
-                if pattern.search(entry.title):
+            for position, (title, abstract) in enumerate(self._lower):
+                if first_word in title and pattern.search(title):
                     found[position] = 2
-                elif pattern.search(entry.abstract):
+                elif first_word in abstract and pattern.search(abstract):
                     found[position] = 1
             self._hits[keyword] = found
         return found
