@@ -1,4 +1,4 @@
-"""The real Huey worker: `huey_consumer digest_mailer.tasks.huey` against SqliteHuey in var/.
+"""The real Huey worker: `huey_consumer digest_mailer.tasks.huey` on SqliteHuey and RedisHuey.
 
 The CLI sets up sources and readers, a separate process enqueues a tick (calling a Huey task
 function outside the consumer enqueues it), and the consumer, a subprocess, runs it: refresh
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import require
 from smtpserver import LoopbackSmtp
 from world import DEMO, REPO
 
@@ -39,14 +40,17 @@ def clean_env(**extra: str) -> dict[str, str]:
 class Worker:
     """The test's var/ folder, its environment, and helpers to drive the worker there."""
 
-    def __init__(self, cwd: Path, smtp: LoopbackSmtp) -> None:
+    def __init__(self, cwd: Path, smtp: LoopbackSmtp, redis_url: str = "") -> None:
         self.cwd = cwd
         self.smtp = smtp
+        self.redis_url = redis_url
         self.env = clean_env(DIGEST_VAR_DIR=str(cwd / "var"), DIGEST_SMTP_URL=smtp.url(),
                              DIGEST_SMTP_TIMEOUT="10", DIGEST_FETCH_TIMEOUT="10",
                              # Periodic tasks fire only at minute 0 or 59: the tests enqueue
                              # the tick themselves and count what is queued.
                              DIGEST_SCHEDULE_MINUTES="59")
+        if redis_url:
+            self.env["DIGEST_REDIS_URL"] = redis_url
         self.runs = 0
 
     def cli(self, *args: str) -> str:
@@ -116,10 +120,29 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def worker(tmp_path: Path, smtp_server) -> Iterator[Worker]:
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def worker(request: pytest.FixtureRequest, tmp_path: Path, smtp_server) -> Iterator[Worker]:
+    """A worker on SqliteHuey in var/, or on RedisHuey (a database of its own, emptied)."""
     assert CONSUMER.exists(), f"{CONSUMER} is missing (huey is a dependency)"
-    yield Worker(tmp_path, smtp_server())
+    if request.param == "sqlite":
+        yield Worker(tmp_path, smtp_server())
+        return
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as err:
+        require(False, f"Redis at {REDIS_URL} is not reachable: {err}")
+    client.flushdb()
+    try:
+        yield Worker(tmp_path, smtp_server(), REDIS_URL)
+    finally:
+        client.flushdb()
+        client.close()
 
 
 def _set_up(worker: Worker) -> None:
@@ -141,7 +164,8 @@ def _received(smtp: LoopbackSmtp) -> list[str]:
 def test_the_consumer_sends_each_due_digest_once(worker: Worker):
     _set_up(worker)
     first = worker.enqueue_tick()
-    assert (worker.cwd / "var" / "huey.db").is_file()  # SqliteHuey lives in DIGEST_VAR_DIR
+    # SqliteHuey lives in DIGEST_VAR_DIR; RedisHuey leaves no queue file there.
+    assert (worker.cwd / "var" / "huey.db").is_file() == (not worker.redis_url)
     assert worker.smtp.messages == []
 
     log = worker.consume(lambda _: len(worker.smtp.messages) >= 2, limit=30)
