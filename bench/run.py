@@ -10,8 +10,10 @@ input tokens, cache hit rate and peak RSS. It prints figures; it asserts nothing
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
+import os
 import random
 import resource
 import socket
@@ -20,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -188,17 +191,41 @@ def run(label: str, settings, llm: SlowLLM, ids: list[int], workers: int, batch:
     sent = counts["sent"]
     calls, tokens = llm.calls - calls0, llm.prompt_tokens - tokens0
     with Session(pipeline.engine) as session:
-        keys = {tuple(d.entry_keys) for d in session.exec(store.select(Delivery))}
+        rows = session.exec(store.select(Delivery.entry_keys, Subscriber.language).join(
+            Subscriber, Subscriber.id == Delivery.subscriber_id))
+        keys = {(tuple(entry_keys), language) for entry_keys, language in rows}
     hits = counts.get("llm_cache_hits", 0)
     print(f"\n{label}: {workers} worker(s), {len(ids)} subscribers")
     print(f"  wall {wall:.1f} s, {sent} sent, {counts['skipped_empty']} empty, "
           f"{counts['failed']} failed → {sent / wall:.1f} digests/s end to end")
     print("  stage seconds (summed over workers): " + ", ".join(
         f"{k} {stages[k]:.1f}" for k in ("select", "brief", "render", "send")))
-    print(f"  LLM: {calls} calls for {len(keys)} distinct selections, {tokens} input tokens "
+    print(f"  LLM: {calls} calls for {len(keys)} distinct selections (papers and language), "
+          f"{tokens} input tokens "
           f"({tokens / max(calls, 1):.0f} per call, {tokens / max(sent, 1):.0f} per digest), "
           f"cache hit rate {hits / max(hits + calls, 1):.0%}")
     print(f"  peak RSS: {max(r for _, _, r in results):.0f} MB per worker")
+
+
+@contextlib.contextmanager
+def fresh_database(url: str) -> Iterator[str]:
+    """SQLite: the temp folder's file. PostgreSQL: a new database beside the given one."""
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    given = make_url(url)
+    name = f"digest_bench_{os.getpid()}"
+    admin = psycopg.connect(host=given.host, port=given.port or 5432, user=given.username,
+                            dbname=given.database, autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield given.set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def main() -> None:
@@ -220,7 +247,8 @@ def main() -> None:
     smtp = Controller(Discard(), hostname="127.0.0.1", port=port)
     smtp.start()
     print(f"bench {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, python {sys.version.split()[0]}")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url) as url:
+        args.database_url = url
         world = build_world(args, Path(tmp), llm, smtp)
         pipeline = build_pipeline(world["settings"])
         with Session(pipeline.engine) as session:

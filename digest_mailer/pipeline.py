@@ -150,6 +150,7 @@ class Pipeline:
         """
         report = Report("send")
         now = self.clock()
+        llm_before = _briefer_stats(self.briefer)
         # expire_on_commit=False: the batch's entries stay loaded across the many commits
         # (otherwise every attribute read after a commit reloads its row, one by one).
         with Session(self.engine, expire_on_commit=False) as session, \
@@ -178,7 +179,10 @@ class Pipeline:
             self._brief_all(jobs)
             for job in jobs:
                 self._deliver(session, job, mail, report)
-            report.counts.update(_briefer_stats(self.briefer))
+            # The briefer's counters run for the life of the process: count this run's share.
+            llm_after = _briefer_stats(self.briefer)
+            report.counts.update({k: v - llm_before.get(k, 0) for k, v in llm_after.items()
+                                  if v - llm_before.get(k, 0)})
             if not dry_run:
                 store.save_run(session, Run(kind=report.kind, started_at=now,
                                             counts=dict(report.counts), errors=report.errors))
