@@ -51,3 +51,12 @@ class ImportRowError(DigestError):
         self.column = column
         self.reason = reason
         super().__init__(f"line {line}, column {column!r}: {reason}")
+
+
+class MailboxError(DigestError):
+    """The Reply-To mailbox could not be reached, logged into or opened; names the setting."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        self.problem = problem
+        super().__init__(f"{setting}: {problem}")

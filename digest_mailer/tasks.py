@@ -47,3 +47,14 @@ def tick() -> int:
 def send_batch(subscriber_ids: list[int]) -> dict[str, int]:
     """Send one batch over one SMTP connection; already-sent digests are skipped."""
     return dict(pipeline().send_digests(subscriber_ids).counts)
+
+
+@huey.periodic_task(crontab(minute=f"*/{settings.schedule_minutes}"))
+@huey.lock_task("digest-mailer-replies")
+def read_replies() -> dict[str, int]:
+    """Sort the new mail of the Reply-To mailbox: bounces, unsubscribes, feedback."""
+    if not settings.imap_host:
+        return {}
+    from digest_mailer.replies import process_mailbox
+
+    return dict(process_mailbox(settings, pipeline().engine).counts)

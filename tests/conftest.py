@@ -12,7 +12,7 @@ SHARED_FEEDS = REPO.parent / "shared" / "feeds"
 DEMO_FEEDS = REPO / "demo" / "feeds"
 # In CI a missing resource is a failure, never a quiet skip.
 # The loopback servers' fixtures, for every test module.
-pytest_plugins = ["feedserver", "smtpserver", "llm_server"]
+pytest_plugins = ["feedserver", "smtpserver", "llm_server", "imapserver"]
 
 STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
