@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("runs", help="recent runs with their counts")
     commands.add_parser("tick", help="run one scheduler tick now, in this process")
-    web = commands.add_parser("web", help="serve the web app (health page for now)")
+    commands.add_parser("replies", help="read the Reply-To mailbox once (DIGEST_IMAP_*)")
+    web = commands.add_parser("web", help="serve the web app (subscriber and admin pages)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
     return parser
@@ -146,9 +147,20 @@ def _run(args: argparse.Namespace, pipeline: Pipeline) -> int:
         pipeline.refresh_feeds()
         _print_report(pipeline.send_digests(pipeline.due()))
         return 0
+    if args.command == "replies":
+        from digest_mailer.errors import MailboxError
+        from digest_mailer.replies import process_mailbox
+
+        try:
+            report = process_mailbox(pipeline.settings, pipeline.engine)
+        except MailboxError as err:
+            print(f"replies: {err}", file=sys.stderr)
+            return 1
+        _print_report(report)
+        return 1 if report.errors else 0
     from digest_mailer.web import serve
 
-    serve(pipeline.engine, args.host, args.port)
+    serve(pipeline, args.host, args.port)
     return 0
 
 

@@ -1,0 +1,192 @@
+"""Acceptance: the pages in a real browser (Debian's headless Chromium via chromedriver),
+against the real uvicorn server on 127.0.0.1, without any JavaScript of ours.
+
+Screenshots are kept as test artefacts in artifacts/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import webserver
+from conftest import REPO, require
+from sqlmodel import Session
+from world import World
+
+from digest_mailer import store
+from digest_mailer.models import Subscriber
+from digest_mailer.web import create_app
+
+live_server = webserver.live_server
+pytestmark = pytest.mark.network
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+SHOTS = REPO / "artifacts" / "screenshots"
+PASSWORD = "browser-admin-password"
+WAIT = 10
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    require(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
+            "Chromium is not installed (apt-get install chromium)")
+    require(Path(CHROMEDRIVER).exists(),
+            "chromedriver is not installed (apt-get install chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
+                 "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
+                 "--window-size=1100,900", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def site(tmp_path, feed_server, live_server):
+    server = live_server()
+    world = World.build(tmp_path, feed_server, base_url=server.base_url,
+                        admin_password=PASSWORD)
+    world.add_demo_sources()
+    world.pipeline.refresh_feeds()
+    server.start(create_app(world.pipeline))
+    return world
+
+
+def _reader(world: World) -> Subscriber:
+    return world.subscribe("ada@example.org", ["cs.CV"], name="Ada", keywords=["diffusion"])
+
+
+def _fresh(world: World, reader: Subscriber) -> Subscriber:
+    with Session(world.pipeline.engine) as session:
+        row = session.get(Subscriber, reader.id)
+        assert row is not None
+        return row
+
+
+def _wait_text(driver, text: str) -> None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # The page may be replaced while it is read (a form was just submitted): read again.
+    WebDriverWait(driver, WAIT, ignored_exceptions=(
+        StaleElementReferenceException, NoSuchElementException)).until(
+        lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+
+
+def test_unsubscribe_in_a_browser_then_undo(site, browser):
+    from selenium.webdriver.common.by import By
+
+    reader = _reader(site)
+    links = site.pipeline.signer.links(reader.public_id, "none")
+    browser.get(links.unsubscribe)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Unsubscribe from the research digest?"
+    assert _fresh(site, reader).status == "active"  # loading the page changed nothing
+    browser.save_screenshot(str(SHOTS / "unsubscribe-confirm.png"))
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _wait_text(browser, "You are unsubscribed")
+    undo = browser.find_element(By.CSS_SELECTOR, "form[action$='/undo'] button")
+    assert "Undo" in undo.text and undo.is_displayed()
+    assert _fresh(site, reader).status == "unsubscribed"
+    browser.save_screenshot(str(SHOTS / "unsubscribed-undo.png"))
+    undo.click()
+    _wait_text(browser, "You are subscribed again")
+    assert (_fresh(site, reader).status, _fresh(site, reader).status_reason) == ("active", "undo")
+
+
+def test_preferences_in_a_browser_save_and_field_errors(site, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    reader = _reader(site)
+    url = site.pipeline.signer.links(reader.public_id, "none").preferences
+    browser.get(url)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Your digest preferences"
+    browser.find_element(By.CSS_SELECTOR, "input[name=categories][value='cs.LG']").click()
+    Select(browser.find_element(By.ID, "send_hour")).select_by_value("6")
+    keywords = browser.find_element(By.ID, "keywords")
+    keywords.clear()
+    keywords.send_keys("diffusion\ngraph neural network")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _wait_text(browser, "Saved.")
+    assert browser.find_element(By.ID, "saved").is_displayed()
+    saved = _fresh(site, reader)
+    assert saved.categories == ["cs.CV", "cs.LG"] and saved.send_hour == 6
+    assert saved.keywords == ["diffusion", "graph neural network"]
+    browser.save_screenshot(str(SHOTS / "preferences-saved.png"))
+
+    zone = browser.find_element(By.ID, "timezone")
+    zone.clear()
+    zone.send_keys("Mars/Olympus_Mons")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _wait_text(browser, "Nothing was saved")
+    error = browser.find_element(By.ID, "timezone-error")
+    assert "Unknown time zone" in error.text and error.is_displayed()
+    field = error.find_element(By.XPATH, "..")  # the error sits in the field's own block
+    assert field.find_element(By.ID, "timezone").get_attribute("value") == "Mars/Olympus_Mons"
+    assert _fresh(site, reader).timezone == "UTC"
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", error)
+    browser.save_screenshot(str(SHOTS / "preferences-error.png"))
+
+    # A phone: 390 CSS pixels wide. The page fits without sideways scrolling.
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+    browser.get(url)
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    button = browser.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+    assert button.size["height"] >= 40  # big enough for a thumb
+    browser.save_screenshot(str(SHOTS / "preferences-phone-390.png"))
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_admin_in_a_browser_login_and_csv_upload(site, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    base = site.pipeline.settings.base_url
+    browser.get(base + "/admin")
+    browser.find_element(By.ID, "password").send_keys("wrong")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _wait_text(browser, "Wrong password")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _wait_text(browser, "Recent runs")
+    assert "arXiv (cs.CV)" in browser.find_element(By.ID, "sources").find_element(
+        By.XPATH, "following-sibling::div").text
+    cookie = browser.get_cookie("digest_admin")
+    assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    browser.save_screenshot(str(SHOTS / "admin-overview.png"))
+
+    upload = tmp_path / "subscribers.csv"
+    upload.write_text("email,name,categories,keywords,exclusions,timezone,send_hour,language\n"
+                      "grace@example.org,Grace,cs.CV|cs.LG,,,Europe/Berlin,7,en\n"
+                      "not-an-address,X,cs.CV,,,UTC,7,en\n", encoding="utf-8")
+    browser.find_element(By.LINK_TEXT, "Import").click()
+    browser.find_element(By.ID, "file").send_keys(str(upload))
+    browser.find_element(By.CSS_SELECTOR, "form[action='/admin/import'] button").click()
+    _wait_text(browser, "Imported:")
+    report = browser.find_element(By.ID, "report").text
+    assert "1 added" in report and "1 rejected" in report
+    rows = browser.find_elements(By.CSS_SELECTOR, "#rejected tr")
+    assert rows[1].text.startswith("3 email")
+    browser.save_screenshot(str(SHOTS / "admin-import-report.png"))
+    with Session(site.pipeline.engine) as session:
+        assert store.subscriber_by_email(session, "grace@example.org") is not None
+
+    browser.find_element(By.LINK_TEXT, "Subscribers").click()
+    _wait_text(browser, "grace@example.org")
+    browser.find_element(By.CSS_SELECTOR, "form.logout button").click()
+    _wait_text(browser, "Admin login")
