@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from digest_mailer import store
-from digest_mailer.importer import ImportReport, apply_rows, parse_csv
+from digest_mailer.importer import ImportReport, Progress, import_csv
 from digest_mailer.pipeline import Pipeline, Report
 from digest_mailer.settings import PROJECT_ROOT
 
@@ -33,17 +33,20 @@ def add_demo_sources(pipeline: Pipeline, demo_dir: Path) -> int:
     return len(rows)
 
 
-def import_file(pipeline: Pipeline, path: Path) -> ImportReport:
-    """Import a subscriber CSV; rejected rows are reported and the good ones kept."""
+def import_file(pipeline: Pipeline, path: Path, *, skip_invalid: bool = True,
+                dry_run: bool = False, resubscribe: bool = False, check_dns: bool = False,
+                progress: Progress | None = None) -> ImportReport:
+    """Import a subscriber CSV with the settings' defaults (see importer.import_csv).
+
+    ``skip_invalid`` defaults to True here (the demo, and the admin upload for now): the
+    good rows are kept and the rejected ones reported. The CLI passes its own flags.
+    """
     settings = pipeline.settings
-    with Session(pipeline.engine) as session:
-        known = sorted({s.category for s in store.all_sources(session)})
-        rows, errors = parse_csv(path.read_text(encoding="utf-8-sig"), known_categories=known,
-                                 default_timezone=settings.default_timezone,
-                                 default_send_hour=settings.default_send_hour)
-        report = apply_rows(session, rows)
-    report.rejected.extend(errors)
-    return report
+    return import_csv(pipeline.engine, path.read_bytes(),
+                      default_timezone=settings.default_timezone,
+                      default_send_hour=settings.default_send_hour, check_dns=check_dns,
+                      dry_run=dry_run, skip_invalid=skip_invalid, resubscribe=resubscribe,
+                      progress=progress)
 
 
 def run_demo(pipeline: Pipeline) -> DemoResult:

@@ -266,3 +266,72 @@ def test_preview_of_an_unknown_subscriber_is_a_clear_error(tmp_path):
     assert done.returncode != 0
     assert "no subscriber unknown@example.org" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+IMPORT_CSV = ("\ufeffemail;name;categories;keywords;exclusions;timezone;send_hour;language\r\n"
+              "cv@example.org;CV;cs.CV;;;UTC;7;en\r\n"                          # 2 added
+              'f@example.org;"=HYPERLINK(""http://x"")";cs.LG;;;UTC;7;en\r\n'   # 3 added
+              "bad-address;Bad;cs.CV;;;UTC;7;en\r\n"                           # 4 email
+              "CV@Example.org;Dup;cs.CV;;;UTC;7;en\r\n"                        # 5 duplicate
+              "tz@example.org;TZ;cs.CV;;;Mars/Base;7;en\r\n")                  # 6 timezone
+
+
+def test_subscribers_import_dry_run_skip_invalid_and_export(tmp_path):
+    env = clean_env(DIGEST_VAR_DIR=str(tmp_path / "var"))
+    for name in ("cs.CV", "cs.LG"):
+        url = (DEMO / "feeds" / f"arxiv_{name}.xml").resolve().as_uri()
+        cli(tmp_path, "feeds", "add", url, "--label", f"arXiv ({name})", "--category", name,
+            env=env)
+    people = tmp_path / "people.csv"
+    people.write_bytes(IMPORT_CSV.encode("utf-8"))
+    rejects = tmp_path / "people.csv.rejected.csv"
+
+    refused = cli(tmp_path, "subscribers", "import", str(people), env=env, expect=1)
+    assert refused.stdout.splitlines()[0].startswith("refused, nothing written: 3 rows")
+    assert db_count(tmp_path, "subscriber") == 0 and not rejects.exists()
+
+    dry = cli(tmp_path, "subscribers", "import", str(people), "--dry-run", "--skip-invalid",
+              env=env)
+    assert dry.stdout.splitlines() == [
+        "dry run, nothing written: 2 added, 0 updated, 0 unchanged, 0 left unsubscribed, "
+        "3 rejected",
+        "  add               cv@example.org",
+        "  add               f@example.org",
+        "  reject            line 4  (column 'email': An email address must have an @-sign.)",
+        "  reject            line 5  (column 'email': duplicate of line 2)",
+        "  reject            line 6  (column 'timezone': unknown time zone 'Mars/Base' "
+        "(an IANA name such as 'Europe/Berlin'))",
+    ]
+    assert db_count(tmp_path, "subscriber") == 0 and not rejects.exists()
+    assert "Traceback" not in dry.stderr and "\r" not in dry.stderr  # no bar without a TTY
+    strict_dry = cli(tmp_path, "subscribers", "import", str(people), "--dry-run", env=env,
+                     expect=1)
+    assert "would be refused" in strict_dry.stdout
+
+    done = cli(tmp_path, "subscribers", "import", str(people), "--skip-invalid", env=env)
+    assert done.stdout.splitlines()[0] == (
+        "imported: 2 added, 0 updated, 0 unchanged, 0 left unsubscribed, 3 rejected")
+    assert f"rejected rows written to {rejects}" in done.stdout
+    assert db_count(tmp_path, "subscriber") == 2
+    with rejects.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    assert [r[:2] + r[3:4] for r in rows] == [
+        ["line", "column", "email"], ["4", "email", "bad-address"],
+        ["5", "email", "CV@Example.org"], ["6", "timezone", "tz@example.org"]]
+
+    with sqlite3.connect(tmp_path / "var" / "digest.db") as db:
+        db.execute("UPDATE subscriber SET status='unsubscribed' WHERE email='cv@example.org'")
+    again = cli(tmp_path, "subscribers", "import", str(people), "--skip-invalid", env=env)
+    assert again.stdout.splitlines()[0] == (
+        "imported: 0 added, 0 updated, 1 unchanged, 1 left unsubscribed, 3 rejected")
+
+    exported = cli(tmp_path, "subscribers", "export", "-", env=env).stdout
+    assert exported.splitlines() == [
+        "email,name,categories,keywords,exclusions,timezone,send_hour,language,status",
+        "cv@example.org,CV,cs.CV,,,UTC,7,en,unsubscribed",
+        "f@example.org,\"'=HYPERLINK(\"\"http://x\"\")\",cs.LG,,,UTC,7,en,active"]
+    out = tmp_path / "export.csv"
+    cli(tmp_path, "subscribers", "export", str(out), env=env)
+    back = cli(tmp_path, "subscribers", "import", str(out), env=env)
+    assert back.stdout.splitlines()[0] == (
+        "imported: 0 added, 0 updated, 1 unchanged, 1 left unsubscribed, 0 rejected")

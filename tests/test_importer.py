@@ -251,3 +251,243 @@ def test_apply_keeps_an_existing_subscriber_public_id(engine: Engine) -> None:
         after = session.get(Subscriber, row_id)
         assert after is not None
         assert (after.public_id, after.name) == (public_id, "Ada M.")
+
+
+# --- import_csv: the acceptance file (issue 3) ---------------------------------------------------
+
+from digest_mailer.exporter import export_csv, neutralise, restore  # noqa: E402
+from digest_mailer.importer import RESUBSCRIBED, import_csv  # noqa: E402
+from digest_mailer.importer import parse as parse_file  # noqa: E402
+
+BASE = (HEADER
+        + "ada@example.org,Ada,cs.CV|cs.LG,diffusion,survey,Europe/Paris,7,en\n"
+        + "wei@example.edu,Wei,cs.CL,retrieval,,Asia/Shanghai,8,zh\n"
+        + "gone@example.org,Gone,cs.AI,,,UTC,7,en\n")
+FORMULA = '=HYPERLINK("http://evil.example","x")'
+# Excel's "CSV UTF-8" with a semicolon list separator: BOM, ";", CRLF, quoted cells.
+ACCEPTANCE = ("\ufeffEmail ; Name;Categories;Keywords;Exclusions;TimeZone;Send_Hour;Language\r\n"
+              "ada@example.org;Ada;cs.CV|cs.LG;diffusion;survey;Europe/Paris;7;en\r\n"   # 2
+              "wei@example.edu;Wei;CS.cl;retrieval|agents;;Asia/Shanghai;9;zh\r\n"       # 3
+              'new@example.org;"=HYPERLINK(""http://evil.example"",""x"")";cs.AI;'
+              "+1|@SUM(A1);;UTC;6;en\r\n"                                               # 4
+              "not-an-address;Bad;cs.AI;;;UTC;7;en\r\n"                                 # 5
+              "NEW@Example.org;Dup;cs.AI;;;UTC;7;en\r\n"                                # 6
+              "tz@example.org;TZ;cs.AI;;;Mars/Base;7;en\r\n"                            # 7
+              "gone@example.org;Gone Again;cs.AI|cs.CV;;;UTC;7;en\r\n").encode()        # 8
+REJECTED = [(5, "email"), (6, "email"), (7, "timezone")]
+
+
+def state(engine: Engine) -> dict[str, tuple[object, ...]]:
+    with Session(engine) as session:
+        return {s.email: (s.status, s.status_reason, s.name, s.categories, s.keywords,
+                          s.excluded_keywords, s.timezone, s.send_hour, s.language)
+                for s in store.all_subscribers(session)}
+
+
+def _setup(engine: Engine, status: str = "unsubscribed") -> None:
+    report = import_csv(engine, BASE, known_categories=CATEGORIES)
+    assert report.written and report.added == ["ada@example.org", "wei@example.edu",
+                                               "gone@example.org"]
+    with Session(engine) as session:
+        gone = store.subscriber_by_email(session, "gone@example.org")
+        assert gone is not None
+        gone.status, gone.status_reason = status, "one-click"
+        session.add(gone)
+        session.commit()
+
+
+def test_acceptance_default_refuses_and_writes_nothing(engine: Engine) -> None:
+    _setup(engine)
+    before = state(engine)
+    report = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES)
+    assert report.refused and not report.written
+    assert [(e.line, e.column) for e in report.rejected] == REJECTED
+    reasons = {e.line: e.reason for e in report.rejected}
+    assert "@-sign" in reasons[5]
+    assert reasons[6] == "duplicate of line 4"
+    assert "'Mars/Base'" in reasons[7]
+    assert (report.added, report.updated, report.unchanged) == ([], [], [])
+    assert report.headline().startswith("refused, nothing written: 3 rows rejected")
+    assert state(engine) == before
+
+
+def test_acceptance_dry_run_prints_the_exact_plan_and_writes_nothing(engine: Engine) -> None:
+    _setup(engine)
+    before = state(engine)
+    report = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, dry_run=True,
+                        skip_invalid=True)
+    assert not report.written and not report.refused
+    assert report.lines(everything=True) == [
+        "  add               new@example.org",
+        "  update            wei@example.edu  (keywords, send_hour)",
+        "  unchanged         ada@example.org",
+        "  kept unsubscribed gone@example.org  (unsubscribed)",
+        "  reject            line 5  (column 'email': " + report.rejected[0].reason + ")",
+        "  reject            line 6  (column 'email': duplicate of line 4)",
+        "  reject            line 7  (column 'timezone': unknown time zone 'Mars/Base' "
+        "(an IANA name such as 'Europe/Berlin'))",
+    ]
+    assert report.headline() == ("dry run, nothing written: 1 added, 1 updated, 1 unchanged, "
+                                 "1 left unsubscribed, 3 rejected")
+    assert state(engine) == before
+    # Without --skip-invalid the dry run says the real run would be refused.
+    strict = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, dry_run=True)
+    assert strict.refused and strict.added == ["new@example.org"]
+    assert "would be refused" in strict.headline()
+    assert state(engine) == before
+
+
+def test_acceptance_skip_invalid_writes_the_good_rows_and_the_rejects(
+        database_url: str, tmp_path: Path) -> None:
+    engine = store.make_engine(database_url, auto_migrate=True)
+    try:
+        _setup(engine)
+        before = state(engine)
+        report = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, skip_invalid=True)
+        after = state(engine)
+    finally:
+        engine.dispose()
+    assert report.written and not report.refused
+    assert report.summary() == ("1 added, 1 updated, 1 unchanged, 1 left unsubscribed, "
+                                "3 rejected")
+    assert after["ada@example.org"] == before["ada@example.org"]
+    assert after["wei@example.edu"][4] == ["retrieval", "agents"]
+    assert after["wei@example.edu"][7] == 9
+    # The formula is stored as the text it is, never evaluated or altered.
+    assert after["new@example.org"][2:5] == (FORMULA, ["cs.AI"], ["+1", "@SUM(A1)"])
+    # Unsubscribed stays unsubscribed, and its row is not touched at all.
+    assert after["gone@example.org"] == before["gone@example.org"]
+    assert set(after) == {"ada@example.org", "wei@example.edu", "gone@example.org",
+                          "new@example.org"}
+
+    out = tmp_path / "rejected.csv"
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        report.write_rejects(handle)
+    with out.open(newline="", encoding="utf-8") as handle:
+        written = list(csv.reader(handle))
+    assert written[0][:4] == ["line", "column", "reason", "Email "]
+    assert [(r[0], r[1], r[3]) for r in written[1:]] == [
+        ("5", "email", "not-an-address"), ("6", "email", "NEW@Example.org"),
+        ("7", "timezone", "tz@example.org")]
+    assert written[2][2] == "duplicate of line 4"
+
+
+@pytest.mark.parametrize("status", ["unsubscribed", "bounced"])
+def test_resubscribe_reactivates_with_a_log_record(engine: Engine, status: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    _setup(engine, status)
+    plain = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, skip_invalid=True)
+    assert plain.kept_unsubscribed == ["gone@example.org"] and not plain.resubscribed
+    assert state(engine)["gone@example.org"][0] == status
+    assert not [r for r in caplog.records if "resubscribed" in r.getMessage()]
+
+    with caplog.at_level("WARNING", logger="digest_mailer.importer"):
+        report = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES,
+                            skip_invalid=True, resubscribe=True)
+    assert report.resubscribed == ["gone@example.org"] and report.kept_unsubscribed == []
+    assert report.summary().endswith("3 rejected, 1 resubscribed")
+    assert report.lines(everything=False)[0] == (
+        f"  resubscribe       gone@example.org  (was {status})")
+    gone = state(engine)["gone@example.org"]
+    assert gone[:4] == ("active", RESUBSCRIBED, "Gone Again", ["cs.AI", "cs.CV"])
+    (record,) = [r for r in caplog.records if "resubscribed" in r.getMessage()]
+    assert record.levelname == "WARNING"
+    assert "gone@example.org" in record.getMessage() and status in record.getMessage()
+
+
+def test_export_neutralises_formulas_and_round_trips_unchanged(engine: Engine,
+                                                               tmp_path: Path) -> None:
+    _setup(engine)
+    import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, skip_invalid=True)
+    before = state(engine)
+    out = tmp_path / "export.csv"
+    with out.open("w", newline="", encoding="utf-8-sig") as handle, Session(engine) as session:
+        assert export_csv(session, handle) == 4
+    with out.open(newline="", encoding="utf-8-sig") as handle:
+        rows = {r["email"]: r for r in csv.DictReader(handle)}
+    assert rows["new@example.org"]["name"] == "'" + FORMULA
+    assert rows["new@example.org"]["keywords"] == "'+1|@SUM(A1)"
+    assert rows["gone@example.org"]["status"] == "unsubscribed"
+    assert rows["ada@example.org"] == {
+        "email": "ada@example.org", "name": "Ada", "categories": "cs.CV|cs.LG",
+        "keywords": "diffusion", "exclusions": "survey", "timezone": "Europe/Paris",
+        "send_hour": "7", "language": "en", "status": "active"}
+    for row in rows.values():  # no cell a spreadsheet would evaluate
+        assert all(not v or v[0] not in "=+-@\t\r" for v in row.values())
+
+    again = import_csv(engine, out.read_bytes(), known_categories=CATEGORIES)
+    assert again.written and again.rejected == []
+    assert (again.added, again.updated) == ([], [])
+    assert sorted(again.unchanged) == ["ada@example.org", "new@example.org", "wei@example.edu"]
+    assert again.kept_unsubscribed == ["gone@example.org"]
+    assert state(engine) == before
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+33 1", "-x", "@here", "\tx", "'=x", "''+y",
+                                   "'plain", "plain", "", "'", "a=b"])
+def test_neutralise_and_restore_are_inverse(value: str) -> None:
+    assert restore(neutralise(value)) == value
+    assert neutralise(value)[:1] not in ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- import_csv: files as Excel and others write them ----------------------------------------
+
+def test_non_utf8_file_is_refused_naming_the_line(engine: Engine) -> None:
+    data = ((HEADER + "a@example.org,Ada,cs.AI,,,,,\n").encode()
+            + "b@example.org,José,cs.AI,,,,,\n".encode("cp1252"))
+    report = import_csv(engine, data, known_categories=CATEGORIES, skip_invalid=True)
+    assert report.refused and not report.written
+    (error,) = report.rejected
+    assert (error.line, error.column) == (3, "file")
+    assert "not UTF-8" in error.reason and "0xe9" in error.reason
+    assert state(engine) == {}
+    utf16 = import_csv(engine, HEADER.encode("utf-16"), known_categories=CATEGORIES)
+    assert utf16.refused and "UTF-16" in utf16.rejected[0].reason
+
+
+@pytest.mark.parametrize("text", [
+    "sep=;\r\nemail;categories;;\r\nx@example.org;cs.AI;;\r\n\r\n",
+    "\ufeffsep=;\nemail;categories\nx@example.org;cs.AI\n",
+    "email\tcategories\nx@example.org\tcs.AI\n",
+    " EMAIL , Categories ,,,\r\nx@example.org, cs.AI ,,,\r\n",
+    '"email","categories"\r\n"x@example.org","cs.AI"\r\n',
+])
+def test_excel_style_files(text: str) -> None:
+    parsed = parse_file(text, known_categories=CATEGORIES)
+    assert parsed.errors == []
+    assert [(r.email, r.categories) for r in parsed.rows] == [("x@example.org", ("cs.AI",))]
+    assert parsed.rows[0].line == (3 if text.lstrip("\ufeff").startswith("sep=") else 2)
+
+
+def test_extra_cells_and_duplicate_header_columns() -> None:
+    assert errors_of("email,categories\nx@example.org,cs.AI,oops\n") == [(2, "(extra cells)")]
+    parsed = parse_file("email,Email\nx@example.org,y@example.org\n", known_categories=CATEGORIES)
+    assert parsed.fatal and [(e.line, e.column) for e in parsed.errors] == [(1, "email")]
+
+
+def test_zone_names_are_matched_case_insensitively() -> None:
+    rows, errors = parse_csv("email,categories,timezone\nx@example.org,cs.AI,europe/PARIS\n",
+                             known_categories=CATEGORIES, default_timezone="UTC",
+                             default_send_hour=7)
+    assert errors == [] and rows[0].timezone == "Europe/Paris"
+
+
+def test_addresses_are_lower_cased_and_a_legacy_mixed_case_row_is_updated(
+        engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add(Subscriber(email="Ada.Moreau@example.org", categories=["cs.AI"]))
+        session.commit()
+    report = import_csv(engine, "email,categories\nADA.moreau@Example.org,cs.AI\n",
+                        known_categories=CATEGORIES)
+    assert report.updated == ["ada.moreau@example.org"]
+    assert report.changes["ada.moreau@example.org"] == ("email",)
+    assert list(state(engine)) == ["ada.moreau@example.org"]
+
+
+def test_thousands_of_rows_in_chunks(engine: Engine) -> None:
+    text = HEADER + "".join(f"r{i}@example.org,R {i},cs.AI,,,UTC,7,en\n" for i in range(2500))
+    first = import_csv(engine, text, known_categories=CATEGORIES)
+    assert len(first.added) == 2500
+    again = import_csv(engine, text.replace("R 7,", "R seven,"), known_categories=CATEGORIES)
+    assert (len(again.unchanged), again.updated) == (2499, ["r7@example.org"])
+    assert len(state(engine)) == 2500
