@@ -21,7 +21,7 @@ from digest_mailer.store import DatabaseBriefingCache, make_engine
 
 def build_pipeline(settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                    ssl_context: ssl.SSLContext | None = None) -> Pipeline:
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, auto_migrate=settings.auto_migrate)
     briefer = make_briefer(
         llm_configured=settings.llm_configured, api_key=settings.openai_api_key,
         base_url=settings.openai_base_url, model=settings.llm_model,

@@ -60,3 +60,7 @@ class MailboxError(DigestError):
         self.setting = setting
         self.problem = problem
         super().__init__(f"{setting}: {problem}")
+
+
+class SchemaError(DigestError):
+    """The database schema is behind (or ahead of) the code, or a migration failed."""

@@ -9,8 +9,9 @@ from pathlib import Path
 from sqlalchemy import event, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
+from digest_mailer import migrate
 from digest_mailer.digest import FetchOutcome, ParsedEntry
 from digest_mailer.models import (
     BriefingCacheEntry,
@@ -30,8 +31,12 @@ from digest_mailer.models import (
 STALE_CLAIM = timedelta(minutes=15)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the schema created; SQLite gets WAL and a busy timeout for the worker."""
+def make_engine(url: str, *, auto_migrate: bool | None = None) -> Engine:
+    """An engine on a current schema; SQLite gets WAL and a busy timeout for the worker.
+
+    The schema is upgraded here (Alembic) when ``auto_migrate`` is true, or is None and the
+    database is SQLite; otherwise a database behind the code raises SchemaError.
+    """
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_pre_ping=True)
@@ -46,7 +51,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
-    SQLModel.metadata.create_all(engine)
+    migrate.prepare(engine, auto_migrate)
     return engine
 
 
@@ -333,9 +338,13 @@ def open_delivery(session: Session, delivery: Delivery) -> Delivery | None:
     return delivery
 
 
-def claim_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
-    """Atomically take a pending (or abandoned) delivery for sending. One worker wins."""
-    stale = now - STALE_CLAIM
+def claim_delivery(session: Session, delivery_id: int, now: datetime,
+                   stale_after: timedelta = STALE_CLAIM) -> bool:
+    """Atomically take a pending (or abandoned) delivery for sending. One worker wins.
+
+    A claim older than ``stale_after`` (DIGEST_CLAIM_TIMEOUT_MINUTES) is taken over.
+    """
+    stale = now - stale_after
     result = session.execute(
         update(Delivery)
         .where(col(Delivery.id) == delivery_id)
@@ -344,6 +353,22 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
                   & (col(Delivery.claimed_at) < stale)))
         .values(status=DeliveryStatus.SENDING, claimed_at=now,
                 attempts=Delivery.attempts + 1)
+    )
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def renew_claim(session: Session, delivery_id: int, attempts: int, now: datetime) -> bool:
+    """Refresh our claim just before the send; False when another worker took it over.
+
+    ``attempts`` is the row's count after our claim: a takeover increments it.
+    """
+    result = session.execute(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .where(col(Delivery.status) == DeliveryStatus.SENDING)
+        .where(col(Delivery.attempts) == attempts)
+        .values(claimed_at=now)
     )
     session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]

@@ -54,6 +54,8 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
         "base_url": "https://digest.example.org",
         "mail_from": "Research Digest <digest@example.org>",
         "reply_to": "replies@example.org", "secret_key": "test-key", "fetch_timeout": 2.0,
+        # A test's PostgreSQL database starts empty: migrate it at start, as SQLite is.
+        "auto_migrate": True,
     }
     values.update(overrides)
     return load_settings(env_file=None, **values)

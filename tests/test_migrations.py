@@ -1,0 +1,348 @@
+"""Schema migrations (Alembic), on SQLite and on the real PostgreSQL.
+
+Head must be exactly the schema the models declare; a migration never loses a row; a
+database made by create_all before migrations existed is adopted, not rebuilt; a database
+behind the code is upgraded at start only where that is allowed, and otherwise the start
+fails naming `digest-mailer db upgrade`.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import Session, SQLModel, select
+from test_cli import clean_env, cli
+
+from digest_mailer import migrate, store
+from digest_mailer.errors import SchemaError
+from digest_mailer.models import Delivery, Run, Source, Subscriber, Vote
+
+HEAD = "0002"
+
+
+def engine_of(url: str) -> sa.Engine:
+    return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+
+def differences(url: str) -> list[Any]:
+    """What alembic autogenerate would still change to reach the models (nothing, at head)."""
+    engine = engine_of(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(context, SQLModel.metadata))
+    finally:
+        engine.dispose()
+
+
+def shape(url: str) -> dict[str, Any]:
+    """Tables, columns (type, nullability), indexes, unique and foreign keys, as reflected."""
+    engine = engine_of(url)
+    try:
+        with engine.connect() as conn:
+            db = sa.inspect(conn)
+            found: dict[str, Any] = {}
+            for table in sorted(set(db.get_table_names()) - {"alembic_version"}):
+                found[table] = {
+                    # Sorted: ADD COLUMN appends, so a migrated table's order differs.
+                "columns": sorted((c["name"], str(c["type"]), c["nullable"])
+                                  for c in db.get_columns(table)),
+                    "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                                      for i in db.get_indexes(table)),
+                    "unique": sorted((u["name"] or "", tuple(u["column_names"]))
+                                     for u in db.get_unique_constraints(table)),
+                    "foreign": sorted((tuple(f["constrained_columns"]), f["referred_table"])
+                                      for f in db.get_foreign_keys(table)),
+                }
+            return found
+    finally:
+        engine.dispose()
+
+
+def version(url: str) -> str | None:
+    return migrate.current(url).revision
+
+
+# The tables as revision 0001 has them: plain SQL, independent of today's models.
+T = sa.table
+C = sa.column
+SOURCE = T("source", C("id"), C("url"), C("label"), C("category"), C("active", sa.Boolean),
+           C("etag"), C("last_modified"), C("last_fetched_at", sa.DateTime),
+           C("last_success_at", sa.DateTime), C("last_status"), C("last_error"),
+           C("last_entry_count"))
+ENTRY = T("entry", C("id"), C("key"), C("source_id"), C("title"), C("abstract"),
+          C("authors", sa.JSON), C("link"), C("categories", sa.JSON), C("announce_type"),
+          C("doi"), C("published", sa.DateTime), C("first_seen", sa.DateTime))
+SUBSCRIBER = T("subscriber", C("id"), C("email"), C("name"), C("status"), C("timezone"),
+               C("send_hour"), C("language"), C("categories", sa.JSON),
+               C("keywords", sa.JSON), C("excluded_keywords", sa.JSON), C("public_id"),
+               C("created_at", sa.DateTime))
+DELIVERY = T("delivery", C("id"), C("subscriber_id"), C("digest_date", sa.Date), C("status"),
+             C("entry_keys", sa.JSON), C("cutoff", sa.DateTime), C("briefing"),
+             C("briefing_kind"), C("subject"), C("message_id"), C("attempts"), C("last_error"),
+             C("public_id"), C("created_at", sa.DateTime), C("claimed_at", sa.DateTime),
+             C("sent_at", sa.DateTime))
+CACHE = T("briefingcacheentry", C("key"), C("text"), C("model"), C("created_at", sa.DateTime))
+RUN = T("run", C("id"), C("kind"), C("started_at", sa.DateTime), C("finished_at", sa.DateTime),
+        C("counts", sa.JSON), C("errors", sa.JSON))
+VOTE = T("vote", C("id"), C("subscriber_id"), C("entry_key"), C("vote"),
+         C("created_at", sa.DateTime))
+
+
+def naive(*args: int) -> datetime:
+    """A UTC instant as the database holds it (UTCDateTime stores naive UTC)."""
+    return datetime(*args)
+
+
+def fill_0001(conn: sa.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Realistic rows at revision 0001; returns them as inserted (with their new ids)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+
+    def insert(table: sa.TableClause, values: dict[str, Any], key: str = "id") -> Any:
+        if key == "id":
+            values = {**values, "id": conn.execute(
+                table.insert().values(**values).returning(table.c.id)).scalar_one()}
+        else:
+            conn.execute(table.insert().values(**values))
+        rows.setdefault(table.name, []).append(values)
+        return values.get(key)
+
+    source = insert(SOURCE, dict(
+        url="https://rss.arxiv.org/rss/cs.CV", label="arXiv (cs.CV)", category="cs.CV",
+        active=True, etag='W/"abc"', last_modified="Tue, 24 Nov 2026 05:00:00 GMT",
+        last_fetched_at=naive(2026, 11, 24, 5, 1, 2), last_success_at=naive(2026, 11, 24, 5, 1, 2),
+        last_status=200, last_error=None, last_entry_count=2))
+    insert(SOURCE, dict(
+        url="https://connect.biorxiv.org/biorxiv_xml/bioinformatics", label="bioRxiv",
+        category="bioinformatics", active=False, etag=None, last_modified=None,
+        last_fetched_at=naive(2026, 11, 23, 6), last_success_at=None, last_status=503,
+        last_error="503 Service Unavailable\nretry later", last_entry_count=0))
+    for n, (kind, title) in enumerate([("new", "Diffusion models for 3D scenes — ünïcode ✓"),
+                                       ("replace-cross", "Graph neural networks, revisited")]):
+        insert(ENTRY, dict(
+            key=f"2611.0000{n}", source_id=source, title=title,
+            abstract="We show that a very long abstract survives. " * 40,
+            authors=["Ada Lovelace", "张伟"], link=f"https://arxiv.org/abs/2611.0000{n}",
+            categories=["cs.CV", "cs.LG"], announce_type=kind, doi=None if n else "10.1/x",
+            published=naive(2026, 11, 24, 0, 0) if n == 0 else None,
+            first_seen=naive(2026, 11, 24, 5, 1, 2, 345678)))
+    alice = insert(SUBSCRIBER, dict(
+        email="alice@example.org", name="Alice Ø", status="active", timezone="Europe/Berlin",
+        send_hour=7, language="en", categories=["cs.CV"], keywords=["diffusion", "graph neural"],
+        excluded_keywords=["survey"], public_id="pub-alice-123",
+        created_at=naive(2026, 11, 20, 9, 30)))
+    insert(SUBSCRIBER, dict(
+        email="bob@example.org", name="", status="unsubscribed", timezone="Asia/Shanghai",
+        send_hour=23, language="zh", categories=[], keywords=[], excluded_keywords=[],
+        public_id="pub-bob-456", created_at=naive(2026, 11, 21, 1, 2, 3)))
+    insert(DELIVERY, dict(
+        subscriber_id=alice, digest_date=date(2026, 11, 24), status="sent",
+        entry_keys=["2611.00000", "2611.00001"], cutoff=naive(2026, 11, 24, 6, 0, 0, 1),
+        briefing="Two papers link 3D diffusion and graphs [1][2].", briefing_kind="llm",
+        subject="Your research digest — 24 Nov", message_id="<d1@lab.example.org>",
+        attempts=1, last_error=None, public_id="pub-delivery-1",
+        created_at=naive(2026, 11, 24, 6), claimed_at=naive(2026, 11, 24, 6, 0, 1),
+        sent_at=naive(2026, 11, 24, 6, 0, 2)))
+    insert(CACHE, dict(key="sha256:" + "ab" * 32, text="A cached paragraph.",
+                       model="gpt-4o-mini", created_at=naive(2026, 11, 24, 6)), key="key")
+    insert(RUN, dict(kind="send", started_at=naive(2026, 11, 24, 6),
+                     finished_at=naive(2026, 11, 24, 6, 0, 3),
+                     counts={"sent": 1, "empty": 0}, errors=["bob@example.org: 4.2.2 full"]))
+    return rows
+
+
+TABLES = {"source": SOURCE, "entry": ENTRY, "subscriber": SUBSCRIBER, "delivery": DELIVERY,
+          "briefingcacheentry": CACHE, "run": RUN, "vote": VOTE}
+
+
+def assert_rows_kept(conn: sa.Connection, rows: dict[str, list[dict[str, Any]]]) -> None:
+    for name, inserted in rows.items():
+        table = TABLES[name]
+        order = table.c.key if name == "briefingcacheentry" else table.c.id
+        found = [dict(r._mapping) for r in conn.execute(sa.select(table).order_by(order))]
+        assert found == inserted, name
+
+
+def test_head_is_exactly_the_models(database_url):
+    before, after = migrate.upgrade(database_url)
+    assert before.empty and after == migrate.head() == HEAD
+    assert differences(database_url) == []
+    assert version(database_url) == HEAD
+
+
+def test_head_has_the_names_create_all_gives(database_url):
+    """Same index and constraint names as create_all, so an adopted legacy database and a
+    migrated one can be changed by the same later revisions."""
+    engine = engine_of(database_url)
+    SQLModel.metadata.create_all(engine)
+    made = shape(database_url)
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert shape(database_url) == made
+
+
+def test_a_migration_never_loses_data(database_url):
+    migrate.upgrade(database_url, "0001")
+    assert version(database_url) == "0001"
+    engine = engine_of(database_url)
+    with engine.begin() as conn:
+        rows = fill_0001(conn)
+
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0001", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        new = conn.execute(sa.text("SELECT email, max_papers, soft_bounces, status_reason, "
+                                   "status_changed_at FROM subscriber ORDER BY id")).all()
+        assert [tuple(r) for r in new] == [("alice@example.org", None, 0, None, None),
+                                           ("bob@example.org", None, 0, None, None)]
+    engine.dispose()
+
+    # Today's code reads the migrated rows and keeps writing (sequences continue).
+    app = store.make_engine(database_url, auto_migrate=True)
+    with Session(app) as session:
+        alice = session.exec(select(Subscriber).where(Subscriber.email == "alice@example.org")
+                             ).one()
+        assert (alice.soft_bounces, alice.max_papers, alice.keywords) == (
+            0, None, ["diffusion", "graph neural"])
+        assert alice.created_at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+        assert store.previous_cutoffs(session, [alice.id or 0], date(2026, 11, 25)) == {
+            alice.id: datetime(2026, 11, 24, 6, 0, 0, 1, tzinfo=UTC)}
+        delivery = session.exec(select(Delivery)).one()
+        assert delivery.entry_keys == ["2611.00000", "2611.00001"]
+        session.add(Subscriber(email="carol@example.org", categories=["cs.CV"]))
+        session.add(Vote(subscriber_id=alice.id or 0, entry_key="2611.00000", vote="more"))
+        session.add(Run(kind="ingest"))
+        session.commit()
+        assert len(session.exec(select(Subscriber)).all()) == 3
+        assert store.all_sources(session)[0].url == "https://rss.arxiv.org/rss/cs.CV"
+    app.dispose()
+
+
+def test_a_create_all_database_from_before_migrations_is_stamped_and_upgraded(database_url):
+    """A demo var/digest.db made by create_all (no alembic_version) is adopted as it is."""
+    engine = engine_of(database_url)
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add(Source(url="https://example.org/feed", label="Example", category="cs.CV"))
+        session.add(Subscriber(email="dana@example.org", categories=["cs.CV"], soft_bounces=2,
+                               status_reason="4.2.2 mailbox full"))
+        session.commit()
+    assert migrate.current(database_url) == migrate.State(None, legacy=HEAD)
+
+    before, after = migrate.upgrade(database_url)
+    assert (before.legacy, after) == (HEAD, HEAD)
+    assert version(database_url) == HEAD and differences(database_url) == []
+    with Session(engine) as session:
+        dana = session.exec(select(Subscriber)).one()
+        assert (dana.email, dana.soft_bounces, dana.status_reason) == (
+            "dana@example.org", 2, "4.2.2 mailbox full")
+        assert session.exec(select(Source)).one().url == "https://example.org/feed"
+    engine.dispose()
+
+
+def test_a_0001_database_opened_by_later_create_all_code_gets_its_columns(database_url):
+    """create_all adds tables, never columns: a 0001 database run once by 0002 code has the
+    vote table but a subscriber without soft_bounces. It is stamped 0001 and completed."""
+    migrate.upgrade(database_url, "0001")
+    engine = engine_of(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+        rows = fill_0001(conn)
+    SQLModel.metadata.create_all(engine)  # adds vote and readermessage only
+    with engine.begin() as conn:
+        subscriber = rows["subscriber"][0]["id"]
+        values = dict(subscriber_id=subscriber, entry_key="2611.00000", vote="less",
+                      created_at=naive(2026, 11, 24, 8))
+        vote = conn.execute(VOTE.insert().values(**values).returning(VOTE.c.id)).scalar_one()
+        rows["vote"] = [{**values, "id": vote}]
+    assert migrate.current(database_url).legacy == "0001"
+
+    before, after = migrate.upgrade(database_url)
+    assert (before.legacy, after) == ("0001", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+
+
+def test_downgrade_to_0001_and_back(database_url):
+    migrate.upgrade(database_url)
+    command.downgrade(migrate.config(database_url), "0001")
+    assert version(database_url) == "0001"
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+
+def test_concurrent_starts_upgrade_once(database_url):
+    """The web and the worker starting together: one upgrades, the other waits and finds
+    the schema at head."""
+    results: list[Any] = []
+
+    def start() -> None:
+        try:
+            results.append(migrate.upgrade(database_url)[1])
+        except Exception as err:  # pragma: no cover - the assertion shows it
+            results.append(err)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [HEAD] * 4
+    assert differences(database_url) == []
+
+
+def test_a_database_behind_stops_the_start_unless_auto_migrate(database_url):
+    migrate.upgrade(database_url, "0001")
+    with pytest.raises(SchemaError, match="digest-mailer db upgrade") as err:
+        store.make_engine(database_url, auto_migrate=False)
+    assert "0001 (behind: head is 0002)" in str(err.value)
+    assert version(database_url) == "0001"
+    store.make_engine(database_url, auto_migrate=True).dispose()
+    assert version(database_url) == HEAD
+
+
+def test_by_default_sqlite_upgrades_itself_and_postgresql_waits(database_url):
+    if database_url.startswith("sqlite"):
+        store.make_engine(database_url).dispose()
+        assert version(database_url) == HEAD
+    else:
+        with pytest.raises(SchemaError, match=r"empty database; head is 0002.*db upgrade"):
+            store.make_engine(database_url)
+        assert version(database_url) is None
+
+
+def test_a_database_newer_than_the_code_is_refused(database_url):
+    migrate.upgrade(database_url)
+    engine = engine_of(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(SchemaError, match=r"0099 \(unknown to this version"):
+        store.make_engine(database_url, auto_migrate=False)
+    with pytest.raises(SchemaError, match="0099"):
+        store.make_engine(database_url, auto_migrate=True)
+
+
+def test_cli_db_upgrade_and_current(database_url, tmp_path):
+    env = clean_env(DIGEST_DATABASE_URL=database_url, DIGEST_AUTO_MIGRATE="false")
+    assert "none (" in cli(tmp_path, "db", "current", env=env).stdout
+    refused = cli(tmp_path, "feeds", "list", env=env, expect=2)
+    assert "database error" in refused.stderr and "digest-mailer db upgrade" in refused.stderr
+    assert cli(tmp_path, "db", "upgrade", env=env).stdout.strip() == (
+        f"database upgraded: empty → {HEAD} (head)")
+    assert cli(tmp_path, "db", "current", env=env).stdout.strip() == f"{HEAD} (head)"
+    assert cli(tmp_path, "db", "upgrade", env=env).stdout.strip() == (
+        f"database at {HEAD} (head): nothing to do")
+    cli(tmp_path, "feeds", "list", env=env)
