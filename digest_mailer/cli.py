@@ -13,7 +13,7 @@ from sqlmodel import Session
 from digest_mailer import store
 from digest_mailer.app import build_pipeline
 from digest_mailer.demo import import_file, run_demo
-from digest_mailer.errors import SettingsError
+from digest_mailer.errors import SchemaError, SettingsError
 from digest_mailer.pipeline import Pipeline, Report
 from digest_mailer.settings import load_settings
 
@@ -45,6 +45,19 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     imp = subs.add_parser("import", help="import a CSV (see subscribers.example.csv)")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true",
+                     help="print what would be added, updated, kept and rejected; write nothing")
+    imp.add_argument("--skip-invalid", action="store_true",
+                     help="import the good rows; write the rejected ones to --report")
+    imp.add_argument("--resubscribe", action="store_true",
+                     help="re-activate unsubscribed/bounced subscribers listed in the file")
+    imp.add_argument("--report", type=Path, metavar="FILE.csv",
+                     help="rejected rows (default with --skip-invalid: FILE.rejected.csv)")
+    imp.add_argument("--check-dns", action="store_true",
+                     help="also check that each address's domain accepts mail (slow)")
+    imp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    exp = subs.add_parser("export", help="write every subscriber to a CSV ('-': stdout)")
+    exp.add_argument("file")
     subs.add_parser("list", help="every subscriber with status")
 
     send = commands.add_parser("send", help="send the digests that are due")
@@ -63,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     web = commands.add_parser("web", help="serve the web app (subscriber and admin pages)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
+    db = commands.add_parser("db", help="the database schema (Alembic migrations)")
+    db_actions = db.add_subparsers(dest="action", required=True)
+    db_actions.add_parser("upgrade", help="upgrade the schema to the newest revision")
+    db_actions.add_parser("current", help="print the schema's revision")
     return parser
 
 
@@ -92,7 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
-    pipeline = build_pipeline(settings)
+    try:
+        if args.command == "db":  # before build_pipeline, which refuses a schema behind
+            from digest_mailer.migrate import db_command
+
+            print(db_command(args.action, settings.effective_database_url))
+            return 0
+        pipeline = build_pipeline(settings)
+    except SchemaError as err:
+        print(f"database error: {err}", file=sys.stderr)
+        return 2
     return _run(args, pipeline)
 
 
@@ -111,11 +137,9 @@ def _run(args: argparse.Namespace, pipeline: Pipeline) -> int:
         return _feeds(args, pipeline)
     if args.command == "subscribers":
         if args.action == "import":
-            report = import_file(pipeline, args.file)
-            print(report.summary())
-            for error in report.rejected:
-                print(f"  rejected {error}")
-            return 1 if report.rejected else 0
+            return _import(args, pipeline)
+        if args.action == "export":
+            return _export(args, pipeline)
         with Session(pipeline.engine) as session:
             for s in store.all_subscribers(session):
                 print(f"{s.email:40} {s.status:13} {s.timezone:20} {s.send_hour:02d}h "
@@ -161,6 +185,52 @@ def _run(args: argparse.Namespace, pipeline: Pipeline) -> int:
     from digest_mailer.web import serve
 
     serve(pipeline, args.host, args.port)
+    return 0
+
+
+def _import(args: argparse.Namespace, pipeline: Pipeline) -> int:
+    """Exit 0 when the import went (or would go) through, 1 when it is refused."""
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from digest_mailer.importer import ImportConflict
+
+    bar = partial(tqdm, file=sys.stderr, unit=" rows", leave=False,
+                  disable=args.quiet or not sys.stderr.isatty())
+    try:
+        report = import_file(pipeline, args.file, skip_invalid=args.skip_invalid,
+                             dry_run=args.dry_run, resubscribe=args.resubscribe,
+                             check_dns=args.check_dns,
+                             progress=lambda desc, total: bar(desc=desc, total=total))
+    except OSError as err:
+        print(f"cannot read {args.file}: {err.strerror}", file=sys.stderr)
+        return 2
+    except ImportConflict as err:
+        print(f"import failed: {err}", file=sys.stderr)
+        return 1
+    print(report.headline())
+    for line in report.lines(everything=args.dry_run):
+        print(line)
+    target = args.report or (args.file.with_name(args.file.name + ".rejected.csv")
+                             if args.skip_invalid and not args.dry_run else None)
+    if target is not None and report.rejected:
+        with target.open("w", newline="", encoding="utf-8-sig") as handle:
+            report.write_rejects(handle)
+        print(f"rejected rows written to {target}")
+    return 1 if report.refused else 0
+
+
+def _export(args: argparse.Namespace, pipeline: Pipeline) -> int:
+    from digest_mailer.exporter import export_csv
+
+    with Session(pipeline.engine) as session:
+        if args.file == "-":
+            count = export_csv(session, sys.stdout)
+        else:  # with a BOM, so Excel reads it as UTF-8
+            with open(args.file, "w", newline="", encoding="utf-8-sig") as handle:
+                count = export_csv(session, handle)
+    print(f"{count} subscribers written to {args.file}", file=sys.stderr)
     return 0
 
 

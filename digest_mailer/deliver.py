@@ -10,13 +10,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import re
 import secrets
 import smtplib
 import ssl
 import tempfile
+import threading
+import time
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy, default
@@ -210,6 +214,45 @@ class Transport(Protocol):
         ...
 
 
+class Pacer:
+    """Spaces sends at most ``rate`` a second, shared by every thread that holds it.
+
+    One pacer serves a whole worker process (the pipeline owns it), so two send batches
+    running at once in a ``--workers 2`` consumer share the rate instead of doubling it
+    (listmonk #2974). The limit is per process: N worker processes send up to N × rate.
+    ``rate`` 0 means unlimited. ``clock`` and ``sleep`` are injectable for tests.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock, self.sleep = clock, sleep
+        self._next = -math.inf  # the earliest time the next send may start
+        self._lock = threading.Lock()
+
+    def wait(self) -> float:
+        """Block until this send may start; returns the seconds waited."""
+        if not self.interval:
+            return 0.0
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self.clock()
+                if now >= self._next:
+                    self._next = now + self.interval
+                    return waited
+                delay = self._next - now
+            self.sleep(delay)  # outside the lock; then look again (a send may have ended)
+            waited += delay
+
+    def sent(self) -> None:
+        """A send ended: the next starts ``1/rate`` after it, so the server's accept
+        times are spaced too, whatever the transaction took."""
+        if self.interval:
+            with self._lock:
+                self._next = max(self._next, self.clock() + self.interval)
+
+
 def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
@@ -272,6 +315,11 @@ class SmtpTransport:
     def __enter__(self) -> Self:
         self._conn = self._connect("")
         return self
+
+    @property
+    def connected(self) -> bool:
+        """False after the connection was dropped (the next send reconnects)."""
+        return self._conn is not None
 
     def __exit__(self, *exc_info: object) -> None:
         conn, self._conn = self._conn, None

@@ -169,7 +169,8 @@ class ExtractiveBriefer:
     def __init__(self, max_chars: int = 1200) -> None:
         self.max_chars = max_chars
 
-    def brief(self, groups: Sequence[CategoryGroup], language: str) -> Briefing:
+    def brief(self, groups: Sequence[CategoryGroup], language: str,
+              budget: object = None) -> Briefing:
         papers = list({p.number: p for g in groups for p in g.papers}.values())
         if not papers:
             return Briefing(text="", kind="extractive")

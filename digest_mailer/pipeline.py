@@ -9,9 +9,10 @@ send and marked after, so running again never sends a digest twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -22,11 +23,12 @@ from sqlmodel import Session
 
 from digest_mailer import store
 from digest_mailer.batch import SendBatch
-from digest_mailer.brief import Briefer
+from digest_mailer.brief import Briefer, BudgetExhausted, RunBudget
 from digest_mailer.compose import build_digest, groups_of, profile_of
-from digest_mailer.deliver import Transport, build_message, make_message_id
+from digest_mailer.deliver import Pacer, Transport, build_message, make_message_id
 from digest_mailer.digest import Briefing, CategoryGroup, Digest, RenderedDigest
 from digest_mailer.errors import DeliveryError
+from digest_mailer.extractive import ExtractiveBriefer
 from digest_mailer.ingest import FetchRequest, fetch_sources, parse_feed
 from digest_mailer.links import LinkSigner
 from digest_mailer.models import Delivery, DeliveryStatus, Entry, Run, Subscriber, utcnow
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # A digest that failed this many times (temporary errors) is given up and reported.
 MAX_ATTEMPTS = 6
+# Within one run, a temporary SMTP failure (4xx, dropped connection) is tried again after
+# these pauses; then the Delivery stays pending for the next tick.
+SMTP_RETRY_DELAYS = (0.5, 1.0)
 
 
 @dataclass
@@ -85,6 +90,9 @@ class Pipeline:
         self.transport_factory = transport_factory
         self.clock = clock
         self.sender_domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
+        # One per process (the worker keeps one Pipeline): its send batches share the rate.
+        self.pacer = Pacer(settings.smtp_rate)
+        self.extractive = ExtractiveBriefer(max_chars=settings.briefing_max_chars)
 
     # --- ingest --------------------------------------------------------------------------
 
@@ -154,7 +162,8 @@ class Pipeline:
         # expire_on_commit=False: the batch's entries stay loaded across the many commits
         # (otherwise every attribute read after a commit reloads its row, one by one).
         with Session(self.engine, expire_on_commit=False) as session, \
-                _LazyTransport(self.transport_factory) as mail:
+                _LazyTransport(self.transport_factory, self.pacer,
+                               self.settings.smtp_batch_size) as mail:
             subscribers = store.active_subscribers(session, subscriber_ids)
             days = {s.id or 0: digest_date or due_date(now, s.timezone, s.send_hour)
                     for s in subscribers}
@@ -176,9 +185,11 @@ class Pipeline:
                     continue
                 if job is not None:
                     jobs.append(job)
-            self._brief_all(jobs)
+            self._brief_all(jobs, report)
             for job in jobs:
                 self._deliver(session, job, mail, report)
+            if mail.retries:
+                report.counts["smtp_retries"] += mail.retries
             # The briefer's counters run for the life of the process: count this run's share.
             llm_after = _briefer_stats(self.briefer)
             report.counts.update({k: v - llm_before.get(k, 0) for k, v in llm_after.items()
@@ -222,7 +233,8 @@ class Pipeline:
             report.counts["would_retry"] += 1
             return None
         assert delivery.id is not None
-        if not store.claim_delivery(session, delivery.id, batch.now):
+        stale_after = timedelta(minutes=self.settings.claim_timeout_minutes)
+        if not store.claim_delivery(session, delivery.id, batch.now, stale_after):
             report.counts["taken_by_other_worker"] += 1
             return None
         session.refresh(delivery)
@@ -232,8 +244,14 @@ class Pipeline:
         groups = self._groups(subscriber, entries, batch.labels)
         return _Job(subscriber, delivery, groups)
 
-    def _brief_all(self, jobs: list[_Job]) -> None:
-        """Write the briefings: each distinct (papers, language) once, several at a time."""
+    def _brief_all(self, jobs: list[_Job], report: Report) -> None:
+        """Write the briefings: each distinct (papers, language) once, several at a time.
+
+        Within the run's budget (``llm_max_calls``, ``llm_max_tokens``,
+        ``llm_budget_seconds``): a briefing not written when it is spent, or not done by
+        the deadline, is the extractive one. A request already in flight at the deadline
+        cannot be stopped; it ends in the background, within ``llm_timeout``.
+        """
         todo: dict[tuple[tuple[str, ...], str], list[_Job]] = {}
         for job in jobs:
             if job.delivery.briefing is not None and job.delivery.briefing_kind:
@@ -243,13 +261,33 @@ class Pipeline:
                 todo.setdefault(key, []).append(job)
         if not todo:
             return
-        workers = min(self.settings.llm_concurrency, len(todo))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {key: pool.submit(self.briefer.brief, same[0].groups, key[1])
-                       for key, same in todo.items()}
+        settings = self.settings
+        budget = RunBudget(settings.llm_max_calls, settings.llm_max_tokens,
+                           settings.llm_budget_seconds)
+        workers = min(settings.llm_concurrency, len(todo))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brief")
+        try:
+            futures: dict[tuple[tuple[str, ...], str], Future[Briefing]] = {
+                key: pool.submit(self.briefer.brief, same[0].groups, key[1], budget)
+                for key, same in todo.items()}
+            wait(futures.values(), timeout=budget.remaining())
+        finally:
+            # Not started yet: cancelled. Running: left to finish in the background.
+            pool.shutdown(wait=False, cancel_futures=True)
         for key, future in futures.items():
+            briefing = None
+            if future.done() and not future.cancelled():
+                try:
+                    briefing = future.result()
+                except BudgetExhausted:
+                    pass
+                except Exception:  # the briefer never raises otherwise; still, send the digest
+                    log.exception("briefing failed")
+            if briefing is None:
+                report.counts["llm_budget_exhausted"] += len(todo[key])
+                briefing = self.extractive.brief(todo[key][0].groups, key[1])
             for job in todo[key]:
-                job.briefing = future.result()
+                job.briefing = briefing
 
     def _deliver(self, session: Session, job: _Job, mail: _LazyTransport,
                  report: Report) -> None:
@@ -257,6 +295,12 @@ class Pipeline:
         try:
             composed = self.compose(session, subscriber, delivery, groups=job.groups,
                                     briefing=job.briefing)
+            # Re-stamp the claim right before the send: only a claim left this long by a
+            # killed worker is taken over, however long the batch before it took.
+            assert delivery.id is not None
+            if not store.renew_claim(session, delivery.id, delivery.attempts, self.clock()):
+                report.counts["taken_by_other_worker"] += 1
+                return
             # Saved with the outcome, so a retry carries the same briefing and "view in
             # browser" shows what was sent.
             delivery.briefing = composed.digest.briefing.text
@@ -354,22 +398,47 @@ def _briefer_stats(briefer: Briefer) -> dict[str, int]:
 class _LazyTransport:
     """Opens the transport at the first send, so a run with nothing to send connects nowhere.
 
-    If the server cannot be reached at all, every later send in this run fails fast as a
-    temporary error (the Delivery stays pending for the next tick) instead of retrying
-    the connection once per subscriber.
+    It paces the sends (the process's :class:`Pacer`), reconnects after ``batch_size``
+    messages, and tries a temporary failure (4xx, dropped connection) again after
+    :data:`SMTP_RETRY_DELAYS`, on a new connection if the old one dropped. If the server
+    cannot be reached at all, every later send in this run fails fast as a temporary error
+    (the Delivery stays pending for the next tick) instead of retrying the connection once
+    per subscriber.
     """
 
-    def __init__(self, factory: Callable[[], Transport]) -> None:
+    def __init__(self, factory: Callable[[], Transport], pacer: Pacer | None = None,
+                 batch_size: int = 0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.factory = factory
+        self.pacer = pacer or Pacer(0)
+        self.batch_size = batch_size
+        self.sleep = sleep
         self.transport: Transport | None = None
         self.broken: DeliveryError | None = None
+        self.on_connection = 0  # messages tried on the current connection
+        self.retries = 0
 
     def __enter__(self) -> _LazyTransport:
         return self
 
     def send(self, message: EmailMessage) -> None:
+        for delay in (*SMTP_RETRY_DELAYS, None):
+            try:
+                self._send_once(message)
+                return
+            except DeliveryError as err:
+                if err.permanent or delay is None or self.broken is not None:
+                    raise
+                log.info("%s; trying again in %gs", err, delay)
+                self.retries += 1
+                self.sleep(delay)
+
+    def _send_once(self, message: EmailMessage) -> None:
         if self.broken is not None:
             raise DeliveryError(str(message["To"]), self.broken.reason, permanent=False)
+        if self.transport is not None and (
+                (self.batch_size and self.on_connection >= self.batch_size)
+                or not getattr(self.transport, "connected", True)):
+            self._close()
         if self.transport is None:
             transport = self.factory()
             try:
@@ -377,9 +446,18 @@ class _LazyTransport:
             except DeliveryError as err:
                 self.broken = err
                 raise DeliveryError(str(message["To"]), err.reason, permanent=False) from err
-            self.transport = transport
-        self.transport.send(message)
+            self.transport, self.on_connection = transport, 0
+        self.pacer.wait()
+        self.on_connection += 1
+        try:
+            self.transport.send(message)
+        finally:
+            self.pacer.sent()
+
+    def _close(self) -> None:
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            transport.__exit__(None, None, None)
 
     def __exit__(self, *exc: object) -> None:
-        if self.transport is not None:
-            self.transport.__exit__(None, None, None)
+        self._close()

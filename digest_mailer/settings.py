@@ -44,10 +44,15 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     database_url: str = ""  # default: sqlite:///<var_dir>/digest.db
     redis_url: str = ""  # set → RedisHuey; empty → SqliteHuey in var_dir
+    # Upgrade the schema at start (Alembic)? Unset → yes for SQLite, no for other databases
+    # (production runs `digest-mailer db upgrade`; a database behind stops the start).
+    auto_migrate: bool | None = None
 
     # Mail
     smtp_url: str = ""  # smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465
     smtp_timeout: float = 30.0
+    smtp_rate: float = 0.0  # messages per second across one worker process; 0 = unlimited
+    smtp_batch_size: int = 100  # messages per SMTP connection before reconnecting
     outbox_dir: Path | None = None  # default: <var_dir>/outbox, used when smtp_url is empty
     mail_from: str = "Research Digest <digest@localhost>"
     reply_to: str = ""
@@ -78,6 +83,11 @@ class Settings(BaseSettings):
     llm_retries: int = 2
     llm_concurrency: int = 8  # briefing requests in flight at once in a send batch
     briefing_max_chars: int = 1200
+    # Per send run: 0 = unlimited. Once spent, the run's remaining digests get the
+    # extractive briefing.
+    llm_max_calls: int = 0
+    llm_max_tokens: int = 0  # input (prompt) tokens
+    llm_budget_seconds: float = 120.0  # wall time all briefings of one run may take
 
     # Feeds
     fetch_timeout: float = 20.0
@@ -96,6 +106,7 @@ class Settings(BaseSettings):
     # Schedule
     schedule_minutes: int = 5
     send_batch_size: int = 50
+    claim_timeout_minutes: float = 15.0  # a claim this old belongs to a killed worker
     default_timezone: str = "UTC"
     default_send_hour: int = 7
 
@@ -147,12 +158,26 @@ class Settings(BaseSettings):
     @field_validator(
         "max_per_category", "max_papers", "fetch_max_bytes", "fetch_concurrency",
         "send_batch_size", "soft_bounce_threshold", "llm_concurrency", "briefing_max_chars",
-        "fetch_interval_minutes",
+        "fetch_interval_minutes", "smtp_batch_size",
     )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("smtp_rate", "llm_max_calls", "llm_max_tokens", "llm_budget_seconds")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be 0 (unlimited) or more")
+        return value
+
+    @field_validator("claim_timeout_minutes")
+    @classmethod
+    def _claim_timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0 minutes")
         return value
 
     # Derived values: computed here so no other module guesses defaults.

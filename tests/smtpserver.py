@@ -1,7 +1,9 @@
 """A loopback SMTP server (aiosmtpd) that records what it receives, for delivery tests.
 
 Options: STARTTLS (+ AUTH), implicit TLS, a recipient to refuse with 550, one to defer
-with 451, dropping the connection after N messages, hanging up on MAIL. It counts TCP
+with 451 (always, or only its first ``defer_times`` attempts), dropping the connection after
+N messages, hanging up on MAIL, a per-message ``delay`` before a message is accepted.
+Each message records its arrival time (``time.monotonic()``). It counts TCP
 connections and AUTH attempts so tests can see what a client did, not only what arrived.
 
 Use the ``smtp_server`` fixture (a factory) after importing it, or :class:`LoopbackSmtp`.
@@ -9,10 +11,12 @@ Use the ``smtp_server`` fixture (a factory) after importing it, or :class:`Loopb
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,7 @@ class Received:
     rcpt_tos: list[str]
     content: bytes
     tls: bool  # was the session encrypted when DATA arrived
+    at: float = 0.0  # time.monotonic() when it was accepted
 
 
 @dataclass(frozen=True)
@@ -76,17 +81,23 @@ class _Handler:
         if address in self.server.refuse:
             return f"550 5.1.1 <{address}>: mailbox unavailable"
         if address in self.server.defer:
-            return f"451 4.3.0 <{address}>: try again later"
+            with self.server.lock:
+                tries = self.server.deferred[address] = self.server.deferred.get(address, 0) + 1
+            if self.server.defer_times is None or tries <= self.server.defer_times:
+                return f"451 4.3.0 <{address}>: try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
+        if self.server.delay:  # a slow server: the client waits for the final answer
+            await asyncio.sleep(self.server.delay)
         # STARTTLS or implicit TLS: either way the live transport then has an SSL object.
         tls = server.transport is not None and bool(server.transport.get_extra_info("ssl_object"))
         with self.server.lock:
             self.server.messages.append(Received(str(envelope.mail_from),
-                                                 list(envelope.rcpt_tos), content, tls))
+                                                 list(envelope.rcpt_tos), content, tls,
+                                                 time.monotonic()))
         return "250 2.0.0 Message accepted"
 
 
@@ -142,8 +153,11 @@ class LoopbackSmtp:
     def __init__(self, *, tls: TlsFiles | None = None, implicit_tls: bool = False,
                  credentials: tuple[str, str] | None = None, auth_over_plaintext: bool = False,
                  refuse: tuple[str, ...] = (), defer: tuple[str, ...] = (),
-                 drop_after: int | None = None, hang_up_on_mail: bool = False) -> None:
-        self.refuse, self.defer = refuse, defer
+                 drop_after: int | None = None, hang_up_on_mail: bool = False,
+                 defer_times: int | None = None, delay: float = 0.0) -> None:
+        self.refuse, self.defer, self.defer_times = refuse, defer, defer_times
+        self.deferred: dict[str, int] = {}  # RCPT attempts seen per deferred address
+        self.delay = delay
         self.drop_after, self.hang_up_on_mail = drop_after, hang_up_on_mail
         self.credentials = credentials
         self.messages: list[Received] = []

@@ -1,0 +1,367 @@
+"""Faults, with real servers and processes: SMTP rate limit and 4xx retries, the LLM budget,
+two schedulers and two consumers at once, and a consumer SIGKILLed in the middle of a batch.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import require
+from llm_server import LLMServer
+from smtpserver import LoopbackSmtp
+from sqlmodel import Session, select
+from test_worker import CLI, CONSUMER, TIMEOUT, clean_env, stop
+from world import DEMO, World
+
+from digest_mailer import store
+from digest_mailer.deliver import Pacer
+from digest_mailer.models import Delivery, DeliveryStatus
+
+CATEGORIES = ("cs.CV", "cs.LG", "cs.CL", "cs.AI", "math.PR", "quant-ph", "bioinformatics")
+
+
+def rate_of(smtp: LoopbackSmtp) -> float:
+    """Messages per second over the run, from the server's arrival times."""
+    times = sorted(m.at for m in smtp.messages)
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def world_with(tmp_path: Path, feeds, smtp: LoopbackSmtp, readers: int, **overrides) -> World:
+    world = World.build(tmp_path, feeds, smtp_url=smtp.url(), **overrides)
+    world.add_demo_sources()
+    for n in range(readers):
+        world.subscribe(f"r{n:02d}@example.org", [CATEGORIES[n % len(CATEGORIES)]])
+    world.pipeline.refresh_feeds()
+    return world
+
+
+# --- 1. SMTP rate limit -----------------------------------------------------------------
+
+def test_pacer_spaces_sends_by_the_rate_on_a_fake_clock():
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(4, clock=lambda: now[0], sleep=sleep)
+    starts = []
+    for _ in range(5):
+        pacer.wait()
+        starts.append(now[0])
+    assert starts == [100.0, 100.25, 100.5, 100.75, 101.0]
+    now[0] += 10  # idle: no burst is saved up, the next send just goes
+    assert pacer.wait() == 0 and pacer.wait() == pytest.approx(0.25)
+    now[0] += 0.1  # a send that took 0.1 s: the next one waits 0.25 s from its end
+    pacer.sent()
+    assert pacer.wait() == pytest.approx(0.25) and now[0] == pytest.approx(111.6)
+    assert Pacer(0, clock=lambda: now[0], sleep=sleep).wait() == 0  # unlimited
+
+
+def test_the_send_rate_and_the_messages_per_connection_are_honoured(tmp_path, feed_server,
+                                                                    smtp_server):
+    """30 digests at DIGEST_SMTP_RATE=20, 10 per connection: ≤ 20/s measured at the server."""
+    smtp = smtp_server()
+    world = world_with(tmp_path, feed_server, smtp, 30, smtp_rate=20, smtp_batch_size=10)
+    started = time.monotonic()
+    report = world.pipeline.send_digests()
+    elapsed = time.monotonic() - started
+    assert report.counts["sent"] == 30, report
+    assert len(smtp.messages) == 30
+    measured = rate_of(smtp)
+    print(f"measured {measured:.2f} messages/s at DIGEST_SMTP_RATE=20 ({elapsed:.2f}s run)")
+    assert 15 <= measured <= 20
+    assert smtp.connections == math.ceil(30 / 10)
+
+
+def test_the_rate_is_shared_by_the_batches_of_one_process(tmp_path, feed_server, smtp_server):
+    """Two batches at once in one process (a `--workers 2` consumer) share the rate."""
+    smtp = smtp_server()
+    world = world_with(tmp_path, feed_server, smtp, 30, smtp_rate=20, smtp_batch_size=100)
+    ids = list(range(1, 31))
+    reports = []
+    threads = [threading.Thread(target=lambda part=part: reports.append(
+        world.pipeline.send_digests(part))) for part in (ids[:15], ids[15:])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sum(r.counts["sent"] for r in reports) == 30, reports
+    measured = rate_of(smtp)
+    print(f"two batches at once: measured {measured:.2f} messages/s at DIGEST_SMTP_RATE=20")
+    assert measured <= 20
+    assert smtp.connections == 2
+
+
+# --- 2. temporary failures retried inside the run ------------------------------------------
+
+def test_a_deferred_recipient_is_retried_in_the_run_and_the_others_go_on(tmp_path, feed_server,
+                                                                         smtp_server):
+    smtp = smtp_server(defer=("r01@example.org",), defer_times=2)  # 451 twice, then 250
+    world = world_with(tmp_path, feed_server, smtp, 4)
+    report = world.pipeline.send_digests()
+    assert report.counts["sent"] == 4 and report.counts["failed"] == 0, report
+    assert report.counts["smtp_retries"] == 2 and smtp.deferred["r01@example.org"] == 3
+    assert sorted(r for m in smtp.messages for r in m.rcpt_tos) == [
+        f"r{n:02d}@example.org" for n in range(4)]
+
+
+def test_a_recipient_deferred_all_run_stays_pending_and_goes_next_run(tmp_path, feed_server,
+                                                                      smtp_server):
+    smtp = smtp_server(defer=("r01@example.org",))  # always 451
+    world = world_with(tmp_path, feed_server, smtp, 4)
+    started = time.monotonic()
+    report = world.pipeline.send_digests()
+    assert time.monotonic() - started < 10
+    assert report.counts["sent"] == 3 and report.counts["will_retry"] == 1, report
+    assert smtp.deferred["r01@example.org"] == 3  # tried, then twice more (0.5 s, 1 s)
+    with Session(world.pipeline.engine) as session:
+        delivery = store.delivery_for(session, 2, date(2026, 11, 1))
+    assert delivery.status == DeliveryStatus.PENDING and "451" in delivery.last_error
+
+    smtp.defer = ()  # the mailbox takes mail again
+    again = world.pipeline.send_digests()
+    assert again.counts["sent"] == 1 and again.counts["already_done"] == 3
+    assert len(smtp.messages) == 4
+
+
+# --- 3. the LLM budget of a run ------------------------------------------------------------
+
+def _kinds(world: World) -> Counter[str]:
+    with Session(world.pipeline.engine) as session:
+        rows = session.exec(select(Delivery)).all()
+    return Counter(d.briefing_kind for d in rows)
+
+
+def test_briefings_not_done_within_the_time_budget_are_extractive(tmp_path, feed_server,
+                                                                  smtp_server):
+    llm = LLMServer(mode="timeout", delay=2.5).start()  # answers well, but after 2.5 s
+    try:
+        smtp = smtp_server()
+        world = world_with(tmp_path, feed_server, smtp, 7, openai_base_url=llm.base_url,
+                           openai_api_key="sk-test", llm_timeout=5, llm_retries=0,
+                           llm_budget_seconds=1, llm_concurrency=4)
+        started = time.monotonic()
+        report = world.pipeline.send_digests()
+        elapsed = time.monotonic() - started
+        assert report.counts["sent"] == 7, report
+        assert elapsed < 1 + 1.5, elapsed  # the budget, plus rendering and sending 7
+        assert report.counts["llm_budget_exhausted"] == 7
+        assert _kinds(world) == {"extractive": 7}
+        assert 1 <= llm.count <= 4  # the requests in flight at the deadline, no more
+    finally:
+        llm.stop()
+
+
+def test_the_call_budget_lets_exactly_that_many_calls_reach_the_endpoint(tmp_path, feed_server,
+                                                                         smtp_server,
+                                                                         llm_server):
+    smtp = smtp_server()
+    world = world_with(tmp_path, feed_server, smtp, 7, openai_base_url=llm_server.base_url,
+                       openai_api_key="sk-test", llm_max_calls=2)
+    report = world.pipeline.send_digests()
+    assert report.counts["sent"] == 7, report
+    assert llm_server.count == 2 and report.counts["llm_calls"] == 2
+    assert report.counts["llm_budget_exhausted"] == 5
+    assert _kinds(world) == {"llm": 2, "extractive": 5}
+
+
+def test_the_token_budget_stops_calls_before_they_are_made(tmp_path, feed_server, smtp_server,
+                                                           llm_server):
+    smtp = smtp_server()
+    world = world_with(tmp_path, feed_server, smtp, 3, openai_base_url=llm_server.base_url,
+                       openai_api_key="sk-test", llm_max_tokens=10)  # less than any prompt
+    report = world.pipeline.send_digests()
+    assert report.counts["sent"] == 3 and llm_server.count == 0
+    assert report.counts["llm_budget_exhausted"] == 3
+
+
+# --- 4. and 5. real consumers ---------------------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        client.ping()
+    except Exception as err:
+        require(False, f"Redis at {REDIS_URL} is not reachable: {err}")
+    client.flushdb()
+    try:
+        yield REDIS_URL
+    finally:
+        client.flushdb()
+        client.close()
+
+
+class Fleet:
+    """Consumers, enqueuers and the CLI as subprocesses sharing one database and queue."""
+
+    def __init__(self, cwd: Path, smtp: LoopbackSmtp, database_url: str, redis_url: str,
+                 **env: str) -> None:
+        self.cwd, self.smtp, self.database_url = cwd, smtp, database_url
+        self.env = clean_env(DIGEST_VAR_DIR=str(cwd / "var"), DIGEST_SMTP_URL=smtp.url(),
+                             DIGEST_DATABASE_URL=database_url, DIGEST_REDIS_URL=redis_url,
+                             DIGEST_AUTO_MIGRATE="true", DIGEST_SMTP_TIMEOUT="10",
+                             DIGEST_SCHEDULE_MINUTES="59", **env)
+        self.consumers: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([*CLI, *args], cwd=self.cwd, env=self.env, capture_output=True,
+                              text=True, timeout=TIMEOUT, check=False)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
+
+    def set_up(self, readers: int) -> None:
+        for category in ("cs.CV", "cs.LG"):
+            url = (DEMO / "feeds" / f"arxiv_{category}.xml").resolve().as_uri()
+            self.cli("feeds", "add", url, "--label", f"arXiv ({category})",
+                     "--category", category)
+        people = self.cwd / "people.csv"
+        people.write_text("email,name,categories,timezone,send_hour,language\n" + "".join(
+            f"r{n:02d}@example.org,Reader,{('cs.CV', 'cs.LG')[n % 2]},UTC,0,en\n"
+            for n in range(readers)), encoding="utf-8")
+        assert f"{readers} added" in self.cli("subscribers", "import", str(people))
+        self.cli("feeds", "fetch")
+
+    def start_consumer(self, *extra: str) -> subprocess.Popen[bytes]:
+        log_path = self.cwd / f"consumer-{len(self.consumers) + 1}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [str(CONSUMER), "digest_mailer.tasks.huey", "--flush-locks", "-w", "2",
+                 "-k", "thread", *extra], cwd=self.cwd, env=self.env, stdout=log,
+                stderr=subprocess.STDOUT)
+        self.consumers.append((process, log_path))
+        return process
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text(errors="replace") for _, path in self.consumers)
+
+    def wait_started(self) -> None:
+        until = time.monotonic() + 20
+        while self.logs().count("Huey consumer started") < len(self.consumers):
+            assert time.monotonic() < until, self.logs()
+            time.sleep(0.1)
+
+    def enqueue_ticks(self, schedulers: int) -> None:
+        """``schedulers`` processes call tick() at the same moment (each enqueues one)."""
+        go = time.time() + (1.5 if schedulers > 1 else 0)  # past every start-up: all at once
+        code = ("import time\nfrom digest_mailer.tasks import tick\n"
+                f"time.sleep(max(0, {go} - time.time()))\ntick()\n")
+        procs = [subprocess.Popen([sys.executable, "-c", code], cwd=self.cwd, env=self.env)
+                 for _ in range(schedulers)]
+        for proc in procs:
+            assert proc.wait(timeout=TIMEOUT) == 0
+
+    def wait_until(self, condition, limit: float) -> None:
+        until = time.monotonic() + limit
+        while not condition():
+            assert time.monotonic() < until, self.logs()
+            time.sleep(0.05)
+
+    def drained(self) -> bool:
+        """Every task taken from the queue has finished, and none is left."""
+        text = "\n".join(path.read_text(errors="replace") for process, path in self.consumers
+                         if process.poll() is None)  # a killed consumer never finishes
+        done = text.count(" executed in ") + text.count(" not run, ")
+        return done and done == text.count("Executing ") and "Traceback" not in text
+
+    def stop_all(self) -> None:
+        for process, _ in self.consumers:
+            stop(process)
+
+    def deliveries(self) -> list[Delivery]:
+        engine = store.make_engine(self.database_url)
+        try:
+            with Session(engine) as session:
+                return list(session.exec(select(Delivery)).all())
+        finally:
+            engine.dispose()
+
+
+def received_by(smtp: LoopbackSmtp) -> Counter[str]:
+    return Counter(r for m in smtp.messages for r in m.rcpt_tos)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_schedulers_and_two_consumers_send_one_digest_each(tmp_path, smtp_server,
+                                                                database_url, redis_url):
+    smtp = smtp_server()
+    fleet = Fleet(tmp_path, smtp, database_url, redis_url, DIGEST_SEND_BATCH_SIZE="10")
+    fleet.set_up(40)
+    try:
+        fleet.start_consumer()
+        fleet.start_consumer()  # both with periodic tasks on, like two misconfigured hosts
+        fleet.wait_started()
+        fleet.enqueue_ticks(2)
+        fleet.wait_until(lambda: len(smtp.messages) >= 40, limit=30)
+        fleet.wait_until(fleet.drained, limit=15)
+        time.sleep(0.5)  # anything late would arrive now
+    finally:
+        fleet.stop_all()
+    logs = fleet.logs()
+    assert "Traceback" not in logs, logs
+    got = received_by(smtp)
+    assert len(got) == 40 and set(got.values()) == {1}, got
+    rows = fleet.deliveries()
+    assert len(rows) == 40 and {d.status for d in rows} == {DeliveryStatus.SENT}
+    assert len({d.subscriber_id for d in rows}) == 40
+    assert logs.count("digest_mailer.tasks.tick") >= 2  # both ticks were taken
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_consumer_killed_mid_batch_leaves_at_most_one_duplicate(tmp_path, smtp_server,
+                                                                 database_url, redis_url):
+    """SIGKILL after ~10 of 40 digests arrived, at 0.1 s a message; restart, tick again.
+
+    Everyone gets their digest. At most one reader gets it twice: the message the server
+    was accepting when the worker died (accepted, but its row never marked sent), which
+    the restarted worker takes over once the claim is DIGEST_CLAIM_TIMEOUT_MINUTES old.
+    """
+    smtp = smtp_server(delay=0.1)
+    fleet = Fleet(tmp_path, smtp, database_url, redis_url,
+                  DIGEST_CLAIM_TIMEOUT_MINUTES="0.03")  # 1.8 s
+    fleet.set_up(40)
+    try:
+        first = fleet.start_consumer("-n")
+        fleet.wait_started()
+        fleet.enqueue_ticks(1)
+        fleet.wait_until(lambda: len(smtp.messages) >= 10, limit=30)
+        first.kill()
+        first.wait(timeout=10)
+        killed_at = len(smtp.messages)
+        time.sleep(0.3)  # the message in flight, if any, is accepted now
+        in_flight = len(smtp.messages) - killed_at
+        assert in_flight <= 1
+        before = fleet.deliveries()
+        assert sum(d.status == DeliveryStatus.SENT for d in before) < 40
+        time.sleep(1.6)  # with the 0.3 s above: the dead worker's claims are stale
+
+        fleet.start_consumer("-n")
+        fleet.wait_started()
+        fleet.enqueue_ticks(1)
+        fleet.wait_until(lambda: len(received_by(smtp)) >= 40, limit=30)
+        fleet.wait_until(fleet.drained, limit=15)
+    finally:
+        fleet.stop_all()
+    got = received_by(smtp)
+    assert len(got) == 40 and min(got.values()) >= 1, got  # nobody skipped
+    duplicates = sum(n - 1 for n in got.values())
+    assert duplicates <= 1, got
+    print(f"killed after {killed_at} messages, {in_flight} in flight; {duplicates} duplicate")
+    rows = fleet.deliveries()
+    assert len(rows) == 40 and {d.status for d in rows} == {DeliveryStatus.SENT}
