@@ -9,7 +9,6 @@ send and marked after, so running again never sends a digest twice.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -25,7 +24,7 @@ from digest_mailer import store
 from digest_mailer.batch import SendBatch
 from digest_mailer.brief import Briefer, BudgetExhausted, RunBudget
 from digest_mailer.compose import build_digest, groups_of, profile_of
-from digest_mailer.deliver import Pacer, Transport, build_message, make_message_id
+from digest_mailer.deliver import build_message, make_message_id
 from digest_mailer.digest import Briefing, CategoryGroup, Digest, RenderedDigest
 from digest_mailer.errors import DeliveryError
 from digest_mailer.extractive import ExtractiveBriefer
@@ -36,6 +35,7 @@ from digest_mailer.render import DigestRenderer
 from digest_mailer.schedule import due_date
 from digest_mailer.select import Selection, regroup, select_papers
 from digest_mailer.settings import Settings
+from digest_mailer.transport import BatchConnection, Pacer, Transport
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 # Within one run, a temporary SMTP failure (4xx, dropped connection) is tried again after
 # these pauses; then the Delivery stays pending for the next tick.
-SMTP_RETRY_DELAYS = (0.5, 1.0)
 
 
 @dataclass
@@ -162,7 +161,7 @@ class Pipeline:
         # expire_on_commit=False: the batch's entries stay loaded across the many commits
         # (otherwise every attribute read after a commit reloads its row, one by one).
         with Session(self.engine, expire_on_commit=False) as session, \
-                _LazyTransport(self.transport_factory, self.pacer,
+                BatchConnection(self.transport_factory, self.pacer,
                                self.settings.smtp_batch_size) as mail:
             subscribers = store.active_subscribers(session, subscriber_ids)
             days = {s.id or 0: digest_date or due_date(now, s.timezone, s.send_hour)
@@ -289,7 +288,7 @@ class Pipeline:
             for job in todo[key]:
                 job.briefing = briefing
 
-    def _deliver(self, session: Session, job: _Job, mail: _LazyTransport,
+    def _deliver(self, session: Session, job: _Job, mail: BatchConnection,
                  report: Report) -> None:
         subscriber, delivery = job.subscriber, job.delivery
         try:
@@ -393,71 +392,3 @@ def _briefer_stats(briefer: Briefer) -> dict[str, int]:
     if not callable(stats):
         return {}
     return {f"llm_{k}": v for k, v in stats().items() if v}
-
-
-class _LazyTransport:
-    """Opens the transport at the first send, so a run with nothing to send connects nowhere.
-
-    It paces the sends (the process's :class:`Pacer`), reconnects after ``batch_size``
-    messages, and tries a temporary failure (4xx, dropped connection) again after
-    :data:`SMTP_RETRY_DELAYS`, on a new connection if the old one dropped. If the server
-    cannot be reached at all, every later send in this run fails fast as a temporary error
-    (the Delivery stays pending for the next tick) instead of retrying the connection once
-    per subscriber.
-    """
-
-    def __init__(self, factory: Callable[[], Transport], pacer: Pacer | None = None,
-                 batch_size: int = 0, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.factory = factory
-        self.pacer = pacer or Pacer(0)
-        self.batch_size = batch_size
-        self.sleep = sleep
-        self.transport: Transport | None = None
-        self.broken: DeliveryError | None = None
-        self.on_connection = 0  # messages tried on the current connection
-        self.retries = 0
-
-    def __enter__(self) -> _LazyTransport:
-        return self
-
-    def send(self, message: EmailMessage) -> None:
-        for delay in (*SMTP_RETRY_DELAYS, None):
-            try:
-                self._send_once(message)
-                return
-            except DeliveryError as err:
-                if err.permanent or delay is None or self.broken is not None:
-                    raise
-                log.info("%s; trying again in %gs", err, delay)
-                self.retries += 1
-                self.sleep(delay)
-
-    def _send_once(self, message: EmailMessage) -> None:
-        if self.broken is not None:
-            raise DeliveryError(str(message["To"]), self.broken.reason, permanent=False)
-        if self.transport is not None and (
-                (self.batch_size and self.on_connection >= self.batch_size)
-                or not getattr(self.transport, "connected", True)):
-            self._close()
-        if self.transport is None:
-            transport = self.factory()
-            try:
-                transport.__enter__()
-            except DeliveryError as err:
-                self.broken = err
-                raise DeliveryError(str(message["To"]), err.reason, permanent=False) from err
-            self.transport, self.on_connection = transport, 0
-        self.pacer.wait()
-        self.on_connection += 1
-        try:
-            self.transport.send(message)
-        finally:
-            self.pacer.sent()
-
-    def _close(self) -> None:
-        transport, self.transport = self.transport, None
-        if transport is not None:
-            transport.__exit__(None, None, None)
-
-    def __exit__(self, *exc: object) -> None:
-        self._close()

@@ -20,17 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from digest_mailer.deliver import (
+from digest_mailer.deliver import build_message, clean_header_value, make_message_id
+from digest_mailer.digest import Links, RenderedDigest
+from digest_mailer.errors import DeliveryError
+from digest_mailer.transport import (
     OutboxTransport,
     SmtpTransport,
     Transport,
-    build_message,
-    clean_header_value,
-    make_message_id,
     transport_from_settings,
 )
-from digest_mailer.digest import Links, RenderedDigest
-from digest_mailer.errors import DeliveryError
 
 if TYPE_CHECKING:  # imported for real by pytest_plugins, so its asserts get rewritten
     from smtpserver import LoopbackSmtp, TlsFiles

@@ -23,8 +23,8 @@ from test_worker import CLI, CONSUMER, TIMEOUT, clean_env, stop
 from world import DEMO, World
 
 from digest_mailer import store
-from digest_mailer.deliver import Pacer
 from digest_mailer.models import Delivery, DeliveryStatus
+from digest_mailer.transport import Pacer
 
 CATEGORIES = ("cs.CV", "cs.LG", "cs.CL", "cs.AI", "math.PR", "quant-ph", "bioinformatics")
 

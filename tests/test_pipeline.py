@@ -14,9 +14,9 @@ from sqlmodel import Session
 from world import DEMO, World, arxiv_items, at, demo_sources, paper_links, parse, parts, with_items
 
 from digest_mailer import store
-from digest_mailer.deliver import SmtpTransport
 from digest_mailer.models import Delivery, DeliveryStatus
 from digest_mailer.pipeline import MAX_ATTEMPTS
+from digest_mailer.transport import SmtpTransport
 
 READERS = {
     "vision@example.org": ["cs.CV", "cs.LG"],
