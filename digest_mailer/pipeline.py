@@ -33,7 +33,7 @@ from digest_mailer.links import LinkSigner
 from digest_mailer.models import Delivery, DeliveryStatus, Entry, Run, Subscriber, utcnow
 from digest_mailer.render import DigestRenderer
 from digest_mailer.schedule import due_date
-from digest_mailer.select import Selection, regroup, select_papers
+from digest_mailer.select import Selection, regroup
 from digest_mailer.settings import Settings
 from digest_mailer.transport import BatchConnection, Pacer, Transport
 
@@ -168,10 +168,7 @@ class Pipeline:
                     for s in subscribers}
             due = [s for s in subscribers if days[s.id or 0] is not None]
             report.counts["not_due"] += len(subscribers) - len(due)
-            batch = SendBatch.load(
-                session, due, {k: v for k, v in days.items() if v is not None}, now,
-                lookback=timedelta(hours=self.settings.first_digest_lookback_hours),
-                include_updates=self.settings.include_updates)
+            batch = self._batch(session, due, {k: v for k, v in days.items() if v}, now)
             jobs: list[_Job] = []
             for subscriber in due:
                 try:
@@ -207,12 +204,7 @@ class Pipeline:
             report.counts["already_done"] += 1
             return None
         if delivery is None:
-            since = batch.since(subscriber.id)
-            selection = batch.index.select(
-                profile_of(subscriber, batch.votes.get(subscriber.id, ())),
-                max_per_category=self.settings.max_per_category,
-                max_papers=subscriber.max_papers or self.settings.max_papers,
-                since=since)
+            selection = self._select(batch, subscriber)
             if dry_run:
                 report.counts["would_send" if len(selection) else "would_skip_empty"] += 1
                 log.info("%s: %d papers", subscriber.email, len(selection))
@@ -328,19 +320,28 @@ class Pipeline:
         report.fail(email, reason)
         report.counts["failed_permanent" if permanent else "will_retry"] += 1
 
+    def _batch(self, session: Session, subscribers: Sequence[Subscriber],
+               days: dict[int, date], now: datetime) -> SendBatch:
+        # A first digest covers what arrived recently, not the whole archive.
+        return SendBatch.load(
+            session, subscribers, days, now,
+            lookback=timedelta(hours=self.settings.first_digest_lookback_hours),
+            include_updates=self.settings.include_updates)
+
+    def _select(self, batch: SendBatch, subscriber: Subscriber) -> Selection:
+        assert subscriber.id is not None
+        return batch.index.select(
+            profile_of(subscriber, batch.votes.get(subscriber.id, ())),
+            max_per_category=self.settings.max_per_category,
+            max_papers=subscriber.max_papers or self.settings.max_papers,
+            since=batch.since(subscriber.id))
+
     def select_new(self, session: Session, subscriber: Subscriber, day: date,
                    now: datetime) -> Selection:
         """The papers first seen since this subscriber's previous digest window closed."""
         assert subscriber.id is not None
-        since = store.previous_cutoff(session, subscriber.id, day)
-        if since is None:  # first digest: what arrived recently, not the whole archive
-            since = now - timedelta(hours=self.settings.first_digest_lookback_hours)
-        entries = store.entries_seen_between(session, since, now)
-        votes = store.voted_titles(session, subscriber.id)
-        return select_papers(profile_of(subscriber, votes), entries,
-                             max_per_category=self.settings.max_per_category,
-                             max_papers=subscriber.max_papers or self.settings.max_papers,
-                             include_updates=self.settings.include_updates)
+        return self._select(self._batch(session, [subscriber], {subscriber.id: day}, now),
+                            subscriber)
 
     def _groups(self, subscriber: Subscriber, entries: Sequence[Entry],
                 labels: dict[int, tuple[str, str]]) -> tuple[CategoryGroup, ...]:

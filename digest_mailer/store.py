@@ -245,15 +245,6 @@ def record_vote(session: Session, subscriber_id: int, entry_key: str, vote: str)
     session.commit()
 
 
-def voted_titles(session: Session, subscriber_id: int,
-                 limit: int = 200) -> list[tuple[str, str]]:
-    """(title, vote) of the reader's most recent votes, for ranking their next digests."""
-    query = (select(Entry.title, Vote.vote).join(Entry, col(Entry.key) == col(Vote.entry_key))
-             .where(Vote.subscriber_id == subscriber_id)
-             .order_by(col(Vote.created_at).desc()).limit(limit))
-    return [(title, vote) for title, vote in session.exec(query)]
-
-
 def reader_message_known(session: Session, message_id: str) -> bool:
     query = select(ReaderMessage.id).where(ReaderMessage.message_id == message_id)
     return session.exec(query).first() is not None
@@ -305,18 +296,6 @@ def delivery_for(session: Session, subscriber_id: int, digest_date: date) -> Del
     query = select(Delivery).where(Delivery.subscriber_id == subscriber_id,
                                    Delivery.digest_date == digest_date)
     return session.exec(query).first()
-
-
-def previous_cutoff(session: Session, subscriber_id: int, before: date) -> datetime | None:
-    """Where the subscriber's last closed digest window ended (sent or empty)."""
-    query = (select(func.max(Delivery.cutoff))
-             .where(Delivery.subscriber_id == subscriber_id, Delivery.digest_date < before,
-                    col(Delivery.status).in_([DeliveryStatus.SENT, DeliveryStatus.EMPTY])))
-    value = session.exec(query).one()
-    if value is not None and value.tzinfo is None:  # aggregate results bypass the column type
-        from datetime import UTC
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def closed_dates(session: Session, dates: Sequence[date]) -> set[tuple[int, date]]:
@@ -406,7 +385,7 @@ def deliveries_of(session: Session, ids: Sequence[int],
 
 
 def previous_cutoffs(session: Session, ids: Sequence[int], before: date) -> dict[int, datetime]:
-    """Like previous_cutoff for many subscribers at once (windows closed before ``before``)."""
+    """Where each subscriber's last closed window (sent or empty) before ``before`` ended."""
     from datetime import UTC
 
     found: dict[int, datetime] = {}
