@@ -128,7 +128,7 @@ def build_world(args: argparse.Namespace, tmp: Path, llm: SlowLLM, smtp: Control
         openai_base_url=f"http://127.0.0.1:{llm.server_address[1]}/v1",
         openai_api_key="bench", llm_retries=0, llm_timeout=30, max_papers=args.papers,
         max_per_category=args.papers, send_batch_size=args.batch,
-        llm_concurrency=args.llm_concurrency)
+        llm_concurrency=args.llm_concurrency, auto_migrate=True)
     rng = random.Random(7)
     pipeline = build_pipeline(settings)
     start = time.perf_counter()
@@ -171,7 +171,7 @@ def run(label: str, settings, llm: SlowLLM, ids: list[int], workers: int, batch:
     kw = {k: getattr(settings, k) for k in (
         "var_dir", "database_url", "smtp_url", "openai_base_url", "openai_api_key",
         "llm_retries", "llm_timeout", "max_papers", "max_per_category", "send_batch_size",
-        "llm_concurrency")}
+        "llm_concurrency", "auto_migrate")}
     start = time.perf_counter()
     queue: multiprocessing.Queue = multiprocessing.Queue()
     chunks = [ids[i::workers] for i in range(workers)]
