@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from digest_mailer import store
+from digest_mailer import ledger, store
 from digest_mailer.models import Delivery, Entry, Subscriber
 from digest_mailer.select import SelectionIndex
 
@@ -35,12 +35,12 @@ class SendBatch:
         ids = [s.id for s in subscribers if s.id is not None]
         dates = sorted(set(days.values()))
         before = max(dates) if dates else now.date()
-        cutoffs = store.previous_cutoffs(session, ids, before) if ids else {}
+        cutoffs = ledger.previous_cutoffs(session, ids, before) if ids else {}
         default_since = now - lookback
         since = min([default_since, *cutoffs.values()])
         entries = store.entries_seen_between(session, since, now)
         return cls(
-            deliveries=store.deliveries_of(session, ids, dates) if ids else {},
+            deliveries=ledger.deliveries_of(session, ids, dates) if ids else {},
             cutoffs=cutoffs,
             votes=store.votes_of(session, ids) if ids else {},
             index=SelectionIndex(entries, include_updates=include_updates),

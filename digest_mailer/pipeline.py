@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -20,7 +20,7 @@ from email.utils import parseaddr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from digest_mailer import store
+from digest_mailer import ledger, store
 from digest_mailer.batch import SendBatch
 from digest_mailer.brief import Briefer, BudgetExhausted, RunBudget
 from digest_mailer.compose import build_digest, groups_of, profile_of
@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 
 # A digest that failed this many times (temporary errors) is given up and reported.
 MAX_ATTEMPTS = 6
-# Within one run, a temporary SMTP failure (4xx, dropped connection) is tried again after
-# these pauses; then the Delivery stays pending for the next tick.
 
 
 @dataclass
@@ -92,6 +90,9 @@ class Pipeline:
         # One per process (the worker keeps one Pipeline): its send batches share the rate.
         self.pacer = Pacer(settings.smtp_rate)
         self.extractive = ExtractiveBriefer(max_chars=settings.briefing_max_chars)
+        # Well inside the claim timeout: no other worker can have taken a claim over
+        # that is younger than this, so sending under it needs no re-stamp.
+        self._renew_after = timedelta(minutes=settings.claim_timeout_minutes) / 4
 
     # --- ingest --------------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ class Pipeline:
             subscribers = store.active_subscribers(session)
             wanted = {s.id: due_date(now, s.timezone, s.send_hour) for s in subscribers}
             dates = sorted({d for d in wanted.values() if d is not None})
-            done = store.closed_dates(session, dates) if dates else set()
+            done = ledger.closed_dates(session, dates) if dates else set()
         return [sid for sid, day in wanted.items()
                 if sid is not None and day is not None and (sid, day) not in done]
 
@@ -151,9 +152,10 @@ class Pipeline:
                      digest_date: date | None = None, dry_run: bool = False) -> Report:
         """Send each due digest once. ``digest_date`` forces that date (CLI ``--date``).
 
-        Three passes over the batch: choose the papers and write (or find) each Delivery
-        and claim it; write the briefings, distinct selections at once; then render and
-        send each over one connection.
+        Choose every digest's papers and write their Delivery rows, claimed, in one
+        statement; ask for the briefings, distinct selections at once; then render and
+        send each digest over one connection as soon as its briefing is ready, so the
+        CPU works while the LLM answers.
         """
         report = Report("send")
         now = self.clock()
@@ -169,20 +171,8 @@ class Pipeline:
             due = [s for s in subscribers if days[s.id or 0] is not None]
             report.counts["not_due"] += len(subscribers) - len(due)
             batch = self._batch(session, due, {k: v for k, v in days.items() if v}, now)
-            jobs: list[_Job] = []
-            for subscriber in due:
-                try:
-                    job = self._prepare(session, batch, subscriber, days[subscriber.id or 0],
-                                        report, dry_run)
-                except Exception as err:  # one subscriber never stops the batch
-                    session.rollback()
-                    log.exception("digest for %s failed", subscriber.email)
-                    report.fail(subscriber.email, f"{type(err).__name__}: {err}")
-                    continue
-                if job is not None:
-                    jobs.append(job)
-            self._brief_all(jobs, report)
-            for job in jobs:
+            jobs = self._prepare(session, batch, due, days, report, dry_run)
+            for job in self._briefed(jobs, report):
                 self._deliver(session, job, mail, report)
             if mail.retries:
                 report.counts["smtp_retries"] += mail.retries
@@ -195,50 +185,72 @@ class Pipeline:
                                             counts=dict(report.counts), errors=report.errors))
         return report
 
-    def _prepare(self, session: Session, batch: SendBatch, subscriber: Subscriber, day: date,
-                 report: Report, dry_run: bool) -> _Job | None:
-        """Find or write today's Delivery and claim it; None when there is nothing to send."""
-        assert subscriber.id is not None
-        delivery = batch.deliveries.get((subscriber.id, day))
-        if delivery is not None and delivery.status in DeliveryStatus.DONE:
-            report.counts["already_done"] += 1
-            return None
-        if delivery is None:
-            selection = self._select(batch, subscriber)
+    def _prepare(self, session: Session, batch: SendBatch, due: Sequence[Subscriber],
+                 days: dict[int, date | None], report: Report, dry_run: bool) -> list[_Job]:
+        """Find or write each due Delivery and claim it: the digests this worker sends."""
+        fresh: list[tuple[Subscriber, Delivery]] = []
+        retries: list[tuple[Subscriber, Delivery]] = []
+        for subscriber in due:
+            assert subscriber.id is not None
+            day = days[subscriber.id]
+            assert day is not None
+            delivery = batch.deliveries.get((subscriber.id, day))
+            if delivery is not None:
+                if delivery.status in DeliveryStatus.DONE:
+                    report.counts["already_done"] += 1
+                elif dry_run:
+                    report.counts["would_retry"] += 1
+                else:
+                    retries.append((subscriber, delivery))
+                continue
+            try:
+                selection = self._select(batch, subscriber)
+            except Exception as err:  # one subscriber never stops the batch
+                log.exception("choosing papers for %s failed", subscriber.email)
+                report.fail(subscriber.email, f"{type(err).__name__}: {err}")
+                continue
             if dry_run:
                 report.counts["would_send" if len(selection) else "would_skip_empty"] += 1
                 log.info("%s: %d papers", subscriber.email, len(selection))
-                return None
+                continue
             empty = not len(selection) and not self.settings.send_empty
-            delivery = store.open_delivery(session, Delivery(
+            fresh.append((subscriber, Delivery(
                 subscriber_id=subscriber.id, digest_date=day, entry_keys=selection.keys,
                 cutoff=batch.now, message_id=make_message_id(self.sender_domain),
-                status=DeliveryStatus.EMPTY if empty else DeliveryStatus.PENDING))
-            if delivery is None:
-                report.counts["taken_by_other_worker"] += 1
-                return None
-            if empty:
-                report.counts["skipped_empty"] += 1
-                return None
-        elif dry_run:
-            report.counts["would_retry"] += 1
-            return None
-        assert delivery.id is not None
+                status=DeliveryStatus.EMPTY if empty else DeliveryStatus.SENDING,
+                claimed_at=None if empty else batch.now, attempts=0 if empty else 1)))
+        claimed: list[tuple[Subscriber, Delivery]] = []
+        if fresh:
+            written = {id(d) for d in ledger.open_deliveries(session, [d for _, d in fresh])}
+            for subscriber, delivery in fresh:
+                if id(delivery) not in written:
+                    report.counts["taken_by_other_worker"] += 1
+                elif delivery.status == DeliveryStatus.EMPTY:
+                    report.counts["skipped_empty"] += 1
+                else:
+                    claimed.append((subscriber, delivery))
         stale_after = timedelta(minutes=self.settings.claim_timeout_minutes)
-        if not store.claim_delivery(session, delivery.id, batch.now, stale_after):
-            report.counts["taken_by_other_worker"] += 1
-            return None
-        session.refresh(delivery)
-        entries = batch.entries(delivery.entry_keys)
-        if entries is None:  # a retry of an older day: read its papers by key
-            entries = store.entries_by_keys(session, delivery.entry_keys)
-        groups = self._groups(subscriber, entries, batch.labels)
-        return _Job(subscriber, delivery, groups)
+        for subscriber, delivery in retries:  # an earlier attempt failed or was cut off
+            assert delivery.id is not None
+            if not ledger.claim_delivery(session, delivery.id, batch.now, stale_after):
+                report.counts["taken_by_other_worker"] += 1
+                continue
+            session.refresh(delivery)
+            claimed.append((subscriber, delivery))
+        jobs = []
+        for subscriber, delivery in claimed:
+            entries = batch.entries(delivery.entry_keys)
+            if entries is None:  # a retry of an older day: read its papers by key
+                entries = store.entries_by_keys(session, delivery.entry_keys)
+            jobs.append(_Job(subscriber, delivery, self._groups(subscriber, entries,
+                                                               batch.labels)))
+        return jobs
 
-    def _brief_all(self, jobs: list[_Job], report: Report) -> None:
-        """Write the briefings: each distinct (papers, language) once, several at a time.
+    def _briefed(self, jobs: list[_Job], report: Report) -> Iterator[_Job]:
+        """Yield the jobs with their briefings, each as soon as its briefing is ready.
 
-        Within the run's budget (``llm_max_calls``, ``llm_max_tokens``,
+        Each distinct (papers, language) is asked for once, ``llm_concurrency`` at a
+        time, within the run's budget (``llm_max_calls``, ``llm_max_tokens``,
         ``llm_budget_seconds``): a briefing not written when it is spent, or not done by
         the deadline, is the extractive one. A request already in flight at the deadline
         cannot be stopped; it ends in the background, within ``llm_timeout``.
@@ -247,6 +259,7 @@ class Pipeline:
         for job in jobs:
             if job.delivery.briefing is not None and job.delivery.briefing_kind:
                 job.briefing = Briefing(job.delivery.briefing, job.delivery.briefing_kind)
+                yield job
             else:
                 key = (tuple(job.delivery.entry_keys), job.subscriber.language)
                 todo.setdefault(key, []).append(job)
@@ -255,30 +268,38 @@ class Pipeline:
         settings = self.settings
         budget = RunBudget(settings.llm_max_calls, settings.llm_max_tokens,
                            settings.llm_budget_seconds)
-        workers = min(settings.llm_concurrency, len(todo))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brief")
+        pool = ThreadPoolExecutor(max_workers=min(settings.llm_concurrency, len(todo)),
+                                  thread_name_prefix="brief")
+        futures: dict[Future[Briefing], tuple[tuple[str, ...], str]] = {
+            pool.submit(self.briefer.brief, same[0].groups, key[1], budget): key
+            for key, same in todo.items()}
         try:
-            futures: dict[tuple[tuple[str, ...], str], Future[Briefing]] = {
-                key: pool.submit(self.briefer.brief, same[0].groups, key[1], budget)
-                for key, same in todo.items()}
-            wait(futures.values(), timeout=budget.remaining())
+            for future in as_completed(futures, timeout=budget.remaining()):
+                yield from self._with_briefing(todo.pop(futures[future]), future, report)
+        except TimeoutError:
+            pass  # the deadline passed: what is left gets the extractive briefing
         finally:
             # Not started yet: cancelled. Running: left to finish in the background.
             pool.shutdown(wait=False, cancel_futures=True)
-        for key, future in futures.items():
-            briefing = None
-            if future.done() and not future.cancelled():
-                try:
-                    briefing = future.result()
-                except BudgetExhausted:
-                    pass
-                except Exception:  # the briefer never raises otherwise; still, send the digest
-                    log.exception("briefing failed")
-            if briefing is None:
-                report.counts["llm_budget_exhausted"] += len(todo[key])
-                briefing = self.extractive.brief(todo[key][0].groups, key[1])
-            for job in todo[key]:
-                job.briefing = briefing
+        for same in todo.values():
+            yield from self._with_briefing(same, None, report)
+
+    def _with_briefing(self, same: list[_Job], future: Future[Briefing] | None,
+                       report: Report) -> Iterator[_Job]:
+        briefing = None
+        if future is not None:
+            try:
+                briefing = future.result()
+            except BudgetExhausted:
+                pass
+            except Exception:  # the briefer never raises otherwise; still, send the digest
+                log.exception("briefing failed")
+        if briefing is None:
+            report.counts["llm_budget_exhausted"] += len(same)
+            briefing = self.extractive.brief(same[0].groups, same[0].subscriber.language)
+        for job in same:
+            job.briefing = briefing
+            yield job
 
     def _deliver(self, session: Session, job: _Job, mail: BatchConnection,
                  report: Report) -> None:
@@ -286,12 +307,18 @@ class Pipeline:
         try:
             composed = self.compose(session, subscriber, delivery, groups=job.groups,
                                     briefing=job.briefing)
-            # Re-stamp the claim right before the send: only a claim left this long by a
-            # killed worker is taken over, however long the batch before it took.
+            # A claim left this long by a killed worker is taken over: re-stamp ours if
+            # this digest waited long for its briefing or for the sends before it.
             assert delivery.id is not None
-            if not store.renew_claim(session, delivery.id, delivery.attempts, self.clock()):
-                report.counts["taken_by_other_worker"] += 1
-                return
+            now = self.clock()
+            claimed_at = delivery.claimed_at
+            if claimed_at is not None and claimed_at.tzinfo is None:
+                claimed_at = claimed_at.replace(tzinfo=now.tzinfo)
+            if claimed_at is None or now - claimed_at > self._renew_after:
+                if not ledger.renew_claim(session, delivery.id, delivery.attempts, now):
+                    report.counts["taken_by_other_worker"] += 1
+                    return
+                delivery.claimed_at = now
             # Saved with the outcome, so a retry carries the same briefing and "view in
             # browser" shows what was sent.
             delivery.briefing = composed.digest.briefing.text
@@ -307,7 +334,7 @@ class Pipeline:
             self._failed(session, delivery, report, subscriber.email,
                          f"{type(err).__name__}: {err}", permanent=False)
             return
-        store.finish_delivery(session, delivery, DeliveryStatus.SENT, self.clock())
+        ledger.finish_delivery(session, delivery, DeliveryStatus.SENT, self.clock())
         report.counts["sent"] += 1
 
     def _failed(self, session: Session, delivery: Delivery, report: Report, email: str,
@@ -316,7 +343,7 @@ class Pipeline:
         if not permanent and delivery.attempts >= MAX_ATTEMPTS:
             permanent, reason = True, f"gave up after {delivery.attempts} attempts: {reason}"
         status = DeliveryStatus.FAILED if permanent else DeliveryStatus.PENDING
-        store.finish_delivery(session, delivery, status, self.clock(), reason)
+        ledger.finish_delivery(session, delivery, status, self.clock(), reason)
         report.fail(email, reason)
         report.counts["failed_permanent" if permanent else "will_retry"] += 1
 
@@ -380,7 +407,7 @@ class Pipeline:
             if subscriber is None or subscriber.id is None:
                 raise LookupError(f"no subscriber {email}")
             day = digest_date or now.date()
-            delivery = store.delivery_for(session, subscriber.id, day)
+            delivery = ledger.delivery_for(session, subscriber.id, day)
             if delivery is None:
                 selection = self.select_new(session, subscriber, day, now)
                 delivery = Delivery(subscriber_id=subscriber.id, digest_date=day,

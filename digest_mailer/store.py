@@ -1,9 +1,9 @@
-"""Every database query, named. Handlers, tasks and the pipeline never build queries inline."""
+"""Every database query, named; the Delivery rows and their claims are in ledger.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import event, func, update
@@ -15,8 +15,6 @@ from digest_mailer import migrate
 from digest_mailer.digest import FetchOutcome, ParsedEntry
 from digest_mailer.models import (
     BriefingCacheEntry,
-    Delivery,
-    DeliveryStatus,
     Entry,
     ReaderMessage,
     Run,
@@ -26,9 +24,6 @@ from digest_mailer.models import (
     Vote,
     utcnow,
 )
-
-# A claim older than this is taken to belong to a worker that died mid-send.
-STALE_CLAIM = timedelta(minutes=15)
 
 
 def make_engine(url: str, *, auto_migrate: bool | None = None) -> Engine:
@@ -290,81 +285,7 @@ def reader_messages(session: Session, kinds: Sequence[str] | None = None,
     return list(session.exec(query.order_by(col(ReaderMessage.id).desc()).limit(limit)))
 
 
-# --- deliveries ------------------------------------------------------------------------
-
-def delivery_for(session: Session, subscriber_id: int, digest_date: date) -> Delivery | None:
-    query = select(Delivery).where(Delivery.subscriber_id == subscriber_id,
-                                   Delivery.digest_date == digest_date)
-    return session.exec(query).first()
-
-
-def closed_dates(session: Session, dates: Sequence[date]) -> set[tuple[int, date]]:
-    """(subscriber, date) pairs whose digest is done (sent, empty or failed for good)."""
-    query = select(Delivery.subscriber_id, Delivery.digest_date).where(
-        col(Delivery.digest_date).in_(list(dates)), col(Delivery.status).in_(DeliveryStatus.DONE))
-    return {(sid, day) for sid, day in session.exec(query)}
-
-
-def open_delivery(session: Session, delivery: Delivery) -> Delivery | None:
-    """Write a new Delivery; None when another worker wrote that (subscriber, date) first."""
-    session.add(delivery)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        return None
-    session.refresh(delivery)
-    return delivery
-
-
-def claim_delivery(session: Session, delivery_id: int, now: datetime,
-                   stale_after: timedelta = STALE_CLAIM) -> bool:
-    """Atomically take a pending (or abandoned) delivery for sending. One worker wins.
-
-    A claim older than ``stale_after`` (DIGEST_CLAIM_TIMEOUT_MINUTES) is taken over.
-    """
-    stale = now - stale_after
-    result = session.execute(
-        update(Delivery)
-        .where(col(Delivery.id) == delivery_id)
-        .where((col(Delivery.status) == DeliveryStatus.PENDING)
-               | ((col(Delivery.status) == DeliveryStatus.SENDING)
-                  & (col(Delivery.claimed_at) < stale)))
-        .values(status=DeliveryStatus.SENDING, claimed_at=now,
-                attempts=Delivery.attempts + 1)
-    )
-    session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def renew_claim(session: Session, delivery_id: int, attempts: int, now: datetime) -> bool:
-    """Refresh our claim just before the send; False when another worker took it over.
-
-    ``attempts`` is the row's count after our claim: a takeover increments it.
-    """
-    result = session.execute(
-        update(Delivery)
-        .where(col(Delivery.id) == delivery_id)
-        .where(col(Delivery.status) == DeliveryStatus.SENDING)
-        .where(col(Delivery.attempts) == attempts)
-        .values(claimed_at=now)
-    )
-    session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def finish_delivery(session: Session, delivery: Delivery, status: str, now: datetime,
-                    error: str | None = None) -> None:
-    """Record the outcome, with whatever else was set on the row (briefing, subject)."""
-    delivery.status = status
-    delivery.last_error = error
-    if status == DeliveryStatus.SENT:
-        delivery.sent_at = now
-    session.add(delivery)
-    session.commit()
-
-
-# Batch versions of the per-subscriber reads, for a send batch of many subscribers.
+# Batch reads for a send batch of many subscribers.
 CHUNK = 900  # stays under SQLite's bound-parameter limit
 
 
@@ -372,32 +293,6 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
     ids = list(ids)
     for start in range(0, len(ids), CHUNK):
         yield ids[start:start + CHUNK]
-
-
-def deliveries_of(session: Session, ids: Sequence[int],
-                  dates: Sequence[date]) -> dict[tuple[int, date], Delivery]:
-    found: dict[tuple[int, date], Delivery] = {}
-    for chunk in _chunks(ids):
-        query = select(Delivery).where(col(Delivery.subscriber_id).in_(chunk),
-                                       col(Delivery.digest_date).in_(list(dates)))
-        found.update({(d.subscriber_id, d.digest_date): d for d in session.exec(query)})
-    return found
-
-
-def previous_cutoffs(session: Session, ids: Sequence[int], before: date) -> dict[int, datetime]:
-    """Where each subscriber's last closed window (sent or empty) before ``before`` ended."""
-    from datetime import UTC
-
-    found: dict[int, datetime] = {}
-    for chunk in _chunks(ids):
-        query = (select(Delivery.subscriber_id, func.max(Delivery.cutoff))
-                 .where(col(Delivery.subscriber_id).in_(chunk), Delivery.digest_date < before,
-                        col(Delivery.status).in_([DeliveryStatus.SENT, DeliveryStatus.EMPTY]))
-                 .group_by(Delivery.subscriber_id))
-        for sid, cutoff in session.exec(query):
-            if cutoff is not None:
-                found[sid] = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=UTC)
-    return found
 
 
 def votes_of(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
@@ -410,14 +305,6 @@ def votes_of(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, 
         for sid, title, vote in session.exec(query):
             found.setdefault(sid, []).append((title, vote))
     return found
-
-
-def delivery_by_public_id(session: Session, public_id: str) -> Delivery | None:
-    return session.exec(select(Delivery).where(Delivery.public_id == public_id)).first()
-
-
-def deliveries_on(session: Session, digest_date: date) -> list[Delivery]:
-    return list(session.exec(select(Delivery).where(Delivery.digest_date == digest_date)))
 
 
 # --- briefing cache and runs -----------------------------------------------------------

@@ -217,13 +217,15 @@ def test_make_briefer_picks_by_configuration(llm_server: LLMServer) -> None:
     briefer.close()
 
 
-def test_cache_key_is_ordered_and_versioned() -> None:
+def test_cache_key_is_ordered_and_versioned(monkeypatch: pytest.MonkeyPatch) -> None:
     key = cache_key(["a", "b"], "en", MODEL)
     assert len(key) == 64 and key == cache_key(("a", "b"), "en", MODEL)
     others = {cache_key(["b", "a"], "en", MODEL), cache_key(["a", "b"], "zh", MODEL),
               cache_key(["a", "b"], "en", "other"), cache_key(["a", "b", "c"], "en", MODEL)}
     assert key not in others and len(others) == 4
-    assert PROMPT_VERSION == "2"
+    # A new prompt never reuses briefings written for the old one.
+    monkeypatch.setattr("digest_mailer.brief.PROMPT_VERSION", PROMPT_VERSION + "-next")
+    assert cache_key(["a", "b"], "en", MODEL) != key
 
 
 def test_build_messages_trims_and_neutralises() -> None:
@@ -281,8 +283,8 @@ def test_a_paper_goes_to_the_model_as_its_key_sentence() -> None:
 
 def test_twenty_papers_cost_under_1500_input_tokens() -> None:
     long = " ".join(["We propose a method that does many things across many fields."] * 30)
-    rows = [("cs.LG", f"A Fairly Long Paper Title Number {i} About Something", long)
-            for i in range(20)]
+    title = "A Fairly Long Paper Title About Something, Its Method and Its Many Results"
+    rows = [("cs.LG", f"{title} {i}: {title}", long) for i in range(20)]  # 155 characters
     system, user = build_messages(groups(rows), "en", 1200)
     characters = len(system["content"]) + len(user["content"])
     assert characters / 4 <= 1500, characters  # ~4 characters a token

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from test_worker import CLI, CONSUMER, TIMEOUT, clean_env, stop
 from world import DEMO, World
 
-from digest_mailer import store
+from digest_mailer import ledger, store
 from digest_mailer.models import Delivery, DeliveryStatus
 from digest_mailer.transport import Pacer
 
@@ -126,7 +126,7 @@ def test_a_recipient_deferred_all_run_stays_pending_and_goes_next_run(tmp_path, 
     assert report.counts["sent"] == 3 and report.counts["will_retry"] == 1, report
     assert smtp.deferred["r01@example.org"] == 3  # tried, then twice more (0.5 s, 1 s)
     with Session(world.pipeline.engine) as session:
-        delivery = store.delivery_for(session, 2, date(2026, 11, 1))
+        delivery = ledger.delivery_for(session, 2, date(2026, 11, 1))
     assert delivery.status == DeliveryStatus.PENDING and "451" in delivery.last_error
 
     smtp.defer = ()  # the mailbox takes mail again

@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 from test_cli import clean_env, cli
 
-from digest_mailer import migrate, store
+from digest_mailer import ledger, migrate, store
 from digest_mailer.errors import SchemaError
 from digest_mailer.models import Delivery, Run, Source, Subscriber, Vote
 
@@ -215,7 +215,7 @@ def test_a_migration_never_loses_data(database_url):
         assert (alice.soft_bounces, alice.max_papers, alice.keywords) == (
             0, None, ["diffusion", "graph neural"])
         assert alice.created_at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
-        assert store.previous_cutoffs(session, [alice.id or 0], date(2026, 11, 25)) == {
+        assert ledger.previous_cutoffs(session, [alice.id or 0], date(2026, 11, 25)) == {
             alice.id: datetime(2026, 11, 24, 6, 0, 0, 1, tzinfo=UTC)}
         delivery = session.exec(select(Delivery)).one()
         assert delivery.entry_keys == ["2611.00000", "2611.00001"]

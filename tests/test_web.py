@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from world import World, at
 
-from digest_mailer import store
+from digest_mailer import ledger, store
 from digest_mailer.app import build_pipeline
 from digest_mailer.links import LinkSigner
 from digest_mailer.models import ReaderMessage, Subscriber, Vote
@@ -340,7 +340,7 @@ def test_a_more_vote_moves_papers_with_similar_titles_up_in_the_next_digest(tmp_
 
     world.pipeline.send_digests()
     with Session(world.pipeline.engine) as session:
-        keys = {s.email: store.delivery_for(session, s.id, date(2026, 11, 1)).entry_keys
+        keys = {s.email: ledger.delivery_for(session, s.id, date(2026, 11, 1)).entry_keys
                 for s in (voter, twin)}
     assert sorted(keys["voter@example.org"]) == sorted(keys["twin@example.org"])
     assert (keys["voter@example.org"].index(similar.key)

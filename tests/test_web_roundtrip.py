@@ -16,7 +16,7 @@ import webserver
 from sqlmodel import Session, select
 from world import DEMO, World, arxiv_items, at, parse, parts, with_items
 
-from digest_mailer import store
+from digest_mailer import ledger, store
 from digest_mailer.models import Subscriber, Vote
 from digest_mailer.web import create_app
 
@@ -93,7 +93,7 @@ def test_one_click_unsubscribe_as_gmail_does_then_the_next_run_leaves_the_reader
     assert len(got["leaver@example.org"]) == 1  # day 1 only
     assert len(got["stayer@example.org"]) == 2 and len(got["other@example.org"]) == 2
     with Session(world.pipeline.engine) as session:
-        assert store.delivery_for(session, leaver.id, date(2026, 11, 2)) is None
+        assert ledger.delivery_for(session, leaver.id, date(2026, 11, 2)) is None
 
 
 def test_fetching_every_link_of_a_digest_changes_nothing(tmp_path, feed_server, smtp_server,

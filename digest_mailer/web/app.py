@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
-from digest_mailer import store
+from digest_mailer import ledger, store
 from digest_mailer.models import DeliveryStatus, Subscriber, SubscriberStatus
 from digest_mailer.pipeline import Pipeline
 from digest_mailer.select import title_words
@@ -279,7 +279,7 @@ def view(request: Request, token: str) -> Response:
     if not isinstance(public_id, str):
         raise InvalidLink("view")
     with Session(pipeline.engine) as session:
-        delivery = store.delivery_by_public_id(session, public_id)
+        delivery = ledger.delivery_by_public_id(session, public_id)
         subscriber = (session.get(Subscriber, delivery.subscriber_id)
                       if delivery is not None else None)
         if delivery is None or subscriber is None:

@@ -1,0 +1,170 @@
+"""The Delivery ledger: the rows that make a send safe to repeat, and their claims.
+
+A digest is a Delivery row, unique per (subscriber, local date). It is written already
+claimed by the worker that will send it, re-stamped if it waited long, and marked with
+the outcome right after the SMTP server answers. A worker that dies leaves a claim that
+another takes over once it is ``claim_timeout`` old.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from digest_mailer.models import Delivery, DeliveryStatus
+
+# A claim older than this is taken to belong to a worker that died mid-send.
+STALE_CLAIM = timedelta(minutes=15)
+CHUNK = 900  # ids per IN (…): stays under SQLite's bound-parameter limit
+# Plain UPDATEs: the ORM's default evaluates each one against every object in the
+# session (the batch's 2,000 entries), which cost more than the statement itself.
+_PLAIN = {"synchronize_session": False}
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+# --- reads -----------------------------------------------------------------------------
+
+def delivery_for(session: Session, subscriber_id: int, digest_date: date) -> Delivery | None:
+    query = select(Delivery).where(Delivery.subscriber_id == subscriber_id,
+                                   Delivery.digest_date == digest_date)
+    return session.exec(query).first()
+
+
+def delivery_by_public_id(session: Session, public_id: str) -> Delivery | None:
+    return session.exec(select(Delivery).where(Delivery.public_id == public_id)).first()
+
+
+def deliveries_on(session: Session, digest_date: date) -> list[Delivery]:
+    return list(session.exec(select(Delivery).where(Delivery.digest_date == digest_date)))
+
+
+def closed_dates(session: Session, dates: Sequence[date]) -> set[tuple[int, date]]:
+    """(subscriber, date) pairs whose digest is done (sent, empty or failed for good)."""
+    query = select(Delivery.subscriber_id, Delivery.digest_date).where(
+        col(Delivery.digest_date).in_(list(dates)), col(Delivery.status).in_(DeliveryStatus.DONE))
+    return {(sid, day) for sid, day in session.exec(query)}
+
+
+def deliveries_of(session: Session, ids: Sequence[int],
+                  dates: Sequence[date]) -> dict[tuple[int, date], Delivery]:
+    found: dict[tuple[int, date], Delivery] = {}
+    for chunk in _chunks(ids):
+        query = select(Delivery).where(col(Delivery.subscriber_id).in_(chunk),
+                                       col(Delivery.digest_date).in_(list(dates)))
+        found.update({(d.subscriber_id, d.digest_date): d for d in session.exec(query)})
+    return found
+
+
+def previous_cutoffs(session: Session, ids: Sequence[int], before: date) -> dict[int, datetime]:
+    """Where each subscriber's last closed window (sent or empty) before ``before`` ended."""
+    found: dict[int, datetime] = {}
+    for chunk in _chunks(ids):
+        query = (select(Delivery.subscriber_id, func.max(Delivery.cutoff))
+                 .where(col(Delivery.subscriber_id).in_(chunk), Delivery.digest_date < before,
+                        col(Delivery.status).in_([DeliveryStatus.SENT, DeliveryStatus.EMPTY]))
+                 .group_by(Delivery.subscriber_id))
+        for sid, cutoff in session.exec(query):
+            if cutoff is not None:
+                found[sid] = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=UTC)
+    return found
+
+
+# --- writes ----------------------------------------------------------------------------
+
+def open_deliveries(session: Session, deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """Write new rows in one statement; returns those written, with their ids.
+
+    A row whose (subscriber, date) another worker wrote first is left out: that worker
+    owns the digest. Rows are written as given, so a digest about to be sent is written
+    already claimed (status ``sending``, ``claimed_at`` and one attempt).
+    """
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(
+        session.get_bind().dialect.name)
+    if insert is None:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError("open_deliveries needs SQLite or PostgreSQL")
+    mine = {(d.subscriber_id, d.digest_date): d for d in deliveries}
+    written: list[Delivery] = []
+    columns = [c.name for c in Delivery.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
+    # Small chunks: SQLite allows 32,766 parameters per statement, a row has 17.
+    for chunk in _chunks(list(mine.values()), 500):
+        rows = [{name: getattr(d, name) for name in columns} for d in chunk]
+        statement = (insert(Delivery).values(rows)
+                     .on_conflict_do_nothing(index_elements=["subscriber_id", "digest_date"])
+                     .returning(col(Delivery.id), col(Delivery.subscriber_id),
+                                col(Delivery.digest_date)))
+        for row_id, subscriber_id, day in session.execute(statement):
+            delivery = mine[(subscriber_id, day)]
+            delivery.id = row_id
+            written.append(delivery)
+    session.commit()
+    return written
+
+
+def claim_delivery(session: Session, delivery_id: int, now: datetime,
+                   stale_after: timedelta = STALE_CLAIM) -> bool:
+    """Atomically take a pending (or abandoned) delivery for sending. One worker wins.
+
+    A claim older than ``stale_after`` (DIGEST_CLAIM_TIMEOUT_MINUTES) is taken over.
+    """
+    stale = now - stale_after
+    result = session.execute(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .where((col(Delivery.status) == DeliveryStatus.PENDING)
+               | ((col(Delivery.status) == DeliveryStatus.SENDING)
+                  & (col(Delivery.claimed_at) < stale)))
+        .values(status=DeliveryStatus.SENDING, claimed_at=now,
+                attempts=Delivery.attempts + 1),
+        execution_options=_PLAIN,
+    )
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def renew_claim(session: Session, delivery_id: int, attempts: int, now: datetime) -> bool:
+    """Re-stamp our claim before a late send; False when another worker took it over.
+
+    ``attempts`` is the row's count after our claim: a takeover increments it.
+    """
+    result = session.execute(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .where(col(Delivery.status) == DeliveryStatus.SENDING)
+        .where(col(Delivery.attempts) == attempts)
+        .values(claimed_at=now),
+        execution_options=_PLAIN,
+    )
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def finish_delivery(session: Session, delivery: Delivery, status: str, now: datetime,
+                    error: str | None = None) -> None:
+    """Record the outcome, with the briefing and subject that went out, and commit.
+
+    One commit per digest, right after the SMTP server answered: a worker killed later
+    can have sent at most this one digest without marking it (README: the window).
+    """
+    assert delivery.id is not None
+    delivery.status = status
+    delivery.last_error = error
+    if status == DeliveryStatus.SENT:
+        delivery.sent_at = now
+    session.execute(
+        update(Delivery).where(col(Delivery.id) == delivery.id).values(
+            status=status, last_error=error, sent_at=delivery.sent_at,
+            briefing=delivery.briefing, briefing_kind=delivery.briefing_kind,
+            subject=delivery.subject),
+        execution_options=_PLAIN,
+    )
+    session.commit()
