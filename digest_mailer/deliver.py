@@ -7,6 +7,7 @@ block, raising :class:`DeliveryError` for a message it could not hand over.
 
 from __future__ import annotations
 
+import binascii
 import logging
 import re
 import unicodedata
@@ -26,6 +27,7 @@ _URL_LIST_HEADERS = frozenset({"list-unsubscribe", "list-subscribe", "list-help"
 _ENCODED_WORD_LIKE = re.compile(r"=\?.*?\?=", re.DOTALL)
 _ADDR_SPEC = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[^\s@<>()\[\]\\,;:\"]+")
 _PHRASE_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+_FROM_LINE = re.compile(r"^From ", re.MULTILINE)
 
 
 class _MailPolicy(EmailPolicy):
@@ -172,9 +174,24 @@ def build_message(rendered: RenderedDigest, *, to_email: str, to_name: str, send
     msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"  # the same for Exchange
     msg["MIME-Version"] = "1.0"
     msg.make_alternative()
-    for body, subtype in ((rendered.text, "plain"), (rendered.html, "html")):
-        # MIMEPart, not add_alternative(): that stamps a stray MIME-Version on each part.
-        part = MIMEPart(policy=MAIL_POLICY)
-        part.set_content(body, subtype=subtype, charset="utf-8")
-        msg.attach(part)
+    msg.attach(_text_part(rendered.text, "plain"))
+    msg.attach(_text_part(rendered.html, "html"))
     return msg
+
+
+def _text_part(body: str, subtype: str) -> MIMEPart:
+    """A UTF-8 text part in quoted-printable, 7-bit safe for any SMTP server.
+
+    What ``set_content`` writes, by binascii's C encoder: the email package's own
+    (pure Python) took a tenth of the send in the benchmark's profile. MIMEPart, not
+    add_alternative(), which stamps a stray MIME-Version on each part.
+    """
+    part = MIMEPart(policy=MAIL_POLICY)
+    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    data = "\n".join(body.splitlines()).encode("utf-8") + b"\n"
+    encoded = binascii.b2a_qp(data, istext=True).decode("ascii")
+    # smtplib's generator turns a line starting "From " into ">From " (mbox quoting), and
+    # paper titles do start so: "=46" is the same F, out of the quoting's reach.
+    part.set_payload(_FROM_LINE.sub("=46rom ", encoded))
+    return part

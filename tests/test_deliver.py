@@ -38,6 +38,10 @@ TIME_LIMIT = 30  # seconds per test; the client's own socket timeout is far shor
 TIMEOUT = 5.0
 DATE = datetime(2025, 3, 14, 6, 30, tzinfo=UTC)
 SENDER = "Research Digest <digest@example.org>"
+# What a quoted-printable encoder can get wrong: a line past SMTP's 998 octets, trailing
+# white space, "=" signs, a lone dot (SMTP's end of data) and tabs.
+TRICKY_BODY = ("<p style=\"a:b\">" + "é=x " * 600 + "</p>\n"
+               "trailing spaces   \n.\n..dots\n\tTab\there\t\nFrom the start\n")
 LIST_ID = "Research Digest <digest.example.org>"
 HOSTILE_NAME = "Eve\r\nBcc: attacker@example.com"
 # A raw CR/LF, plus an RFC 2047 word that decodes to one: the CVE-2024-6923 vector.
@@ -70,8 +74,8 @@ class Spec:
         return RenderedDigest(
             subject=self.subject,
             preheader="3 new papers",
-            html=f"<html><body><p>Hello {self.name}, 你好</p></body></html>\n",
-            text=f"Hello {self.name}, 你好\n\n1. A paper\n",
+            html=f"<html><body><p>Hello {self.name}, 你好</p>{TRICKY_BODY}</body></html>\n",
+            text=f"Hello {self.name}, 你好\n\n1. A paper\n{TRICKY_BODY}",
         )
 
     def build(self) -> EmailMessage:

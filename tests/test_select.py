@@ -348,3 +348,69 @@ def test_regroup_keeps_the_given_order_inside_groups() -> None:
     selection = regroup(Profile(categories=("cs.LG", "cs.AI")), papers)
     assert [(g, [p.key for p in ps]) for g, ps in selection.groups] == [
         ("cs.LG", ["y"]), ("cs.AI", ["x", "z"])]
+
+
+# --- the fast path ranks exactly as scoring every candidate -------------------------------
+
+def _demo_papers() -> list[Paper]:
+    """The bundled demo morning, with a few of its papers' categories reshuffled."""
+    import random
+    from pathlib import Path
+
+    from digest_mailer.ingest import parse_feed
+
+    rng = random.Random(3)
+    papers: dict[str, Paper] = {}
+    for path in sorted((Path(__file__).parent.parent / "demo" / "feeds").glob("*.xml")):
+        for e in parse_feed(path.read_bytes()).entries:
+            categories = list(e.categories) or ["cs.LG"]
+            if rng.random() < 0.3:  # more cross-lists than one morning has
+                categories.append(rng.choice(FIELDS))
+            papers.setdefault(e.key, Paper(e.key, e.title, e.abstract,
+                                           list(dict.fromkeys(categories)), e.announce_type))
+    return list(papers.values())
+
+
+FIELDS = ("cs.CV", "cs.AI", "cs.CL", "cs.LG", "math.PR", "quant-ph", "bioinformatics",
+          "q-bio.GN", "stat.ML")
+WORDS = ("diffusion", "transformer", "language model", "graph", "random walk", "protein",
+         "benchmark", "quantum", "agent", "segmentation", "learning", "GAN")
+
+
+def test_fast_selection_equals_scoring_every_candidate() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from digest_mailer.select import SelectionIndex
+
+    papers = _demo_papers()
+    start = datetime(2026, 11, 24, tzinfo=UTC)
+
+    @dataclass(frozen=True)
+    class Seen(Paper):
+        first_seen: datetime | None = None
+
+    seen = [Seen(p.key, p.title, p.abstract, p.categories, p.announce_type,
+                 start + timedelta(minutes=i % 7) if i % 5 else None)
+            for i, p in enumerate(papers)]
+    index = SelectionIndex(seen)
+    assert len(index.entries) > 50
+
+    @settings(max_examples=400, deadline=None)
+    @given(categories=st.lists(st.sampled_from(FIELDS), max_size=4, unique=True),
+           keywords=st.lists(st.sampled_from(WORDS), max_size=3, unique=True),
+           excluded=st.lists(st.sampled_from(WORDS), max_size=2, unique=True),
+           per_category=st.integers(0, 12), total=st.integers(0, 25),
+           since=st.none() | st.integers(0, 7))
+    def same(categories: list[str], keywords: list[str], excluded: list[str],
+             per_category: int, total: int, since: int | None) -> None:
+        profile = Profile(tuple(categories), tuple(keywords), tuple(excluded))
+        cut = None if since is None else start + timedelta(minutes=since)
+        fast = index.select(profile, max_per_category=per_category, max_papers=total,
+                            since=cut)
+        full = index._select_scored(profile, per_category, total, cut)
+        assert grouped(fast) == grouped(full)
+
+    same()
