@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -48,23 +49,24 @@ class SlowLLM(ThreadingHTTPServer):
 
     daemon_threads = True
     request_queue_size = 256  # the pipeline sends many requests at once
-    def __init__(self) -> None:
+
+    def __init__(self, counts: Any) -> None:
         super().__init__(("127.0.0.1", 0), _LLMHandler)
-        self.calls = 0
-        self.prompt_tokens = 0
-        self.lock = threading.Lock()
+        self.counts = counts  # shared [calls, prompt tokens]
 
 
 class _LLMHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints: no connection per call
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         text = " ".join(str(m.get("content", "")) for m in body["messages"])
         tokens = max(1, len(text) // 4)  # ~4 characters a token, as OpenAI's rule of thumb
         time.sleep(LLM_DELAY)
         server: SlowLLM = self.server  # type: ignore[assignment]
-        with server.lock:
-            server.calls += 1
-            server.prompt_tokens += tokens
+        with server.counts.get_lock():
+            server.counts[0] += 1
+            server.counts[1] += tokens
         answer = "These papers share methods across fields [1], [2]."
         payload = json.dumps({
             "id": "b", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -85,6 +87,54 @@ class _LLMHandler(BaseHTTPRequestHandler):
 class Discard:
     async def handle_DATA(self, server, session, envelope) -> str:
         return "250 OK"
+
+
+class Services:
+    """The LLM and SMTP servers, each in a process of its own as on other machines.
+
+    In the bench's own process their threads would share one interpreter lock, and the
+    SMTP server's replies would wait on the LLM server's threads.
+    """
+
+    def __init__(self) -> None:
+        self.counts = multiprocessing.Array("q", 2)
+        self._stop = multiprocessing.Event()
+        ports: multiprocessing.Queue = multiprocessing.Queue()
+        self._procs = [multiprocessing.Process(target=target, args=(ports,), daemon=True)
+                       for target in (self._llm, self._smtp)]
+        for proc in self._procs:
+            proc.start()
+        found = dict(ports.get(timeout=30) for _ in self._procs)
+        self.llm_port, self.smtp_port = found["llm"], found["smtp"]
+
+    @property
+    def calls(self) -> int:
+        return self.counts[0]
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.counts[1]
+
+    def _llm(self, ports: multiprocessing.Queue) -> None:
+        server = SlowLLM(self.counts)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        ports.put(("llm", server.server_address[1]))
+        self._stop.wait()
+
+    def _smtp(self, ports: multiprocessing.Queue) -> None:
+        with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it started
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        smtp = Controller(Discard(), hostname="127.0.0.1", port=port)
+        smtp.start()
+        ports.put(("smtp", port))
+        self._stop.wait()
+        smtp.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for proc in self._procs:
+            proc.join(timeout=10)
 
 
 class StageClock:
@@ -121,11 +171,11 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def build_world(args: argparse.Namespace, tmp: Path, llm: SlowLLM, smtp: Controller) -> dict:
+def build_world(args: argparse.Namespace, tmp: Path, services: Services) -> dict:
     settings = load_settings(
         env_file=None, var_dir=tmp, database_url=args.database_url or "",
-        smtp_url=f"smtp://127.0.0.1:{smtp.port}",
-        openai_base_url=f"http://127.0.0.1:{llm.server_address[1]}/v1",
+        smtp_url=f"smtp://127.0.0.1:{services.smtp_port}",
+        openai_base_url=f"http://127.0.0.1:{services.llm_port}/v1",
         openai_api_key="bench", llm_retries=0, llm_timeout=30, max_papers=args.papers,
         max_per_category=args.papers, send_batch_size=args.batch,
         llm_concurrency=args.llm_concurrency, auto_migrate=True)
@@ -163,7 +213,7 @@ def worker(settings_kw: dict, ids: list[int], batch: int, day: date, out: multip
     out.put((dict(counts), dict(clock.seconds), peak_rss_mb()))
 
 
-def run(label: str, settings, llm: SlowLLM, ids: list[int], workers: int, batch: int) -> None:
+def run(label: str, settings, llm: Services, ids: list[int], workers: int, batch: int) -> None:
     pipeline = build_pipeline(settings)
     reset(pipeline)
     calls0, tokens0 = llm.calls, llm.prompt_tokens
@@ -239,25 +289,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     multiprocessing.set_start_method("fork")
-    llm = SlowLLM()
-    threading.Thread(target=llm.serve_forever, daemon=True).start()
-    with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it started
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    smtp = Controller(Discard(), hostname="127.0.0.1", port=port)
-    smtp.start()
+    services = Services()
     print(f"bench {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url) as url:
         args.database_url = url
-        world = build_world(args, Path(tmp), llm, smtp)
+        world = build_world(args, Path(tmp), services)
         pipeline = build_pipeline(world["settings"])
         with Session(pipeline.engine) as session:
             ids = [s.id for s in store.active_subscribers(session)]
         for workers in args.workers:
-            run(f"run with {workers} worker(s)", world["settings"], llm, ids, workers,
+            run(f"run with {workers} worker(s)", world["settings"], services, ids, workers,
                 args.batch)
-    smtp.stop()
-    llm.shutdown()
+    services.stop()
     print(f"\npeak RSS of the bench process: {peak_rss_mb():.0f} MB")
 
 
