@@ -10,11 +10,13 @@ from __future__ import annotations
 import binascii
 import logging
 import re
+import secrets
 import unicodedata
 from datetime import UTC, datetime
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy, default
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -44,10 +46,20 @@ class _MailPolicy(EmailPolicy):
         return self._verified(self._fold_url_list(name, value) or super().fold(name, value))
 
     def fold_binary(self, name: str, value: Any) -> bytes:
+        if name.lower() in _SHARED_HEADERS:  # the same in every digest: folded once
+            return _fold_shared(self, name, str(value))
+        return self._fold_binary(name, value)
+
+    def _fold_binary(self, name: str, value: Any) -> bytes:
         verbatim = self._fold_url_list(name, value)
         folded = verbatim.encode("ascii") if verbatim else super().fold_binary(name, value)
         self._verified(folded.decode("ascii", "surrogateescape"))
         return folded
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if isinstance(value, str) and name.lower() in _SHARED_HEADERS:
+            return _parse_shared(self, name, value)  # header objects are immutable
+        return super().header_store_parse(name, value)
 
     def _fold_url_list(self, name: str, value: Any) -> str | None:
         text = str(value)
@@ -62,6 +74,23 @@ class _MailPolicy(EmailPolicy):
         if body == folded or _NEWLINE_WITHOUT_FWS.search(body):
             raise ValueError(f"refusing to write a header split by a newline: {folded[:60]!r}")
         return folded
+
+
+# Headers every digest of a sender carries with the same value: parsing and folding
+# them once saves a tenth of the work of building and writing a message.
+_SHARED_HEADERS = frozenset({"from", "reply-to", "list-id", "list-unsubscribe-post",
+                             "auto-submitted", "x-auto-response-suppress", "mime-version",
+                             "content-type", "content-transfer-encoding"})
+
+
+@lru_cache(maxsize=256)
+def _parse_shared(policy: _MailPolicy, name: str, value: str) -> tuple[str, Any]:
+    return EmailPolicy.header_store_parse(policy, name, value)
+
+
+@lru_cache(maxsize=256)
+def _fold_shared(policy: _MailPolicy, name: str, value: str) -> bytes:
+    return policy._fold_binary(name, value)
 
 
 # 7bit: smtplib announces no 8BITMIME for ASCII envelopes, so bodies go as QP or base64.
@@ -174,9 +203,43 @@ def build_message(rendered: RenderedDigest, *, to_email: str, to_name: str, send
     msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"  # the same for Exchange
     msg["MIME-Version"] = "1.0"
     msg.make_alternative()
+    # Quoted-printable writes "=" only before two hex digits or a line end, so a boundary
+    # holding "=_" cannot occur in the parts: no need to search them for one.
+    msg.set_boundary(f"=_{secrets.token_hex(12)}")
     msg.attach(_text_part(rendered.text, "plain"))
     msg.attach(_text_part(rendered.html, "html"))
     return msg
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as the email generator writes it with MAIL_POLICY, only faster.
+
+    A digest (multipart/alternative of quoted-printable parts, boundary set by
+    build_message) is joined directly: the generator splits and rewrites every body line,
+    which took a sixth of the benchmark's CPU. Any other message goes through the
+    generator. The tests compare both byte for byte.
+    """
+    boundary = message.get_boundary() if message.is_multipart() else None
+    parts = list(message.iter_parts()) if boundary else []
+    if not boundary or not boundary.startswith("=_") or not parts or any(
+            p.is_multipart() or p.get("Content-Transfer-Encoding") != "quoted-printable"
+            or not isinstance(p.get_payload(), str) for p in parts):
+        return message.as_bytes(policy=MAIL_POLICY)
+    chunks = [_headers(message), b"--" + boundary.encode("ascii") + b"\r\n"]
+    for n, part in enumerate(parts):
+        if n:
+            chunks.append(b"\r\n--" + boundary.encode("ascii") + b"\r\n")
+        payload = part.get_payload()
+        assert isinstance(payload, str)
+        chunks.append(_headers(part))
+        chunks.append(payload.replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii"))
+    chunks.append(b"\r\n--" + boundary.encode("ascii") + b"--\r\n")
+    return b"".join(chunks)
+
+
+def _headers(message: EmailMessage | MIMEPart) -> bytes:
+    return b"".join(MAIL_POLICY.fold_binary(name, value)
+                    for name, value in message.raw_items()) + b"\r\n"
 
 
 def _text_part(body: str, subtype: str) -> MIMEPart:

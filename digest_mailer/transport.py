@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol, Self
 from urllib.parse import unquote, urlsplit
 
-from digest_mailer.deliver import MAIL_POLICY
+from digest_mailer.deliver import message_bytes
 from digest_mailer.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class SmtpTransport:
             try:
                 if self._conn is None:
                     self._conn = self._connect(recipient)
-                self._conn.send_message(message, from_addr=sender, to_addrs=[recipient])
+                self._conn.sendmail(sender, [recipient], message_bytes(message))
                 break
             except smtplib.SMTPServerDisconnected as err:
                 self._drop()
@@ -266,7 +266,7 @@ class OutboxTransport:
     def send(self, message: EmailMessage) -> None:
         recipient = _only_address(message, "To")
         try:
-            data = message.as_bytes(policy=MAIL_POLICY)
+            data = message_bytes(message)
             html = message.get_body(preferencelist=("html",))
             preview = html.get_content().encode("utf-8") if html is not None else None
         except (ValueError, UnicodeError) as err:

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from digest_mailer.deliver import build_message, clean_header_value, make_message_id
+from digest_mailer.deliver import (
+    MAIL_POLICY,
+    build_message,
+    clean_header_value,
+    make_message_id,
+    message_bytes,
+)
 from digest_mailer.digest import Links, RenderedDigest
 from digest_mailer.errors import DeliveryError
 from digest_mailer.transport import (
@@ -178,6 +184,11 @@ class TestTransportContract:
             assert re.fullmatch(r"<https://[^<>\s]+>, <mailto:[^<>\s]+>",
                                 raw_header(arrival.raw, "List-Unsubscribe"))
             assert spec.links.unsubscribe.encode() in arrival.raw
+
+    def test_wire_bytes_are_the_email_generators(self, arrived: list[Any]) -> None:
+        for spec, _, _ in arrived:
+            message = spec.build()
+            assert message_bytes(message) == message.as_bytes(policy=MAIL_POLICY)
 
     def test_wire_format(self, arrived: list[Any]) -> None:
         for _, arrival, _ in arrived:
