@@ -11,6 +11,7 @@ import hashlib
 import html
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -26,6 +27,7 @@ from digest_mailer.errors import BriefingError
 log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "3"  # bump when the prompt changes: it is part of every cache key
+WAIT_STEP = 0.1  # seconds between looks for a briefing another worker is writing
 COUNTERS = ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens")
 # A paper goes to the model as its title and its key sentence, each cut to these many
 # characters: ~60 input tokens a paper, so a 20-paper call stays under 1,500 tokens
@@ -101,11 +103,21 @@ class Briefer(Protocol):
 
 
 class BriefingCache(Protocol):
-    """Briefings by :func:`cache_key`; the lead's database-backed cache implements this too."""
+    """Briefings by :func:`cache_key`, shared by whoever writes the same digest.
+
+    ``claim`` makes one writer ask the endpoint for a key while the others wait for its
+    answer (workers that meet the same new selection at once); a claim older than
+    ``stale_after`` seconds was abandoned and may be taken over; ``release`` gives a
+    claim up after a failed call.
+    """
 
     def get(self, key: str) -> str | None: ...
 
     def put(self, key: str, text: str, model: str) -> None: ...
+
+    def claim(self, key: str, stale_after: float) -> bool: ...
+
+    def release(self, key: str) -> None: ...
 
 
 class MemoryBriefingCache:
@@ -113,6 +125,7 @@ class MemoryBriefingCache:
 
     def __init__(self) -> None:
         self._items: dict[str, tuple[str, str]] = {}
+        self._claims: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> str | None:
@@ -123,6 +136,19 @@ class MemoryBriefingCache:
     def put(self, key: str, text: str, model: str) -> None:
         with self._lock:
             self._items[key] = (text, model)
+            self._claims.pop(key, None)
+
+    def claim(self, key: str, stale_after: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if key in self._items or now - self._claims.get(key, -math.inf) < stale_after:
+                return False
+            self._claims[key] = now
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._claims.pop(key, None)
 
 
 def cache_key(entry_keys: Sequence[str], language: str, model: str) -> str:
@@ -276,6 +302,7 @@ class OpenAIBriefer:
                  max_chars: int, cache: BriefingCache, fallback: Briefer) -> None:
         self.model = model
         self.timeout = timeout
+        self.retries = retries
         self.max_chars = max_chars
         self.cache = cache
         self.fallback = fallback
@@ -313,17 +340,24 @@ class OpenAIBriefer:
                 text = check_briefing(cached, max_chars=self.max_chars, paper_count=paper_count)
         except Exception as err:  # a bad row or a broken cache: ask the endpoint instead
             log.warning("briefing: ignoring the cached one: %s", err)
+        if not text and not self._claim(key):  # another worker is writing this one
+            text = self._wait_for(key, paper_count)
         if text:
             self._count("cache_hits")
             return Briefing(text=text, kind="llm", model=self.model)
         messages = build_messages(groups, language, self.max_chars)
         estimate = sum(len(m["content"]) for m in messages) // 4
-        if budget is not None:
-            budget.take(estimate)  # raises BudgetExhausted: the caller falls back
+        try:
+            if budget is not None:
+                budget.take(estimate)  # raises BudgetExhausted: the caller falls back
+        except BudgetExhausted:
+            self._release(key)
+            raise
         self._count("calls")
         try:
             text = self._ask(messages, paper_count, budget, estimate)
         except Exception as err:  # whatever went wrong, the digest still goes out
+            self._release(key)
             self._count("failures")
             expected = isinstance(err, openai.OpenAIError | BriefingError)
             log.warning("briefing: using the extractive one, the endpoint failed: %s",
@@ -334,6 +368,41 @@ class OpenAIBriefer:
         except Exception as err:  # the briefing is good; only its reuse is lost
             log.warning("briefing: could not cache it: %s", err)
         return Briefing(text=text, kind="llm", model=self.model)
+
+    @property
+    def _claim_life(self) -> float:
+        """How long a writer may take: every try of the call, with room to store it."""
+        return self.timeout * (self.retries + 1) + 10
+
+    def _claim(self, key: str) -> bool:
+        try:
+            return self.cache.claim(key, self._claim_life)
+        except Exception as err:  # a broken cache: write it ourselves
+            log.warning("briefing: could not claim it: %s", err)
+            return True
+
+    def _release(self, key: str) -> None:
+        try:
+            self.cache.release(key)
+        except Exception as err:  # the claim then expires by itself
+            log.warning("briefing: could not release it: %s", err)
+
+    def _wait_for(self, key: str, paper_count: int) -> str:
+        """The other writer's briefing, or "" when it gave up (then ask ourselves)."""
+        deadline = time.monotonic() + self._claim_life
+        while time.monotonic() < deadline:
+            time.sleep(WAIT_STEP)
+            try:
+                cached = self.cache.get(key)
+                if cached:
+                    return check_briefing(cached, max_chars=self.max_chars,
+                                          paper_count=paper_count)
+                if self.cache.claim(key, self._claim_life):
+                    return ""  # released or abandoned: ours now
+            except Exception as err:
+                log.warning("briefing: waiting for another writer failed: %s", err)
+                return ""
+        return ""
 
     def _ask(self, messages: list[dict], paper_count: int, budget: RunBudget | None,
              estimate: int) -> str:

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import event, func, update
+from sqlalchemy import delete, event, func, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, create_engine, select
@@ -310,23 +311,51 @@ def votes_of(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, 
 # --- briefing cache and runs -----------------------------------------------------------
 
 class DatabaseBriefingCache:
-    """The briefing cache in the database, shared by every worker."""
+    """The briefing cache in the database, shared by every worker.
+
+    A claim is a row with an empty text: the worker that wrote it asks the endpoint, the
+    others wait for the text (brief.BriefingCache).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._table = BriefingCacheEntry.__table__  # type: ignore[attr-defined]
+        self._insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[
+            engine.dialect.name]
 
     def get(self, key: str) -> str | None:
-        with Session(self.engine) as session:
-            row = session.get(BriefingCacheEntry, key)
-            return row.text if row else None
+        with self.engine.connect() as conn:
+            text = conn.execute(select(self._table.c.text).where(
+                self._table.c.key == key)).scalar()
+        return text or None  # "" is a claim, not a briefing
 
     def put(self, key: str, text: str, model: str) -> None:
-        with Session(self.engine) as session:
-            session.merge(BriefingCacheEntry(key=key, text=text, model=model))
-            try:
-                session.commit()
-            except IntegrityError:  # another worker stored the same key first
-                session.rollback()
+        """Store a briefing over our claim; a briefing another worker stored stays."""
+        row = self._insert(self._table).values(key=key, text=text, model=model,
+                                               created_at=utcnow())
+        with self.engine.begin() as conn:
+            conn.execute(row.on_conflict_do_update(
+                index_elements=["key"], set_={"text": text, "model": model},
+                where=self._table.c.text == ""))
+
+    def claim(self, key: str, stale_after: float) -> bool:
+        now = utcnow()
+        table = self._table
+        with self.engine.begin() as conn:
+            # RETURNING, not rowcount: psycopg reports no count for ON CONFLICT DO NOTHING.
+            row = self._insert(table).values(key=key, text="", model="", created_at=now)
+            if conn.execute(row.on_conflict_do_nothing().returning(table.c.key)).first():
+                return True
+            taken = conn.execute(update(table).where(
+                table.c.key == key, table.c.text == "",
+                table.c.created_at < now - timedelta(seconds=stale_after)).values(
+                created_at=now).returning(table.c.key))
+            return taken.first() is not None
+
+    def release(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(self._table).where(self._table.c.key == key,
+                                                   self._table.c.text == ""))
 
 
 def save_run(session: Session, run: Run) -> Run:

@@ -20,7 +20,7 @@ from digest_mailer.brief import (
     check_briefing,
     make_briefer,
 )
-from digest_mailer.digest import CategoryGroup, Paper
+from digest_mailer.digest import Briefing, CategoryGroup, Paper
 from digest_mailer.errors import BriefingError
 from digest_mailer.extractive import ExtractiveBriefer
 
@@ -288,3 +288,42 @@ def test_twenty_papers_cost_under_1500_input_tokens() -> None:
     system, user = build_messages(groups(rows), "en", 1200)
     characters = len(system["content"]) + len(user["content"])
     assert characters / 4 <= 1500, characters  # ~4 characters a token
+
+
+# --- two workers meeting the same new selection ------------------------------------------
+
+def _at_once(*briefers: OpenAIBriefer) -> list[Briefing]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(briefers)) as pool:
+        return list(pool.map(lambda b: b.brief(groups(), "en"), briefers))
+
+
+def test_two_workers_asking_at_once_make_one_call(llm_server: LLMServer, make: Make,
+                                                  database_url: str) -> None:
+    from digest_mailer.store import DatabaseBriefingCache, make_engine
+
+    llm_server.mode, llm_server.delay = "timeout", 1.0  # a slow answer: both ask meanwhile
+    engines = [make_engine(database_url, auto_migrate=True) for _ in range(2)]
+    first, second = (make(cache=DatabaseBriefingCache(e)) for e in engines)
+    one, other = _at_once(first, second)
+    assert llm_server.count == 1  # the second waited for the first one's answer
+    assert one == other and one.kind == "llm"
+    assert first.calls + second.calls == 1 and first.cache_hits + second.cache_hits == 1
+    for engine in engines:
+        engine.dispose()
+
+
+def test_a_failed_writer_lets_the_waiting_one_ask(llm_server: LLMServer, make: Make,
+                                                 database_url: str) -> None:
+    from digest_mailer.store import DatabaseBriefingCache, make_engine
+
+    llm_server.mode = "500"
+    engine = make_engine(database_url, auto_migrate=True)
+    first, second = (make(cache=DatabaseBriefingCache(engine)) for _ in range(2))
+    start = time.monotonic()
+    briefings = _at_once(first, second)
+    assert all(b.kind == "extractive" for b in briefings)
+    # The failed claim was released, so the other asked at once instead of waiting it out.
+    assert llm_server.count == 2 and time.monotonic() - start < first._claim_life / 2
+    engine.dispose()
