@@ -57,6 +57,9 @@ class SlowLLM(ThreadingHTTPServer):
 
 class _LLMHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints: no connection per call
+    # Headers and body go out in two writes: with Nagle on, the body waited for the
+    # client's delayed ACK, adding 40 ms to every call.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -210,7 +213,8 @@ def worker(settings_kw: dict, ids: list[int], batch: int, day: date, out: multip
     counts: Counter[str] = Counter()
     for start in range(0, len(ids), batch):
         counts.update(pipeline.send_digests(ids[start:start + batch], digest_date=day).counts)
-    out.put((dict(counts), dict(clock.seconds), peak_rss_mb()))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.put((dict(counts), dict(clock.seconds), peak_rss_mb(), usage.ru_utime, usage.ru_stime))
 
 
 def run(label: str, settings, llm: Services, ids: list[int], workers: int, batch: int) -> None:
@@ -235,9 +239,10 @@ def run(label: str, settings, llm: Services, ids: list[int], workers: int, batch
     wall = time.perf_counter() - start
     counts: Counter[str] = Counter()
     stages: Counter[str] = Counter()
-    for c, s, _ in results:
+    for c, s, *_ in results:
         counts.update(c)
         stages.update(s)
+    user, system = (sum(r[i] for r in results) for i in (3, 4))
     sent = counts["sent"]
     calls, tokens = llm.calls - calls0, llm.prompt_tokens - tokens0
     with Session(pipeline.engine) as session:
@@ -254,7 +259,9 @@ def run(label: str, settings, llm: Services, ids: list[int], workers: int, batch
           f"{tokens} input tokens "
           f"({tokens / max(calls, 1):.0f} per call, {tokens / max(sent, 1):.0f} per digest), "
           f"cache hit rate {hits / max(hits + calls, 1):.0%}")
-    print(f"  peak RSS: {max(r for _, _, r in results):.0f} MB per worker")
+    print(f"  worker CPU per digest: {1000 * user / max(sent, 1):.1f} ms user, "
+          f"{1000 * system / max(sent, 1):.1f} ms system")
+    print(f"  peak RSS: {max(r[2] for r in results):.0f} MB per worker")
 
 
 @contextlib.contextmanager
@@ -283,9 +290,9 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--entries", type=int, default=2_000)
     parser.add_argument("--papers", type=int, default=20, help="papers per digest")
-    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--database-url", default="")
-    parser.add_argument("--llm-concurrency", type=int, default=32)
+    parser.add_argument("--llm-concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     multiprocessing.set_start_method("fork")

@@ -29,7 +29,6 @@ _URL_LIST_HEADERS = frozenset({"list-unsubscribe", "list-subscribe", "list-help"
 _ENCODED_WORD_LIKE = re.compile(r"=\?.*?\?=", re.DOTALL)
 _ADDR_SPEC = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[^\s@<>()\[\]\\,;:\"]+")
 _PHRASE_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
-_FROM_LINE = re.compile(r"^From ", re.MULTILINE)
 
 
 class _MailPolicy(EmailPolicy):
@@ -256,5 +255,7 @@ def _text_part(body: str, subtype: str) -> MIMEPart:
     encoded = binascii.b2a_qp(data, istext=True).decode("ascii")
     # smtplib's generator turns a line starting "From " into ">From " (mbox quoting), and
     # paper titles do start so: "=46" is the same F, out of the quoting's reach.
-    part.set_payload(_FROM_LINE.sub("=46rom ", encoded))
+    if encoded.startswith("From "):
+        encoded = "=46" + encoded[1:]
+    part.set_payload(encoded.replace("\nFrom ", "\n=46rom "))
     return part

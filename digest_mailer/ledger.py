@@ -160,11 +160,11 @@ def finish_delivery(session: Session, delivery: Delivery, status: str, now: date
     delivery.last_error = error
     if status == DeliveryStatus.SENT:
         delivery.sent_at = now
-    session.execute(
-        update(Delivery).where(col(Delivery.id) == delivery.id).values(
+    # On the table, not the entity: no ORM bookkeeping for a statement sent per digest.
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        update(table).where(table.c.id == delivery.id).values(
             status=status, last_error=error, sent_at=delivery.sent_at,
             briefing=delivery.briefing, briefing_kind=delivery.briefing_kind,
-            subject=delivery.subject),
-        execution_options=_PLAIN,
-    )
+            subject=delivery.subject))
     session.commit()

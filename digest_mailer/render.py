@@ -101,6 +101,7 @@ def one_line(value: str) -> str:
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
 
 
+@lru_cache(maxsize=_CACHE)  # a digest asks for each link up to three times
 def safe_url(url: str, fallback: str = "#") -> str:
     """The URL if it is absolute http(s) without whitespace, else ``fallback``.
 
