@@ -105,7 +105,7 @@ class Settings(BaseSettings):
 
     # Schedule
     schedule_minutes: int = 5
-    send_batch_size: int = 50
+    send_batch_size: int = 500  # a batch reads the day once: larger batches share more
     claim_timeout_minutes: float = 15.0  # a claim this old belongs to a killed worker
     default_timezone: str = "UTC"
     default_send_hour: int = 7
