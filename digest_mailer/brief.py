@@ -1,14 +1,14 @@
 """The briefing paragraph on top of a digest, written by any OpenAI-compatible endpoint.
 
-Paper text is untrusted: it reaches the model only as delimited data, and whatever the model
-answers passes :func:`check_briefing` before anyone sees it. Any failure falls back to the
-extractive briefer, so a digest never waits on, or breaks because of, the endpoint.
+Paper text is untrusted: it reaches the model only as delimited data, and whatever the
+model answers passes ``briefcheck.check_briefing`` before anyone sees it. Any failure falls
+back to the extractive briefer, so a digest never waits on, or breaks because of, the
+endpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import logging
 import math
@@ -21,6 +21,7 @@ from typing import Protocol
 
 import openai
 
+from digest_mailer.briefcheck import check_briefing
 from digest_mailer.digest import Briefing, CategoryGroup
 from digest_mailer.errors import BriefingError
 
@@ -38,6 +39,7 @@ _KEY_SENTENCE = re.compile(r"\b(?:we (?:propose|introduce|present|develop|show)|
                            r"|in this (?:paper|work)|here we)\b", re.I)
 LANGUAGES = {"en": "English", "zh": "Simplified Chinese (简体中文)"}
 
+# briefcheck._LEAK looks for two phrases of this prompt in answers: keep them in step.
 _SYSTEM = """\
 You write the briefing paragraph for digest-mailer, a morning email of new research papers.
 
@@ -199,82 +201,6 @@ def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: in
             )
     user = "<papers>\n" + "\n".join(blocks) + "\n</papers>"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
-
-
-_SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.I | re.S)
-_TAG = re.compile(r"</?[A-Za-z!][^>]*(?:>|$)")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_LINE_MARK = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+•]\s+|\d+[.)]\s+)+")
-_INLINE_HEADING = re.compile(r"(?<!\S)#{1,6}\s+")
-_URL = re.compile(r"\b(?:https?://|www\.|javascript:)\S*", re.I)
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_CITATION = re.compile(r"\[([\d\s,;–-]*\d[\d\s,;–-]*)\]")
-_REFUSAL = re.compile(
-    r"^\W*(?:I[’']?m sorry|I am sorry|sorry\b|I apologi[sz]e|I can(?:[’']?t|not| not)\b|"
-    r"I[’']?m unable|I am unable|I won[’']?t|as an AI|as a language model|"
-    r"抱歉|对不起|很抱歉|我无法|我不能|作为一个?(?:AI|人工智能|语言模型))",
-    re.I,
-)
-# Phrases only the system prompt contains: seeing one means the model printed its prompt.
-_LEAK = re.compile(r"You write the briefing paragraph|untrusted DATA from public feeds", re.I)
-_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
-
-
-def _fix_citations(text: str, paper_count: int) -> str:
-    """Keep citations of papers that exist; a made-up [99] would point the reader nowhere."""
-
-    def fix(match: re.Match[str]) -> str:
-        kept = []
-        for part in re.split(r"[,;]", match.group(1)):
-            ends = [int(n) for n in re.findall(r"\d+", part)]
-            if re.search(r"[–-]", part):  # a range such as 2–4: both ends must exist
-                if len(ends) == 2 and 1 <= ends[0] < ends[1] <= paper_count:
-                    kept.append(f"{ends[0]}–{ends[1]}")
-            else:
-                kept.extend(str(n) for n in ends if 1 <= n <= paper_count)
-        return f"[{', '.join(kept)}]" if kept else ""
-
-    return _CITATION.sub(fix, text)
-
-
-def _truncate(text: str, max_chars: int) -> str:
-    """Cut at the last sentence end within ``max_chars``; at a word, with "…", if there is none."""
-    if len(text) <= max_chars:
-        return text
-    ends = [m.end() for m in _SENTENCE_END.finditer(text[: max_chars + 1]) if m.end() <= max_chars]
-    if ends and ends[-1] >= max_chars // 3:
-        return text[: ends[-1]]
-    head = text[: max_chars - 1]
-    if " " in head:
-        head = head.rsplit(" ", 1)[0]
-    return head.rstrip(",;:–- ") + "…"
-
-
-def check_briefing(text: str, *, max_chars: int, paper_count: int) -> str:
-    """Turn a model's answer into one plain-text paragraph, or raise :class:`BriefingError`.
-
-    Removes HTML, markdown and links, keeps only citations of existing papers, and cuts at a
-    sentence end within ``max_chars``. The result is plain text: rendering still escapes it.
-    """
-    text = html.unescape(text or "")  # so "&lt;script&gt;" is caught as the tag it would become
-    text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
-    text = _MD_LINK.sub(r"\1", text)
-    text = "\n".join(_LINE_MARK.sub("", line) for line in text.splitlines())
-    text = _INLINE_HEADING.sub("", text)
-    for mark in ("```", "`", "**", "__", "~~", "*"):
-        text = text.replace(mark, "")
-    text = _URL.sub("", _INVISIBLE.sub("", text))
-    text = " ".join(text.split())
-    if not re.search(r"\w", text):
-        raise BriefingError("the answer is empty")
-    if _REFUSAL.search(text[:120]):
-        raise BriefingError(f"the answer is a refusal: {text[:80]!r}")
-    if _LEAK.search(text):
-        raise BriefingError("the answer repeats the system prompt")
-    text = _fix_citations(text, paper_count)
-    text = re.sub(r"\(\s*\)", "", text)  # what is left of "(link)" or "([99])"
-    text = re.sub(r"\s+([,.;:!?。，；：！？])", r"\1", " ".join(text.split()))
-    return _truncate(text.strip(), max_chars)
 
 
 def _reason(err: Exception, timeout: float) -> str:

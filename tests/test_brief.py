@@ -17,9 +17,9 @@ from digest_mailer.brief import (
     OpenAIBriefer,
     build_messages,
     cache_key,
-    check_briefing,
     make_briefer,
 )
+from digest_mailer.briefcheck import check_briefing
 from digest_mailer.digest import Briefing, CategoryGroup, Paper
 from digest_mailer.errors import BriefingError
 from digest_mailer.extractive import ExtractiveBriefer
