@@ -239,11 +239,18 @@ class Pipeline:
             claimed.append((subscriber, delivery))
         jobs = []
         for subscriber, delivery in claimed:
-            entries = batch.entries(delivery.entry_keys)
-            if entries is None:  # a retry of an older day: read its papers by key
-                entries = store.entries_by_keys(session, delivery.entry_keys)
-            jobs.append(_Job(subscriber, delivery, self._groups(subscriber, entries,
-                                                               batch.labels)))
+            try:
+                entries = batch.entries(delivery.entry_keys)
+                if entries is None:  # a retry of an older day: read its papers by key
+                    entries = store.entries_by_keys(session, delivery.entry_keys)
+                groups = self._groups(subscriber, entries, batch.labels)
+            except Exception as err:  # bad data: release the claim, record, go on
+                session.rollback()
+                log.exception("grouping the papers for %s failed", subscriber.email)
+                self._failed(session, delivery, report, subscriber.email,
+                             f"{type(err).__name__}: {err}", permanent=False)
+                continue
+            jobs.append(_Job(subscriber, delivery, groups))
         return jobs
 
     def _briefed(self, jobs: list[_Job], report: Report) -> Iterator[_Job]:
