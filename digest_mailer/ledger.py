@@ -8,28 +8,20 @@ another takes over once it is ``claim_timeout`` old.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from digest_mailer.models import Delivery, DeliveryStatus
+from digest_mailer.store import dialect_insert, in_chunks
 
 # A claim older than this is taken to belong to a worker that died mid-send.
 STALE_CLAIM = timedelta(minutes=15)
-CHUNK = 900  # ids per IN (…): stays under SQLite's bound-parameter limit
 # Plain UPDATEs: the ORM's default evaluates each one against every object in the
 # session (the batch's 2,000 entries), which cost more than the statement itself.
 _PLAIN = {"synchronize_session": False}
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -58,7 +50,7 @@ def closed_dates(session: Session, dates: Sequence[date]) -> set[tuple[int, date
 def deliveries_of(session: Session, ids: Sequence[int],
                   dates: Sequence[date]) -> dict[tuple[int, date], Delivery]:
     found: dict[tuple[int, date], Delivery] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         query = select(Delivery).where(col(Delivery.subscriber_id).in_(chunk),
                                        col(Delivery.digest_date).in_(list(dates)))
         found.update({(d.subscriber_id, d.digest_date): d for d in session.exec(query)})
@@ -68,7 +60,7 @@ def deliveries_of(session: Session, ids: Sequence[int],
 def previous_cutoffs(session: Session, ids: Sequence[int], before: date) -> dict[int, datetime]:
     """Where each subscriber's last closed window (sent or empty) before ``before`` ended."""
     found: dict[int, datetime] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         query = (select(Delivery.subscriber_id, func.max(Delivery.cutoff))
                  .where(col(Delivery.subscriber_id).in_(chunk), Delivery.digest_date < before,
                         col(Delivery.status).in_([DeliveryStatus.SENT, DeliveryStatus.EMPTY]))
@@ -88,15 +80,12 @@ def open_deliveries(session: Session, deliveries: Sequence[Delivery]) -> list[De
     owns the digest. Rows are written as given, so a digest about to be sent is written
     already claimed (status ``sending``, ``claimed_at`` and one attempt).
     """
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(
-        session.get_bind().dialect.name)
-    if insert is None:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError("open_deliveries needs SQLite or PostgreSQL")
+    insert = dialect_insert(session.connection())
     mine = {(d.subscriber_id, d.digest_date): d for d in deliveries}
     written: list[Delivery] = []
     columns = [c.name for c in Delivery.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
     # Small chunks: SQLite allows 32,766 parameters per statement, a row has 17.
-    for chunk in _chunks(list(mine.values()), 500):
+    for chunk in in_chunks(list(mine.values()), 500):
         rows = [{name: getattr(d, name) for name in columns} for d in chunk]
         statement = (insert(Delivery).values(rows)
                      .on_conflict_do_nothing(index_elements=["subscriber_id", "digest_date"])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, event, func, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, create_engine, select
 
@@ -287,18 +288,27 @@ def reader_messages(session: Session, kinds: Sequence[str] | None = None,
 
 
 # Batch reads for a send batch of many subscribers.
-CHUNK = 900  # stays under SQLite's bound-parameter limit
+CHUNK = 900  # ids per IN (…): stays under SQLite's bound-parameter limit
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    ids = list(ids)
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
+def in_chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def dialect_insert(bind: Engine | Connection) -> Callable[..., Any]:
+    """The INSERT with ON CONFLICT of the database behind ``bind`` (SQLite or PostgreSQL)."""
+    inserts = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    name = bind.dialect.name
+    if name not in inserts:
+        raise RuntimeError(f"digest-mailer runs on SQLite or PostgreSQL, not {name}")
+    return inserts[name]
 
 
 def votes_of(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
     found: dict[int, list[tuple[str, str]]] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         query = (select(Vote.subscriber_id, Entry.title, Vote.vote)
                  .join(Entry, col(Entry.key) == col(Vote.entry_key))
                  .where(col(Vote.subscriber_id).in_(chunk))
@@ -320,8 +330,7 @@ class DatabaseBriefingCache:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._table = BriefingCacheEntry.__table__  # type: ignore[attr-defined]
-        self._insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[
-            engine.dialect.name]
+        self._insert = dialect_insert(engine)
 
     def get(self, key: str) -> str | None:
         with self.engine.connect() as conn:
