@@ -22,6 +22,8 @@ STALE_CLAIM = timedelta(minutes=15)
 # Plain UPDATEs: the ORM's default evaluates each one against every object in the
 # session (the batch's 2,000 entries), which cost more than the statement itself.
 _PLAIN = {"synchronize_session": False}
+_WINDOW_CLOSED = [DeliveryStatus.SENT, DeliveryStatus.EMPTY, DeliveryStatus.RESEND,
+                  DeliveryStatus.UNKNOWN]
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -58,12 +60,16 @@ def deliveries_of(session: Session, ids: Sequence[int],
 
 
 def previous_cutoffs(session: Session, ids: Sequence[int], before: date) -> dict[int, datetime]:
-    """Where each subscriber's last closed window (sent or empty) before ``before`` ended."""
+    """Where each subscriber's last closed window before ``before`` ended.
+
+    Closed: sent, empty, or maybe delivered (the server took the whole message; its
+    papers are not sent again the next day).
+    """
     found: dict[int, datetime] = {}
     for chunk in in_chunks(ids):
         query = (select(Delivery.subscriber_id, func.max(Delivery.cutoff))
                  .where(col(Delivery.subscriber_id).in_(chunk), Delivery.digest_date < before,
-                        col(Delivery.status).in_([DeliveryStatus.SENT, DeliveryStatus.EMPTY]))
+                        col(Delivery.status).in_(_WINDOW_CLOSED))
                  .group_by(Delivery.subscriber_id))
         for sid, cutoff in session.exec(query):
             if cutoff is not None:
@@ -101,7 +107,7 @@ def open_deliveries(session: Session, deliveries: Sequence[Delivery]) -> list[De
 
 def claim_delivery(session: Session, delivery_id: int, now: datetime,
                    stale_after: timedelta = STALE_CLAIM) -> bool:
-    """Atomically take a pending (or abandoned) delivery for sending. One worker wins.
+    """Atomically take a pending, to-resend (or abandoned) delivery for sending. One wins.
 
     A claim older than ``stale_after`` (DIGEST_CLAIM_TIMEOUT_MINUTES) is taken over.
     """
@@ -109,7 +115,7 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime,
     result = session.execute(
         update(Delivery)
         .where(col(Delivery.id) == delivery_id)
-        .where((col(Delivery.status) == DeliveryStatus.PENDING)
+        .where(col(Delivery.status).in_([DeliveryStatus.PENDING, DeliveryStatus.RESEND])
                | ((col(Delivery.status) == DeliveryStatus.SENDING)
                   & (col(Delivery.claimed_at) < stale)))
         .values(status=DeliveryStatus.SENDING, claimed_at=now,

@@ -7,12 +7,15 @@ Each message records its arrival time (``time.monotonic()``). It counts TCP
 connections and AUTH attempts so tests can see what a client did, not only what arrived.
 
 Use the ``smtp_server`` fixture (a factory) after importing it, or :class:`LoopbackSmtp`.
+:class:`StoreThenDropSmtp` is a raw-socket server that stores a message and hangs up before
+its ``250``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -222,3 +225,88 @@ def smtp_server() -> Iterator[Any]:
     yield start
     for server in started:
         server.stop()
+
+
+class StoreThenDropSmtp:
+    """A raw-socket SMTP server that stores each message, then hangs up before its ``250``.
+
+    What a server that crashes, or a middlebox that times out, right after queueing looks
+    like to the client: the whole message went out, no answer came back. ``drop_for``
+    names the recipients treated so (empty: every one); the others get ``250``. One thread
+    per connection, loopback only, every socket with a timeout.
+    """
+
+    def __init__(self, drop_for: tuple[str, ...] = ()) -> None:
+        self.drop_for = drop_for
+        self.messages: list[Received] = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self._listener = socket.create_server((HOST, 0))
+        self._listener.settimeout(0.2)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def url(self) -> str:
+        return f"smtp://{HOST}:{self.port}"
+
+    def start(self) -> StoreThenDropSmtp:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 loopback ESMTP\r\n")
+            mail_from, rcpt_tos = "", []
+            for raw in lines:
+                verb = raw[:4].upper()
+                arg = raw[5:].strip().decode(errors="replace")
+                if verb in (b"EHLO", b"HELO"):
+                    conn.sendall(b"250-loopback\r\n250 8BITMIME\r\n")
+                elif verb == b"MAIL":
+                    mail_from, rcpt_tos = arg.partition(":")[2].strip("<> "), []
+                    conn.sendall(b"250 OK\r\n")
+                elif verb == b"RCPT":
+                    rcpt_tos.append(arg.partition(":")[2].strip("<> "))
+                    conn.sendall(b"250 OK\r\n")
+                elif verb == b"DATA":
+                    conn.sendall(b"354 go ahead\r\n")
+                    body = []
+                    for line in lines:
+                        if line == b".\r\n":
+                            break
+                        body.append(line[1:] if line.startswith(b"..") else line)
+                    with self.lock:
+                        self.messages.append(Received(mail_from, list(rcpt_tos), b"".join(body),
+                                                      False, time.monotonic()))
+                    if not self.drop_for or set(rcpt_tos) & set(self.drop_for):
+                        return  # stored, and gone before the 250
+                    conn.sendall(b"250 2.0.0 queued\r\n")
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                elif verb in (b"RSET", b"NOOP"):
+                    conn.sendall(b"250 OK\r\n")
+                else:
+                    conn.sendall(b"502 not implemented\r\n")

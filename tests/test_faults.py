@@ -10,17 +10,17 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from conftest import require
 from llm_server import LLMServer
-from smtpserver import LoopbackSmtp
+from smtpserver import LoopbackSmtp, StoreThenDropSmtp
 from sqlmodel import Session, select
 from test_worker import CLI, CONSUMER, TIMEOUT, clean_env, stop
-from world import DEMO, World
+from world import DEMO, World, parse
 
 from digest_mailer import ledger, store
 from digest_mailer.models import Delivery, DeliveryStatus
@@ -35,7 +35,8 @@ def rate_of(smtp: LoopbackSmtp) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def world_with(tmp_path: Path, feeds, smtp: LoopbackSmtp, readers: int, **overrides) -> World:
+def world_with(tmp_path: Path, feeds, smtp: LoopbackSmtp | StoreThenDropSmtp, readers: int,
+               **overrides) -> World:
     world = World.build(tmp_path, feeds, smtp_url=smtp.url(), **overrides)
     world.add_demo_sources()
     for n in range(readers):
@@ -133,6 +134,68 @@ def test_a_recipient_deferred_all_run_stays_pending_and_goes_next_run(tmp_path, 
     again = world.pipeline.send_digests()
     assert again.counts["sent"] == 1 and again.counts["already_done"] == 3
     assert len(smtp.messages) == 4
+
+
+# --- 2b. a message stored, then its answer lost: maybe delivered ---------------------------
+
+def _copies(smtp: StoreThenDropSmtp) -> Counter[str]:
+    return Counter(r for m in smtp.messages for r in m.rcpt_tos)
+
+
+def _statuses(world: World) -> dict[int, str]:
+    with Session(world.pipeline.engine) as session:
+        return {d.subscriber_id: d.status for d in session.exec(select(Delivery))}
+
+
+@pytest.fixture
+def dropping_smtp() -> Iterator[Callable[..., StoreThenDropSmtp]]:
+    started: list[StoreThenDropSmtp] = []
+
+    def start(**options: object) -> StoreThenDropSmtp:
+        started.append(StoreThenDropSmtp(**options).start())  # type: ignore[arg-type]
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_a_message_stored_then_dropped_before_250_goes_out_at_most_twice(tmp_path, feed_server,
+                                                                          dropping_smtp):
+    """Over five runs each reader gets at most one extra copy, with the same Message-ID.
+
+    Before: 3 tries × (send + reconnect once) = 6 copies in the first run alone.
+    """
+    smtp = dropping_smtp()  # every message: stored, then the connection closes
+    world = world_with(tmp_path, feed_server, smtp, 3)
+    first = world.pipeline.send_digests()
+    assert _copies(smtp) == {f"r{n:02d}@example.org": 1 for n in range(3)}  # none in-run
+    assert first.counts["maybe_delivered"] == 3 and first.counts["will_resend"] == 3, first
+    assert first.counts["sent"] == 0 and first.counts["smtp_retries"] == 0
+    assert set(_statuses(world).values()) == {DeliveryStatus.RESEND}
+    reports = [world.pipeline.send_digests() for _ in range(4)]
+    copies = _copies(smtp)
+    print(f"copies per reader over 5 runs: {dict(copies)}")
+    assert copies == {f"r{n:02d}@example.org": 2 for n in range(3)}, copies
+    assert reports[0].counts["unknown"] == 3
+    assert all(r.counts["already_done"] == 3 for r in reports[1:]), reports
+    assert set(_statuses(world).values()) == {DeliveryStatus.UNKNOWN}
+    ids = Counter((r, parse(m.content)["Message-ID"]) for m in smtp.messages for r in m.rcpt_tos)
+    assert set(ids.values()) == {2}, ids  # the resend is the same message
+
+
+def test_with_resend_off_a_maybe_delivered_digest_is_never_sent_again(tmp_path, feed_server,
+                                                                      dropping_smtp):
+    """The others go on over the same batch; the maybe-delivered one stays at one copy."""
+    smtp = dropping_smtp(drop_for=("r01@example.org",))
+    world = world_with(tmp_path, feed_server, smtp, 4, resend_unknown=False)
+    first = world.pipeline.send_digests()
+    assert first.counts["sent"] == 3 and first.counts["unknown"] == 1, first
+    for _ in range(3):
+        world.pipeline.send_digests()
+    assert _copies(smtp) == {f"r{n:02d}@example.org": 1 for n in range(4)}
+    assert _statuses(world)[2] == DeliveryStatus.UNKNOWN
+    assert smtp.connections == 2  # the drop reconnected once, for the next reader
 
 
 # --- 3. the LLM budget of a run ------------------------------------------------------------
