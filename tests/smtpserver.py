@@ -2,7 +2,8 @@
 
 Options: STARTTLS (+ AUTH), implicit TLS, a recipient to refuse with 550, one to defer
 with 451 (always, or only its first ``defer_times`` attempts), dropping the connection after
-N messages, hanging up on MAIL, a per-message ``delay`` before a message is accepted.
+N messages, hanging up on MAIL, a per-message ``delay`` before a message is accepted, an
+``on_accept`` callback run before each ``250``.
 Each message records its arrival time (``time.monotonic()``). It counts TCP
 connections and AUTH attempts so tests can see what a client did, not only what arrived.
 
@@ -20,7 +21,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ class _Handler:
         content = envelope.original_content or b""
         if self.server.delay:  # a slow server: the client waits for the final answer
             await asyncio.sleep(self.server.delay)
+        if self.server.on_accept is not None:  # blocks the loop: a test's one-off step
+            self.server.on_accept()
         # STARTTLS or implicit TLS: either way the live transport then has an SSL object.
         tls = server.transport is not None and bool(server.transport.get_extra_info("ssl_object"))
         with self.server.lock:
@@ -161,6 +164,8 @@ class LoopbackSmtp:
         self.refuse, self.defer, self.defer_times = refuse, defer, defer_times
         self.deferred: dict[str, int] = {}  # RCPT attempts seen per deferred address
         self.delay = delay
+        # Called before each 250 (e.g. to take a database lock while the client waits).
+        self.on_accept: Callable[[], None] | None = None
         self.drop_after, self.hang_up_on_mail = drop_after, hang_up_on_mail
         self.credentials = credentials
         self.messages: list[Received] = []

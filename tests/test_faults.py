@@ -198,6 +198,57 @@ def test_with_resend_off_a_maybe_delivered_digest_is_never_sent_again(tmp_path, 
     assert smtp.connections == 2  # the drop reconnected once, for the next reader
 
 
+# --- 2c. the database locked by another process while a batch sends ------------------------
+
+LOCKER = """\
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=5)
+db.execute("BEGIN IMMEDIATE")  # the write lock, as a long import or a backup would hold it
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+
+def test_a_sqlite_write_lock_during_a_send_delays_the_marks_and_sends_nothing_twice(
+        tmp_path, feed_server, smtp_server):
+    """A second process holds SQLite's write lock 10x the busy timeout from the first 250 on.
+
+    The accepted message's "sent" is retried until the lock goes; the batch goes on.
+    Before: the UPDATE raised "database is locked", the run crashed, rows stayed `sending`.
+    """
+    smtp = smtp_server()
+    world = world_with(tmp_path, feed_server, smtp, 6)
+    url = world.pipeline.settings.effective_database_url
+    world.pipeline.engine.dispose()
+    world.pipeline.engine = store.make_engine(url, busy_timeout=0.2)
+    hold = 2.0
+    lockers: list[subprocess.Popen[str]] = []
+
+    def lock_once() -> None:
+        if lockers:
+            return
+        lockers.append(subprocess.Popen(
+            [sys.executable, "-c", LOCKER, url.removeprefix("sqlite:///"), str(hold)],
+            stdout=subprocess.PIPE, text=True))
+        assert lockers[0].stdout is not None and lockers[0].stdout.readline() == "locked\n"
+
+    smtp.on_accept = lock_once
+    started = time.monotonic()
+    try:
+        report = world.pipeline.send_digests()
+    finally:
+        for locker in lockers:
+            locker.wait(timeout=10)
+    elapsed = time.monotonic() - started
+    assert lockers and lockers[0].returncode == 0
+    assert report.counts["sent"] == 6 and report.counts["failed"] == 0, report
+    assert received_by(smtp) == {f"r{n:02d}@example.org": 1 for n in range(6)}
+    assert set(_statuses(world).values()) == {DeliveryStatus.SENT}
+    assert hold <= elapsed < hold + 8, elapsed
+    print(f"lock held {hold}s at busy timeout 0.2s: 6 sent once each in {elapsed:.1f}s")
+
+
 # --- 3. the LLM budget of a run ------------------------------------------------------------
 
 def _kinds(world: World) -> Counter[str]:
