@@ -323,7 +323,13 @@ class Pipeline:
     def _deliver(self, session: Session, job: _Job, mail: BatchConnection,
                  report: Report) -> None:
         subscriber, delivery = job.subscriber, job.delivery
+        utf8 = self._needs_smtputf8(subscriber.email)
         try:
+            if utf8 and not mail.supports("smtputf8", subscriber.email):
+                # Permanent: the same server will refuse it tomorrow, and the day after.
+                raise DeliveryError(subscriber.email, f"{utf8} has a non-ASCII local part, "
+                                    "which needs SMTPUTF8; the SMTP server does not announce "
+                                    "it", permanent=True)
             composed = self.compose(session, subscriber, delivery, groups=job.groups,
                                     briefing=job.briefing)
             # A claim left this long by a killed worker is taken over: re-stamp ours if
@@ -354,8 +360,11 @@ class Pipeline:
         except Exception as err:  # a bug or bad data: release the claim, record, go on
             session.rollback()
             log.exception("composing the digest for %s failed", subscriber.email)
+            # A message to a non-ASCII local part cannot be built (deliver.py writes ASCII
+            # addresses only): retrying would fail the same way every run.
+            permanent = bool(utf8) and isinstance(err, ValueError)
             self._failed(session, delivery, report, subscriber.email,
-                         f"{type(err).__name__}: {err}", permanent=False,
+                         f"{type(err).__name__}: {err}", permanent=permanent,
                          resending=job.resending)
             return
         ledger.finish_delivery(session, delivery, DeliveryStatus.SENT, self.clock())
@@ -375,6 +384,13 @@ class Pipeline:
         ledger.finish_delivery(session, delivery, status, self.clock(), reason)
         report.fail(email, reason)
         report.counts["failed_permanent" if permanent else "will_retry"] += 1
+
+    def _needs_smtputf8(self, to_email: str) -> str:
+        """The To or From address whose local part is not ASCII, or ""."""
+        for address in (to_email, parseaddr(self.settings.mail_from)[1]):
+            if not address.rpartition("@")[0].isascii():
+                return address
+        return ""
 
     def _maybe_delivered(self, session: Session, job: _Job, report: Report,
                          reason: str) -> None:

@@ -57,6 +57,10 @@ class Transport(Protocol):
         """Hand ``message`` over to its To address, or raise :class:`DeliveryError`."""
         ...
 
+    def supports(self, extension: str) -> bool:
+        """Does the receiving end take this ESMTP extension (e.g. ``smtputf8``)?"""
+        ...
+
 
 class Pacer:
     """Spaces sends at most ``rate`` a second, shared by every thread that holds it.
@@ -270,6 +274,12 @@ class SmtpTransport:
                                     permanent=True) from err
         self.sent += 1
 
+    def supports(self, extension: str) -> bool:
+        """Whether the server's EHLO announced ``extension``; connects if need be."""
+        if self._conn is None:
+            self._conn = self._connect("")
+        return bool(self._conn.has_extn(extension))
+
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -308,6 +318,10 @@ class OutboxTransport:
 
     def __exit__(self, *exc_info: object) -> None:
         return None
+
+    def supports(self, extension: str) -> bool:
+        """A file takes any message: UTF-8 addresses included."""
+        return True
 
     def send(self, message: EmailMessage) -> None:
         recipient = _only_address(message, "To")
@@ -383,9 +397,17 @@ class BatchConnection:
                 self.retries += 1
                 self.sleep(delay)
 
-    def _send_once(self, message: EmailMessage) -> None:
+    def supports(self, extension: str, recipient: str) -> bool:
+        """Whether this batch's server takes ``extension``; opens the transport if need be."""
+        transport = self._open(recipient)
+        try:
+            return transport.supports(extension)
+        except DeliveryError as err:
+            raise DeliveryError(recipient, err.reason, permanent=err.permanent) from err
+
+    def _open(self, recipient: str) -> Transport:
         if self.broken is not None:
-            raise DeliveryError(str(message["To"]), self.broken.reason, permanent=False)
+            raise DeliveryError(recipient, self.broken.reason, permanent=False)
         if self.transport is not None and (
                 (self.batch_size and self.on_connection >= self.batch_size)
                 or not getattr(self.transport, "connected", True)):
@@ -396,8 +418,13 @@ class BatchConnection:
                 transport.__enter__()
             except DeliveryError as err:
                 self.broken = err
-                raise DeliveryError(str(message["To"]), err.reason, permanent=False) from err
+                raise DeliveryError(recipient, err.reason, permanent=False) from err
             self.transport, self.on_connection = transport, 0
+        return self.transport
+
+    def _send_once(self, message: EmailMessage) -> None:
+        self._open(str(message["To"]))
+        assert self.transport is not None
         self.pacer.wait()
         self.on_connection += 1
         try:

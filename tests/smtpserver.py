@@ -3,7 +3,7 @@
 Options: STARTTLS (+ AUTH), implicit TLS, a recipient to refuse with 550, one to defer
 with 451 (always, or only its first ``defer_times`` attempts), dropping the connection after
 N messages, hanging up on MAIL, a per-message ``delay`` before a message is accepted, an
-``on_accept`` callback run before each ``250``.
+``on_accept`` callback run before each ``250``, announcing SMTPUTF8 (``smtputf8``).
 Each message records its arrival time (``time.monotonic()``). It counts TCP
 connections and AUTH attempts so tests can see what a client did, not only what arrived.
 
@@ -160,7 +160,8 @@ class LoopbackSmtp:
                  credentials: tuple[str, str] | None = None, auth_over_plaintext: bool = False,
                  refuse: tuple[str, ...] = (), defer: tuple[str, ...] = (),
                  drop_after: int | None = None, hang_up_on_mail: bool = False,
-                 defer_times: int | None = None, delay: float = 0.0) -> None:
+                 defer_times: int | None = None, delay: float = 0.0,
+                 smtputf8: bool = False) -> None:
         self.refuse, self.defer, self.defer_times = refuse, defer, defer_times
         self.deferred: dict[str, int] = {}  # RCPT attempts seen per deferred address
         self.delay = delay
@@ -173,7 +174,8 @@ class LoopbackSmtp:
         self.auth_attempts: list[str] = []  # mechanisms, whether or not they succeeded
         self.logins: list[tuple[str, str]] = []
         self.lock = threading.Lock()
-        kwargs: dict[str, Any] = {"hostname": HOST, "port": 0, "ident": "loopback"}
+        kwargs: dict[str, Any] = {"hostname": HOST, "port": 0, "ident": "loopback",
+                                  "enable_SMTPUTF8": smtputf8}
         if implicit_tls:
             assert tls is not None, "implicit TLS needs a certificate"
             kwargs["ssl_context"] = tls.server_context()

@@ -249,6 +249,27 @@ def test_a_sqlite_write_lock_during_a_send_delays_the_marks_and_sends_nothing_tw
     print(f"lock held {hold}s at busy timeout 0.2s: 6 sent once each in {elapsed:.1f}s")
 
 
+# --- 2d. an address that needs SMTPUTF8, and a server without it -------------------------
+
+def test_a_non_ascii_local_part_fails_for_good_when_the_server_lacks_smtputf8(
+        tmp_path, feed_server, smtp_server):
+    """Marked `failed` once, with the reason; not retried on the next runs. Before: `pending`
+    with a ValueError every run until the attempts ran out."""
+    smtp = smtp_server()  # aiosmtpd without enable_SMTPUTF8: no SMTPUTF8 in its EHLO
+    world = world_with(tmp_path, feed_server, smtp, 2)
+    world.subscribe("üser@example.org", ["cs.CV"])
+    first = world.pipeline.send_digests()
+    assert first.counts["sent"] == 2 and first.counts["failed_permanent"] == 1, first
+    assert first.counts["will_retry"] == 0
+    with Session(world.pipeline.engine) as session:
+        row = ledger.delivery_for(session, 3, date(2026, 11, 1))
+    assert row is not None and row.status == DeliveryStatus.FAILED
+    assert "SMTPUTF8" in (row.last_error or "") and row.attempts == 1
+    again = world.pipeline.send_digests()
+    assert again.counts["already_done"] == 3 and again.counts["failed"] == 0, again
+    assert sorted(received_by(smtp)) == ["r00@example.org", "r01@example.org"]
+
+
 # --- 3. the LLM budget of a run ------------------------------------------------------------
 
 def _kinds(world: World) -> Counter[str]:
