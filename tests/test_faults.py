@@ -321,6 +321,43 @@ def test_the_token_budget_stops_calls_before_they_are_made(tmp_path, feed_server
     assert report.counts["llm_budget_exhausted"] == 3
 
 
+def test_a_hung_llm_endpoint_lets_the_send_process_exit_within_the_llm_timeout(
+        tmp_path, smtp_server):
+    """`digest-mailer send` against an endpoint that never answers in time: the digests go
+    out at the budget (1 s), and the process exits within DIGEST_LLM_TIMEOUT (3 s) after.
+
+    Before: the briefing threads kept the interpreter alive through every retry of the
+    hung call (3 tries × 3 s plus back-off; 95 s at the defaults).
+    """
+    llm = LLMServer(mode="timeout", delay=5).start()  # later than the client's timeout
+    smtp = smtp_server()
+    try:
+        fleet = Fleet(tmp_path, smtp, f"sqlite:///{tmp_path / 'digest.db'}", "",
+                      OPENAI_BASE_URL=llm.base_url, OPENAI_API_KEY="sk-test",
+                      DIGEST_LLM_TIMEOUT="3", DIGEST_LLM_RETRIES="2",
+                      DIGEST_LLM_BUDGET_SECONDS="1", PYTHONUNBUFFERED="1")
+        fleet.set_up(4)
+        started = time.monotonic()
+        send = subprocess.Popen([*CLI, "send"], cwd=tmp_path, env=fleet.env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert send.stdout is not None
+        output, reported = [], None
+        for line in send.stdout:  # the report is printed once the digests are sent
+            output.append(line)
+            if line.startswith("send: "):
+                reported = time.monotonic()
+        send.wait(timeout=TIMEOUT)
+        exited = time.monotonic()
+    finally:
+        llm.stop()
+    assert send.returncode == 0 and reported is not None, output
+    assert len(received_by(smtp)) == 4 and "llm_budget_exhausted 4" in "".join(output), output
+    print(f"report after {reported - started:.1f}s, exit {exited - reported:.1f}s later; "
+          f"{llm.count} requests")
+    assert exited - reported < 3 + 2, (exited - reported, output)  # + interpreter exit
+    assert llm.count <= 4  # one try per briefing in flight: no retry after the budget
+
+
 # --- 4. and 5. real consumers ---------------------------------------------------------------
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
