@@ -38,6 +38,8 @@ TITLE_CHARS = 100
 _KEY_SENTENCE = re.compile(r"\b(?:we (?:propose|introduce|present|develop|show)|this (?:paper|work)"
                            r"|in this (?:paper|work)|here we)\b", re.I)
 LANGUAGES = {"en": "English", "zh": "Simplified Chinese (简体中文)"}
+RETRY_DELAY = 0.5  # seconds before the first retry of a failed request, doubling after
+_RETRY_STATUSES = (408, 409, 429)  # and every 5xx: what the openai client itself retries
 
 # briefcheck._LEAK looks for two phrases of this prompt in answers: keep them in step.
 _SYSTEM = """\
@@ -216,6 +218,13 @@ def _reason(err: Exception, timeout: float) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+def _retryable(err: Exception) -> bool:
+    if isinstance(err, openai.APIConnectionError):  # timeouts included
+        return True
+    return isinstance(err, openai.APIStatusError) and (
+        err.status_code in _RETRY_STATUSES or err.status_code >= 500)
+
+
 class OpenAIBriefer:
     """Briefings from an OpenAI-compatible chat endpoint, cached, checked, with a fallback.
 
@@ -235,9 +244,10 @@ class OpenAIBriefer:
         self.calls = self.cache_hits = self.failures = 0
         self.prompt_tokens = self.completion_tokens = 0  # as the endpoint reports them
         self._lock = threading.Lock()
-        # Local endpoints need no key, but the client refuses to start without one.
+        # Local endpoints need no key, but the client refuses to start without one. Its
+        # own retries are off: _create retries, and never past the run's deadline.
         self._client = openai.OpenAI(api_key=api_key or "unused", base_url=base_url or None,
-                                     timeout=timeout, max_retries=retries)
+                                     timeout=timeout, max_retries=0)
 
     def stats(self) -> dict[str, int]:
         """The counters, for the run report."""
@@ -267,7 +277,7 @@ class OpenAIBriefer:
         except Exception as err:  # a bad row or a broken cache: ask the endpoint instead
             log.warning("briefing: ignoring the cached one: %s", err)
         if not text and not self._claim(key):  # another worker is writing this one
-            text = self._wait_for(key, paper_count)
+            text = self._wait_for(key, paper_count, budget)
         if text:
             self._count("cache_hits")
             return Briefing(text=text, kind="llm", model=self.model)
@@ -313,10 +323,15 @@ class OpenAIBriefer:
         except Exception as err:  # the claim then expires by itself
             log.warning("briefing: could not release it: %s", err)
 
-    def _wait_for(self, key: str, paper_count: int) -> str:
-        """The other writer's briefing, or "" when it gave up (then ask ourselves)."""
+    def _wait_for(self, key: str, paper_count: int, budget: RunBudget | None = None) -> str:
+        """The other writer's briefing, or "" when it gave up (then ask ourselves).
+
+        Raises BudgetExhausted at the run's deadline: the claim is still the other's.
+        """
         deadline = time.monotonic() + self._claim_life
         while time.monotonic() < deadline:
+            if budget is not None and budget.remaining() == 0:
+                raise BudgetExhausted("time")
             time.sleep(WAIT_STEP)
             try:
                 cached = self.cache.get(key)
@@ -330,14 +345,35 @@ class OpenAIBriefer:
                 return ""
         return ""
 
+    def _create(self, messages: list[dict], budget: RunBudget | None) -> object:
+        """The chat completion, with up to ``retries`` retries of a timeout, a lost
+        connection, 408/409/429 or 5xx, after 0.5 s, 1 s, …
+
+        No retry starts once the run's deadline has passed (or would, during its wait):
+        a request in flight then ends within ``timeout`` after the deadline, so a hung
+        endpoint holds neither the run nor the process's exit longer than that.
+        """
+        for attempt in range(self.retries + 1):
+            try:
+                return self._client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    # Bounds a runaway answer's cost; generous for Chinese (~1 token/char).
+                    max_tokens=self.max_chars + 200,
+                )
+            except openai.OpenAIError as err:
+                delay = RETRY_DELAY * 2 ** attempt
+                remaining = budget.remaining() if budget is not None else None
+                if (attempt == self.retries or not _retryable(err)
+                        or (remaining is not None and remaining <= delay)):
+                    raise
+                log.info("briefing: %s; trying again in %gs", _reason(err, self.timeout), delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
     def _ask(self, messages: list[dict], paper_count: int, budget: RunBudget | None,
              estimate: int) -> str:
-        response = self._client.chat.completions.create(
-            model=self.model,
-            messages=messages,  # type: ignore[arg-type]
-            # Bounds the cost of a runaway answer; generous enough for Chinese (~1 token/char).
-            max_tokens=self.max_chars + 200,
-        )
+        response = self._create(messages, budget)
         usage = getattr(response, "usage", None)  # optional for compatible endpoints
         for name in ("prompt_tokens", "completion_tokens"):
             value = getattr(usage, name, 0)

@@ -33,13 +33,17 @@ class DeliveryError(DigestError):
     """A message was not accepted by the transport.
 
     ``permanent`` is True for a 5xx answer (retrying would loop), False for a 4xx answer,
-    a dropped connection or a refused connection (retry later).
+    a dropped connection or a refused connection (retry later). ``maybe_delivered`` is True
+    when the whole message was written and the server's answer to it was lost: the server
+    may have stored it, so it must not be sent again in the same run.
     """
 
-    def __init__(self, recipient: str, reason: str, *, permanent: bool) -> None:
+    def __init__(self, recipient: str, reason: str, *, permanent: bool,
+                 maybe_delivered: bool = False) -> None:
         self.recipient = recipient
         self.reason = reason
         self.permanent = permanent
+        self.maybe_delivered = maybe_delivered
         super().__init__(f"{recipient}: {reason}")
 
 

@@ -8,20 +8,30 @@ another takes over once it is ``claim_timeout`` old.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from digest_mailer.models import Delivery, DeliveryStatus
 from digest_mailer.store import dialect_insert, in_chunks
 
+log = logging.getLogger(__name__)
+
 # A claim older than this is taken to belong to a worker that died mid-send.
 STALE_CLAIM = timedelta(minutes=15)
+# How long the outcome of a send is tried again while the database is locked (SQLite: a
+# writer held the lock past the busy timeout). Well inside STALE_CLAIM: the claim is ours.
+MARK_RETRY_SECONDS = 300.0
 # Plain UPDATEs: the ORM's default evaluates each one against every object in the
 # session (the batch's 2,000 entries), which cost more than the statement itself.
 _PLAIN = {"synchronize_session": False}
+_WINDOW_CLOSED = [DeliveryStatus.SENT, DeliveryStatus.EMPTY, DeliveryStatus.RESEND,
+                  DeliveryStatus.UNKNOWN]
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -58,12 +68,16 @@ def deliveries_of(session: Session, ids: Sequence[int],
 
 
 def previous_cutoffs(session: Session, ids: Sequence[int], before: date) -> dict[int, datetime]:
-    """Where each subscriber's last closed window (sent or empty) before ``before`` ended."""
+    """Where each subscriber's last closed window before ``before`` ended.
+
+    Closed: sent, empty, or maybe delivered (the server took the whole message; its
+    papers are not sent again the next day).
+    """
     found: dict[int, datetime] = {}
     for chunk in in_chunks(ids):
         query = (select(Delivery.subscriber_id, func.max(Delivery.cutoff))
                  .where(col(Delivery.subscriber_id).in_(chunk), Delivery.digest_date < before,
-                        col(Delivery.status).in_([DeliveryStatus.SENT, DeliveryStatus.EMPTY]))
+                        col(Delivery.status).in_(_WINDOW_CLOSED))
                  .group_by(Delivery.subscriber_id))
         for sid, cutoff in session.exec(query):
             if cutoff is not None:
@@ -101,7 +115,7 @@ def open_deliveries(session: Session, deliveries: Sequence[Delivery]) -> list[De
 
 def claim_delivery(session: Session, delivery_id: int, now: datetime,
                    stale_after: timedelta = STALE_CLAIM) -> bool:
-    """Atomically take a pending (or abandoned) delivery for sending. One worker wins.
+    """Atomically take a pending, to-resend (or abandoned) delivery for sending. One wins.
 
     A claim older than ``stale_after`` (DIGEST_CLAIM_TIMEOUT_MINUTES) is taken over.
     """
@@ -109,7 +123,7 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime,
     result = session.execute(
         update(Delivery)
         .where(col(Delivery.id) == delivery_id)
-        .where((col(Delivery.status) == DeliveryStatus.PENDING)
+        .where(col(Delivery.status).in_([DeliveryStatus.PENDING, DeliveryStatus.RESEND])
                | ((col(Delivery.status) == DeliveryStatus.SENDING)
                   & (col(Delivery.claimed_at) < stale)))
         .values(status=DeliveryStatus.SENDING, claimed_at=now,
@@ -137,23 +151,45 @@ def renew_claim(session: Session, delivery_id: int, attempts: int, now: datetime
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+def _locked(err: OperationalError) -> bool:
+    """SQLite's "database is locked" / "busy": another writer holds the lock; wait."""
+    text = str(err.orig).lower()
+    return "locked" in text or "busy" in text
+
+
 def finish_delivery(session: Session, delivery: Delivery, status: str, now: datetime,
-                    error: str | None = None) -> None:
+                    error: str | None = None, *, retry_for: float = MARK_RETRY_SECONDS,
+                    sleep: Callable[[float], None] = time.sleep) -> None:
     """Record the outcome, with the briefing and subject that went out, and commit.
 
     One commit per digest, right after the SMTP server answered: a worker killed later
-    can have sent at most this one digest without marking it (README: the window).
+    can have sent at most this one digest without marking it (README: the window). A
+    locked database is waited out for ``retry_for`` seconds: the server has the message,
+    and forgetting that would send it again.
     """
     assert delivery.id is not None
     delivery.status = status
     delivery.last_error = error
     if status == DeliveryStatus.SENT:
         delivery.sent_at = now
+    # Read now: a rollback below expires the entity, and reloading it would lose these.
+    values = {"status": status, "last_error": error, "sent_at": delivery.sent_at,
+              "briefing": delivery.briefing, "briefing_kind": delivery.briefing_kind,
+              "subject": delivery.subject}
     # On the table, not the entity: no ORM bookkeeping for a statement sent per digest.
     table = Delivery.__table__  # type: ignore[attr-defined]
-    session.connection().execute(
-        update(table).where(table.c.id == delivery.id).values(
-            status=status, last_error=error, sent_at=delivery.sent_at,
-            briefing=delivery.briefing, briefing_kind=delivery.briefing_kind,
-            subject=delivery.subject))
-    session.commit()
+    statement = update(table).where(table.c.id == delivery.id).values(**values)
+    deadline, delay = time.monotonic() + retry_for, 0.05
+    while True:
+        try:
+            session.connection().execute(statement)
+            session.commit()
+            return
+        except OperationalError as err:
+            session.rollback()
+            if not _locked(err) or time.monotonic() >= deadline:
+                raise
+            log.warning("marking delivery %s %s: the database is locked; trying again in "
+                        "%.2gs", delivery.id, status, delay)
+            sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -52,8 +52,11 @@ class DeliveryStatus:
     SENT = "sent"  # the server accepted it
     EMPTY = "empty"  # nothing new: no email, window closed
     FAILED = "failed"  # permanent refusal (5xx); never retried into a loop
+    # The message was written out but the server's answer was lost: it may have arrived.
+    RESEND = "resend"  # maybe delivered; the next run sends it once more (DIGEST_RESEND_UNKNOWN)
+    UNKNOWN = "unknown"  # maybe delivered; not sent again (no resend left, or resend off)
 
-    DONE = (SENT, EMPTY, FAILED)
+    DONE = (SENT, EMPTY, FAILED, UNKNOWN)
 
 
 class Source(SQLModel, table=True):

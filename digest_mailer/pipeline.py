@@ -64,6 +64,8 @@ class _Job:
     delivery: Delivery
     groups: tuple[CategoryGroup, ...]
     briefing: Briefing | None = None
+    # Claimed from `resend`: an earlier copy may have arrived, this is its one resend.
+    resending: bool = False
 
 
 @dataclass
@@ -230,12 +232,22 @@ class Pipeline:
                 else:
                     claimed.append((subscriber, delivery))
         stale_after = timedelta(minutes=self.settings.claim_timeout_minutes)
+        resending: set[int] = set()
         for subscriber, delivery in retries:  # an earlier attempt failed or was cut off
             assert delivery.id is not None
+            if delivery.status == DeliveryStatus.RESEND and not self.settings.resend_unknown:
+                # The resend was turned off since: close it as maybe delivered.
+                ledger.finish_delivery(session, delivery, DeliveryStatus.UNKNOWN, batch.now,
+                                       delivery.last_error)
+                report.counts["unknown"] += 1
+                continue
+            was_resend = delivery.status == DeliveryStatus.RESEND
             if not ledger.claim_delivery(session, delivery.id, batch.now, stale_after):
                 report.counts["taken_by_other_worker"] += 1
                 continue
             session.refresh(delivery)
+            if was_resend:
+                resending.add(delivery.id)
             claimed.append((subscriber, delivery))
         jobs = []
         for subscriber, delivery in claimed:
@@ -250,7 +262,7 @@ class Pipeline:
                 self._failed(session, delivery, report, subscriber.email,
                              f"{type(err).__name__}: {err}", permanent=False)
                 continue
-            jobs.append(_Job(subscriber, delivery, groups))
+            jobs.append(_Job(subscriber, delivery, groups, resending=delivery.id in resending))
         return jobs
 
     def _briefed(self, jobs: list[_Job], report: Report) -> Iterator[_Job]:
@@ -311,7 +323,13 @@ class Pipeline:
     def _deliver(self, session: Session, job: _Job, mail: BatchConnection,
                  report: Report) -> None:
         subscriber, delivery = job.subscriber, job.delivery
+        utf8 = self._needs_smtputf8(subscriber.email)
         try:
+            if utf8 and not mail.supports("smtputf8", subscriber.email):
+                # Permanent: the same server will refuse it tomorrow, and the day after.
+                raise DeliveryError(subscriber.email, f"{utf8} has a non-ASCII local part, "
+                                    "which needs SMTPUTF8; the SMTP server does not announce "
+                                    "it", permanent=True)
             composed = self.compose(session, subscriber, delivery, groups=job.groups,
                                     briefing=job.briefing)
             # A claim left this long by a killed worker is taken over: re-stamp ours if
@@ -333,26 +351,62 @@ class Pipeline:
             delivery.subject = composed.rendered.subject
             mail.send(composed.message)
         except DeliveryError as err:
-            self._failed(session, delivery, report, subscriber.email, err.reason, err.permanent)
+            if err.maybe_delivered:
+                self._maybe_delivered(session, job, report, err.reason)
+            else:
+                self._failed(session, delivery, report, subscriber.email, err.reason,
+                             err.permanent, resending=job.resending)
             return
         except Exception as err:  # a bug or bad data: release the claim, record, go on
             session.rollback()
             log.exception("composing the digest for %s failed", subscriber.email)
+            # A message to a non-ASCII local part cannot be built (deliver.py writes ASCII
+            # addresses only): retrying would fail the same way every run.
+            permanent = bool(utf8) and isinstance(err, ValueError)
             self._failed(session, delivery, report, subscriber.email,
-                         f"{type(err).__name__}: {err}", permanent=False)
+                         f"{type(err).__name__}: {err}", permanent=permanent,
+                         resending=job.resending)
             return
         ledger.finish_delivery(session, delivery, DeliveryStatus.SENT, self.clock())
         report.counts["sent"] += 1
 
     def _failed(self, session: Session, delivery: Delivery, report: Report, email: str,
-                reason: str, permanent: bool) -> None:
-        """Record a failed attempt: retried on the next tick unless permanent or too many."""
+                reason: str, permanent: bool, *, resending: bool = False) -> None:
+        """Record a failed attempt: retried on the next tick unless permanent or too many.
+
+        A failed resend of a maybe-delivered digest goes back to ``resend``: this attempt
+        did not reach the server, so its one resend is still owed, and no more.
+        """
         if not permanent and delivery.attempts >= MAX_ATTEMPTS:
             permanent, reason = True, f"gave up after {delivery.attempts} attempts: {reason}"
-        status = DeliveryStatus.FAILED if permanent else DeliveryStatus.PENDING
+        status = (DeliveryStatus.FAILED if permanent
+                  else DeliveryStatus.RESEND if resending else DeliveryStatus.PENDING)
         ledger.finish_delivery(session, delivery, status, self.clock(), reason)
         report.fail(email, reason)
         report.counts["failed_permanent" if permanent else "will_retry"] += 1
+
+    def _needs_smtputf8(self, to_email: str) -> str:
+        """The To or From address whose local part is not ASCII, or ""."""
+        for address in (to_email, parseaddr(self.settings.mail_from)[1]):
+            if not address.rpartition("@")[0].isascii():
+                return address
+        return ""
+
+    def _maybe_delivered(self, session: Session, job: _Job, report: Report,
+                         reason: str) -> None:
+        """The server took the whole message and its answer was lost: it may have arrived.
+
+        Never sent again in this run. The next run resends it once (same Message-ID, so a
+        mail client that got both shows one) if DIGEST_RESEND_UNKNOWN allows and this was
+        not already that resend; otherwise it is closed as ``unknown``. So a reader gets
+        at most one extra copy over any number of runs.
+        """
+        resend = self.settings.resend_unknown and not job.resending
+        status = DeliveryStatus.RESEND if resend else DeliveryStatus.UNKNOWN
+        ledger.finish_delivery(session, job.delivery, status, self.clock(), reason)
+        report.errors.append(f"{job.subscriber.email}: {reason}")
+        report.counts["maybe_delivered"] += 1
+        report.counts["will_resend" if resend else "unknown"] += 1
 
     def _batch(self, session: Session, subscribers: Sequence[Subscriber],
                days: dict[int, date], now: datetime) -> SendBatch:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     smtp_timeout: float = 30.0
     smtp_rate: float = 0.0  # messages per second across one worker process; 0 = unlimited
     smtp_batch_size: int = 100  # messages per SMTP connection before reconnecting
+    # A message whose answer was lost after the data may have arrived: send it once more
+    # on the next run (same Message-ID)? Never in the same run.
+    resend_unknown: bool = True
     outbox_dir: Path | None = None  # default: <var_dir>/outbox, used when smtp_url is empty
     mail_from: str = "Research Digest <digest@localhost>"
     reply_to: str = ""

@@ -28,11 +28,13 @@ from digest_mailer.models import (
 )
 
 
-def make_engine(url: str, *, auto_migrate: bool | None = None) -> Engine:
+def make_engine(url: str, *, auto_migrate: bool | None = None,
+                busy_timeout: float = 30.0) -> Engine:
     """An engine on a current schema; SQLite gets WAL and a busy timeout for the worker.
 
     The schema is upgraded here (Alembic) when ``auto_migrate`` is true, or is None and the
     database is SQLite; otherwise a database behind the code raises SchemaError.
+    ``busy_timeout`` is how long a SQLite statement waits for another writer's lock.
     """
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +44,7 @@ def make_engine(url: str, *, auto_migrate: bool | None = None) -> Engine:
         def _pragmas(conn, _record) -> None:  # type: ignore[no-untyped-def]
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             # With WAL, NORMAL survives a crash of the process; only a power loss can undo
             # the last commits (README: the duplicate window).
             cur.execute("PRAGMA synchronous=NORMAL")

@@ -57,6 +57,10 @@ class Transport(Protocol):
         """Hand ``message`` over to its To address, or raise :class:`DeliveryError`."""
         ...
 
+    def supports(self, extension: str) -> bool:
+        """Does the receiving end take this ESMTP extension (e.g. ``smtputf8``)?"""
+        ...
+
 
 class Pacer:
     """Spaces sends at most ``rate`` a second, shared by every thread that holds it.
@@ -95,6 +99,39 @@ class Pacer:
         if self.interval:
             with self._lock:
                 self._next = max(self._next, self.clock() + self.interval)
+
+
+class _DataTracking:
+    """Remembers whether the message of the current DATA command was written out in full.
+
+    After the final "." line the server may have stored the message even if its answer
+    never arrives; before it, the server cannot have. :meth:`SmtpTransport.send` resends
+    only in the second case.
+    """
+
+    data_sent = False
+    _in_data = False
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        self.data_sent, self._in_data = False, True
+        try:
+            return super().data(msg)  # type: ignore[misc]
+        finally:
+            self._in_data = False
+
+    def send(self, s: bytes | str) -> None:
+        super().send(s)  # type: ignore[misc]
+        # Inside data() the one bytes write is the message with its final ".": it is out.
+        if self._in_data and isinstance(s, bytes):
+            self.data_sent = True
+
+
+class _SMTP(_DataTracking, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_DataTracking, smtplib.SMTP_SSL):
+    pass
 
 
 def _text(reply: bytes | str) -> str:
@@ -136,7 +173,7 @@ class SmtpTransport:
         self.name = f"{'smtps' if implicit_tls else 'smtp'}://{host}:{port}"  # no credentials
         self.sent = 0
         self.connections = 0
-        self._conn: smtplib.SMTP | None = None
+        self._conn: _SMTP | _SMTPSSL | None = None
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float,
@@ -173,14 +210,14 @@ class SmtpTransport:
             except (smtplib.SMTPException, OSError):
                 conn.close()
 
-    def _connect(self, recipient: str) -> smtplib.SMTP:
+    def _connect(self, recipient: str) -> _SMTP | _SMTPSSL:
         context = self.ssl_context or _default_ssl_context()
         try:
             if self.implicit_tls:
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                                      context=context)
+                conn: _SMTP | _SMTPSSL = _SMTPSSL(self.host, self.port, timeout=self.timeout,
+                                                  context=context)
             else:
-                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                conn = _SMTP(self.host, self.port, timeout=self.timeout)
             try:
                 conn.ehlo()
                 if not self.implicit_tls and conn.has_extn("starttls"):
@@ -202,27 +239,46 @@ class SmtpTransport:
         return conn
 
     def send(self, message: EmailMessage) -> None:
-        """Send over the batch's connection; after a dropped connection reconnect once."""
+        """Send over the batch's connection; after a dropped connection reconnect once.
+
+        Only a connection dropped before the message was written out is retried: once the
+        final "." line is sent, a lost answer raises ``maybe_delivered`` and is never resent.
+        """
         sender, recipient = _only_address(message, "From"), _only_address(message, "To")
         for attempt in (1, 2):
+            conn = None
             try:
                 if self._conn is None:
                     self._conn = self._connect(recipient)
-                self._conn.sendmail(sender, [recipient], message_bytes(message))
+                conn = self._conn
+                conn.data_sent = False  # it still says so for the previous message
+                conn.sendmail(sender, [recipient], message_bytes(message))
                 break
-            except smtplib.SMTPServerDisconnected as err:
+            except (smtplib.SMTPServerDisconnected, OSError) as err:
+                if isinstance(err, smtplib.SMTPException) and not isinstance(
+                        err, smtplib.SMTPServerDisconnected):  # an answer: the link is fine
+                    raise _delivery_error(recipient, self.name, err) from err
+                # smtplib turns a read error or timeout after the data into a disconnect;
+                # the socket's state is unknown either way: start afresh.
                 self._drop()
-                if attempt == 2:
+                if conn is not None and conn.data_sent:
+                    raise DeliveryError(
+                        recipient, f"{self.name} took the whole message but its answer was "
+                        f"lost ({type(err).__name__}: {err}); it may have been delivered",
+                        permanent=False, maybe_delivered=True) from err
+                if attempt == 2 or not isinstance(err, smtplib.SMTPServerDisconnected):
                     raise _delivery_error(recipient, self.name, err) from err
                 log.info("%s: connection dropped; reconnecting once", self.name)
-            except (smtplib.SMTPException, OSError) as err:
-                if not isinstance(err, smtplib.SMTPException):  # socket state unknown: start afresh
-                    self._drop()
-                raise _delivery_error(recipient, self.name, err) from err
             except (ValueError, UnicodeError) as err:  # the message cannot be serialised
                 raise DeliveryError(recipient, f"unsendable message: {err}",
                                     permanent=True) from err
         self.sent += 1
+
+    def supports(self, extension: str) -> bool:
+        """Whether the server's EHLO announced ``extension``; connects if need be."""
+        if self._conn is None:
+            self._conn = self._connect("")
+        return bool(self._conn.has_extn(extension))
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -263,6 +319,10 @@ class OutboxTransport:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
+    def supports(self, extension: str) -> bool:
+        """A file takes any message: UTF-8 addresses included."""
+        return True
+
     def send(self, message: EmailMessage) -> None:
         recipient = _only_address(message, "To")
         try:
@@ -302,7 +362,8 @@ class BatchConnection:
 
     It paces the sends (the process's :class:`Pacer`), reconnects after ``batch_size``
     messages, and tries a temporary failure (4xx, dropped connection) again after
-    :data:`SMTP_RETRY_DELAYS`, on a new connection if the old one dropped. If the server
+    :data:`SMTP_RETRY_DELAYS`, on a new connection if the old one dropped, unless the
+    message may have been delivered (its answer lost after the data). If the server
     cannot be reached at all, every later send in this run fails fast as a temporary error
     (the Delivery stays pending for the next tick) instead of retrying the connection once
     per subscriber.
@@ -328,15 +389,25 @@ class BatchConnection:
                 self._send_once(message)
                 return
             except DeliveryError as err:
-                if err.permanent or delay is None or self.broken is not None:
+                # Maybe delivered: a second copy in this run is what must never happen.
+                if (err.permanent or err.maybe_delivered or delay is None
+                        or self.broken is not None):
                     raise
                 log.info("%s; trying again in %gs", err, delay)
                 self.retries += 1
                 self.sleep(delay)
 
-    def _send_once(self, message: EmailMessage) -> None:
+    def supports(self, extension: str, recipient: str) -> bool:
+        """Whether this batch's server takes ``extension``; opens the transport if need be."""
+        transport = self._open(recipient)
+        try:
+            return transport.supports(extension)
+        except DeliveryError as err:
+            raise DeliveryError(recipient, err.reason, permanent=err.permanent) from err
+
+    def _open(self, recipient: str) -> Transport:
         if self.broken is not None:
-            raise DeliveryError(str(message["To"]), self.broken.reason, permanent=False)
+            raise DeliveryError(recipient, self.broken.reason, permanent=False)
         if self.transport is not None and (
                 (self.batch_size and self.on_connection >= self.batch_size)
                 or not getattr(self.transport, "connected", True)):
@@ -347,8 +418,13 @@ class BatchConnection:
                 transport.__enter__()
             except DeliveryError as err:
                 self.broken = err
-                raise DeliveryError(str(message["To"]), err.reason, permanent=False) from err
+                raise DeliveryError(recipient, err.reason, permanent=False) from err
             self.transport, self.on_connection = transport, 0
+        return self.transport
+
+    def _send_once(self, message: EmailMessage) -> None:
+        self._open(str(message["To"]))
+        assert self.transport is not None
         self.pacer.wait()
         self.on_connection += 1
         try:

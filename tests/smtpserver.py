@@ -2,22 +2,26 @@
 
 Options: STARTTLS (+ AUTH), implicit TLS, a recipient to refuse with 550, one to defer
 with 451 (always, or only its first ``defer_times`` attempts), dropping the connection after
-N messages, hanging up on MAIL, a per-message ``delay`` before a message is accepted.
+N messages, hanging up on MAIL, a per-message ``delay`` before a message is accepted, an
+``on_accept`` callback run before each ``250``, announcing SMTPUTF8 (``smtputf8``).
 Each message records its arrival time (``time.monotonic()``). It counts TCP
 connections and AUTH attempts so tests can see what a client did, not only what arrived.
 
 Use the ``smtp_server`` fixture (a factory) after importing it, or :class:`LoopbackSmtp`.
+:class:`StoreThenDropSmtp` is a raw-socket server that stores a message and hangs up before
+its ``250``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +96,8 @@ class _Handler:
         content = envelope.original_content or b""
         if self.server.delay:  # a slow server: the client waits for the final answer
             await asyncio.sleep(self.server.delay)
+        if self.server.on_accept is not None:  # blocks the loop: a test's one-off step
+            self.server.on_accept()
         # STARTTLS or implicit TLS: either way the live transport then has an SSL object.
         tls = server.transport is not None and bool(server.transport.get_extra_info("ssl_object"))
         with self.server.lock:
@@ -154,10 +160,13 @@ class LoopbackSmtp:
                  credentials: tuple[str, str] | None = None, auth_over_plaintext: bool = False,
                  refuse: tuple[str, ...] = (), defer: tuple[str, ...] = (),
                  drop_after: int | None = None, hang_up_on_mail: bool = False,
-                 defer_times: int | None = None, delay: float = 0.0) -> None:
+                 defer_times: int | None = None, delay: float = 0.0,
+                 smtputf8: bool = False) -> None:
         self.refuse, self.defer, self.defer_times = refuse, defer, defer_times
         self.deferred: dict[str, int] = {}  # RCPT attempts seen per deferred address
         self.delay = delay
+        # Called before each 250 (e.g. to take a database lock while the client waits).
+        self.on_accept: Callable[[], None] | None = None
         self.drop_after, self.hang_up_on_mail = drop_after, hang_up_on_mail
         self.credentials = credentials
         self.messages: list[Received] = []
@@ -165,7 +174,8 @@ class LoopbackSmtp:
         self.auth_attempts: list[str] = []  # mechanisms, whether or not they succeeded
         self.logins: list[tuple[str, str]] = []
         self.lock = threading.Lock()
-        kwargs: dict[str, Any] = {"hostname": HOST, "port": 0, "ident": "loopback"}
+        kwargs: dict[str, Any] = {"hostname": HOST, "port": 0, "ident": "loopback",
+                                  "enable_SMTPUTF8": smtputf8}
         if implicit_tls:
             assert tls is not None, "implicit TLS needs a certificate"
             kwargs["ssl_context"] = tls.server_context()
@@ -222,3 +232,88 @@ def smtp_server() -> Iterator[Any]:
     yield start
     for server in started:
         server.stop()
+
+
+class StoreThenDropSmtp:
+    """A raw-socket SMTP server that stores each message, then hangs up before its ``250``.
+
+    What a server that crashes, or a middlebox that times out, right after queueing looks
+    like to the client: the whole message went out, no answer came back. ``drop_for``
+    names the recipients treated so (empty: every one); the others get ``250``. One thread
+    per connection, loopback only, every socket with a timeout.
+    """
+
+    def __init__(self, drop_for: tuple[str, ...] = ()) -> None:
+        self.drop_for = drop_for
+        self.messages: list[Received] = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self._listener = socket.create_server((HOST, 0))
+        self._listener.settimeout(0.2)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def url(self) -> str:
+        return f"smtp://{HOST}:{self.port}"
+
+    def start(self) -> StoreThenDropSmtp:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 loopback ESMTP\r\n")
+            mail_from, rcpt_tos = "", []
+            for raw in lines:
+                verb = raw[:4].upper()
+                arg = raw[5:].strip().decode(errors="replace")
+                if verb in (b"EHLO", b"HELO"):
+                    conn.sendall(b"250-loopback\r\n250 8BITMIME\r\n")
+                elif verb == b"MAIL":
+                    mail_from, rcpt_tos = arg.partition(":")[2].strip("<> "), []
+                    conn.sendall(b"250 OK\r\n")
+                elif verb == b"RCPT":
+                    rcpt_tos.append(arg.partition(":")[2].strip("<> "))
+                    conn.sendall(b"250 OK\r\n")
+                elif verb == b"DATA":
+                    conn.sendall(b"354 go ahead\r\n")
+                    body = []
+                    for line in lines:
+                        if line == b".\r\n":
+                            break
+                        body.append(line[1:] if line.startswith(b"..") else line)
+                    with self.lock:
+                        self.messages.append(Received(mail_from, list(rcpt_tos), b"".join(body),
+                                                      False, time.monotonic()))
+                    if not self.drop_for or set(rcpt_tos) & set(self.drop_for):
+                        return  # stored, and gone before the 250
+                    conn.sendall(b"250 2.0.0 queued\r\n")
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                elif verb in (b"RSET", b"NOOP"):
+                    conn.sendall(b"250 OK\r\n")
+                else:
+                    conn.sendall(b"502 not implemented\r\n")

@@ -10,17 +10,17 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from conftest import require
 from llm_server import LLMServer
-from smtpserver import LoopbackSmtp
+from smtpserver import LoopbackSmtp, StoreThenDropSmtp
 from sqlmodel import Session, select
 from test_worker import CLI, CONSUMER, TIMEOUT, clean_env, stop
-from world import DEMO, World
+from world import DEMO, World, parse
 
 from digest_mailer import ledger, store
 from digest_mailer.models import Delivery, DeliveryStatus
@@ -35,7 +35,8 @@ def rate_of(smtp: LoopbackSmtp) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def world_with(tmp_path: Path, feeds, smtp: LoopbackSmtp, readers: int, **overrides) -> World:
+def world_with(tmp_path: Path, feeds, smtp: LoopbackSmtp | StoreThenDropSmtp, readers: int,
+               **overrides) -> World:
     world = World.build(tmp_path, feeds, smtp_url=smtp.url(), **overrides)
     world.add_demo_sources()
     for n in range(readers):
@@ -135,6 +136,140 @@ def test_a_recipient_deferred_all_run_stays_pending_and_goes_next_run(tmp_path, 
     assert len(smtp.messages) == 4
 
 
+# --- 2b. a message stored, then its answer lost: maybe delivered ---------------------------
+
+def _copies(smtp: StoreThenDropSmtp) -> Counter[str]:
+    return Counter(r for m in smtp.messages for r in m.rcpt_tos)
+
+
+def _statuses(world: World) -> dict[int, str]:
+    with Session(world.pipeline.engine) as session:
+        return {d.subscriber_id: d.status for d in session.exec(select(Delivery))}
+
+
+@pytest.fixture
+def dropping_smtp() -> Iterator[Callable[..., StoreThenDropSmtp]]:
+    started: list[StoreThenDropSmtp] = []
+
+    def start(**options: object) -> StoreThenDropSmtp:
+        started.append(StoreThenDropSmtp(**options).start())  # type: ignore[arg-type]
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_a_message_stored_then_dropped_before_250_goes_out_at_most_twice(tmp_path, feed_server,
+                                                                          dropping_smtp):
+    """Over five runs each reader gets at most one extra copy, with the same Message-ID.
+
+    Before: 3 tries × (send + reconnect once) = 6 copies in the first run alone.
+    """
+    smtp = dropping_smtp()  # every message: stored, then the connection closes
+    world = world_with(tmp_path, feed_server, smtp, 3)
+    first = world.pipeline.send_digests()
+    assert _copies(smtp) == {f"r{n:02d}@example.org": 1 for n in range(3)}  # none in-run
+    assert first.counts["maybe_delivered"] == 3 and first.counts["will_resend"] == 3, first
+    assert first.counts["sent"] == 0 and first.counts["smtp_retries"] == 0
+    assert set(_statuses(world).values()) == {DeliveryStatus.RESEND}
+    reports = [world.pipeline.send_digests() for _ in range(4)]
+    copies = _copies(smtp)
+    print(f"copies per reader over 5 runs: {dict(copies)}")
+    assert copies == {f"r{n:02d}@example.org": 2 for n in range(3)}, copies
+    assert reports[0].counts["unknown"] == 3
+    assert all(r.counts["already_done"] == 3 for r in reports[1:]), reports
+    assert set(_statuses(world).values()) == {DeliveryStatus.UNKNOWN}
+    ids = Counter((r, parse(m.content)["Message-ID"]) for m in smtp.messages for r in m.rcpt_tos)
+    assert set(ids.values()) == {2}, ids  # the resend is the same message
+
+
+def test_with_resend_off_a_maybe_delivered_digest_is_never_sent_again(tmp_path, feed_server,
+                                                                      dropping_smtp):
+    """The others go on over the same batch; the maybe-delivered one stays at one copy."""
+    smtp = dropping_smtp(drop_for=("r01@example.org",))
+    world = world_with(tmp_path, feed_server, smtp, 4, resend_unknown=False)
+    first = world.pipeline.send_digests()
+    assert first.counts["sent"] == 3 and first.counts["unknown"] == 1, first
+    for _ in range(3):
+        world.pipeline.send_digests()
+    assert _copies(smtp) == {f"r{n:02d}@example.org": 1 for n in range(4)}
+    assert _statuses(world)[2] == DeliveryStatus.UNKNOWN
+    assert smtp.connections == 2  # the drop reconnected once, for the next reader
+
+
+# --- 2c. the database locked by another process while a batch sends ------------------------
+
+LOCKER = """\
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=5)
+db.execute("BEGIN IMMEDIATE")  # the write lock, as a long import or a backup would hold it
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+
+def test_a_sqlite_write_lock_during_a_send_delays_the_marks_and_sends_nothing_twice(
+        tmp_path, feed_server, smtp_server):
+    """A second process holds SQLite's write lock 10x the busy timeout from the first 250 on.
+
+    The accepted message's "sent" is retried until the lock goes; the batch goes on.
+    Before: the UPDATE raised "database is locked", the run crashed, rows stayed `sending`.
+    """
+    smtp = smtp_server()
+    world = world_with(tmp_path, feed_server, smtp, 6)
+    url = world.pipeline.settings.effective_database_url
+    world.pipeline.engine.dispose()
+    world.pipeline.engine = store.make_engine(url, busy_timeout=0.2)
+    hold = 2.0
+    lockers: list[subprocess.Popen[str]] = []
+
+    def lock_once() -> None:
+        if lockers:
+            return
+        lockers.append(subprocess.Popen(
+            [sys.executable, "-c", LOCKER, url.removeprefix("sqlite:///"), str(hold)],
+            stdout=subprocess.PIPE, text=True))
+        assert lockers[0].stdout is not None and lockers[0].stdout.readline() == "locked\n"
+
+    smtp.on_accept = lock_once
+    started = time.monotonic()
+    try:
+        report = world.pipeline.send_digests()
+    finally:
+        for locker in lockers:
+            locker.wait(timeout=10)
+    elapsed = time.monotonic() - started
+    assert lockers and lockers[0].returncode == 0
+    assert report.counts["sent"] == 6 and report.counts["failed"] == 0, report
+    assert received_by(smtp) == {f"r{n:02d}@example.org": 1 for n in range(6)}
+    assert set(_statuses(world).values()) == {DeliveryStatus.SENT}
+    assert hold <= elapsed < hold + 8, elapsed
+    print(f"lock held {hold}s at busy timeout 0.2s: 6 sent once each in {elapsed:.1f}s")
+
+
+# --- 2d. an address that needs SMTPUTF8, and a server without it -------------------------
+
+def test_a_non_ascii_local_part_fails_for_good_when_the_server_lacks_smtputf8(
+        tmp_path, feed_server, smtp_server):
+    """Marked `failed` once, with the reason; not retried on the next runs. Before: `pending`
+    with a ValueError every run until the attempts ran out."""
+    smtp = smtp_server()  # aiosmtpd without enable_SMTPUTF8: no SMTPUTF8 in its EHLO
+    world = world_with(tmp_path, feed_server, smtp, 2)
+    world.subscribe("üser@example.org", ["cs.CV"])
+    first = world.pipeline.send_digests()
+    assert first.counts["sent"] == 2 and first.counts["failed_permanent"] == 1, first
+    assert first.counts["will_retry"] == 0
+    with Session(world.pipeline.engine) as session:
+        row = ledger.delivery_for(session, 3, date(2026, 11, 1))
+    assert row is not None and row.status == DeliveryStatus.FAILED
+    assert "SMTPUTF8" in (row.last_error or "") and row.attempts == 1
+    again = world.pipeline.send_digests()
+    assert again.counts["already_done"] == 3 and again.counts["failed"] == 0, again
+    assert sorted(received_by(smtp)) == ["r00@example.org", "r01@example.org"]
+
+
 # --- 3. the LLM budget of a run ------------------------------------------------------------
 
 def _kinds(world: World) -> Counter[str]:
@@ -184,6 +319,43 @@ def test_the_token_budget_stops_calls_before_they_are_made(tmp_path, feed_server
     report = world.pipeline.send_digests()
     assert report.counts["sent"] == 3 and llm_server.count == 0
     assert report.counts["llm_budget_exhausted"] == 3
+
+
+def test_a_hung_llm_endpoint_lets_the_send_process_exit_within_the_llm_timeout(
+        tmp_path, smtp_server):
+    """`digest-mailer send` against an endpoint that never answers in time: the digests go
+    out at the budget (1 s), and the process exits within DIGEST_LLM_TIMEOUT (3 s) after.
+
+    Before: the briefing threads kept the interpreter alive through every retry of the
+    hung call (3 tries × 3 s plus back-off; 95 s at the defaults).
+    """
+    llm = LLMServer(mode="timeout", delay=5).start()  # later than the client's timeout
+    smtp = smtp_server()
+    try:
+        fleet = Fleet(tmp_path, smtp, f"sqlite:///{tmp_path / 'digest.db'}", "",
+                      OPENAI_BASE_URL=llm.base_url, OPENAI_API_KEY="sk-test",
+                      DIGEST_LLM_TIMEOUT="3", DIGEST_LLM_RETRIES="2",
+                      DIGEST_LLM_BUDGET_SECONDS="1", PYTHONUNBUFFERED="1")
+        fleet.set_up(4)
+        started = time.monotonic()
+        send = subprocess.Popen([*CLI, "send"], cwd=tmp_path, env=fleet.env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert send.stdout is not None
+        output, reported = [], None
+        for line in send.stdout:  # the report is printed once the digests are sent
+            output.append(line)
+            if line.startswith("send: "):
+                reported = time.monotonic()
+        send.wait(timeout=TIMEOUT)
+        exited = time.monotonic()
+    finally:
+        llm.stop()
+    assert send.returncode == 0 and reported is not None, output
+    assert len(received_by(smtp)) == 4 and "llm_budget_exhausted 4" in "".join(output), output
+    print(f"report after {reported - started:.1f}s, exit {exited - reported:.1f}s later; "
+          f"{llm.count} requests")
+    assert exited - reported < 3 + 2, (exited - reported, output)  # + interpreter exit
+    assert llm.count <= 4  # one try per briefing in flight: no retry after the budget
 
 
 # --- 4. and 5. real consumers ---------------------------------------------------------------
