@@ -20,11 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from typing import Any, BinaryIO
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -36,15 +33,22 @@ from digest_mailer.exporter import COLUMNS as COLUMNS
 from digest_mailer.exporter import ImportReport as ImportReport
 from digest_mailer.exporter import restore
 from digest_mailer.models import Subscriber, SubscriberStatus
+from digest_mailer.profile import LANGUAGES as LANGUAGES
+from digest_mailer.profile import check_profile, split_items
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("en", "zh")
 RESUBSCRIBED = "resubscribed by import"
 FIELDS = ("name", "categories", "keywords", "excluded_keywords", "timezone", "send_hour",
           "language")
 CHUNK = 900  # addresses per IN query (under SQLite's bound-parameter limit)
 _SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$')
+# Far above any real cell (50 keywords of 100 characters are ~5,000), far below the csv
+# module's own 131,072 that used to end the import with a traceback.
+MAX_CELL_CHARS = 10_000
+MAX_RECORD_CHARS = 100_000  # one line, or one record across lines (a quoted newline)
+_LINE_BYTES = 4 * MAX_RECORD_CHARS + 3  # UTF-8 needs at most 4 bytes a character; + CRLF
+_SKIP_BYTES = 1 << 20
 
 # progress(desc, total) → an object with update(n) and close(), e.g. functools.partial(tqdm…)
 Progress = Callable[[str, int], Any]
@@ -78,42 +82,85 @@ class ImportConflict(DigestError):
 
 # --- parsing: pure ---------------------------------------------------------------------
 
-def decode(data: bytes) -> str:
-    """UTF-8 text with or without a BOM; anything else is refused, naming line and byte."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportRowError(1, "file", "the file is UTF-16 (Excel 'Unicode Text'); save it "
-                                        "as 'CSV UTF-8 (comma delimited)' and try again")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        offset = err.start - (data.rfind(b"\n", 0, err.start) + 1)
-        raise ImportRowError(line, "file", (
-            f"not UTF-8 text: byte 0x{data[err.start]:02x} at byte {offset + 1} of the line "
-            "(probably a Windows-1252/Latin-1 export); save the file as 'CSV UTF-8' and "
-            "try again")) from None
+class _TooLong(Exception):
+    """The record being read passed MAX_RECORD_CHARS (the rest of its line was skipped)."""
 
 
-def _items(cell: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(i.strip() for i in cell.split("|") if i.strip()))
+class _Lines:
+    """The file's lines for the csv reader, decoded one at a time and each one bounded.
+
+    A line, or a record spanning lines (a quoted newline), past MAX_RECORD_CHARS raises
+    :class:`_TooLong` without ever being held whole: the csv reader starts afresh at the
+    next line. A byte that is not UTF-8 raises ImportRowError (the file is refused).
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.line = 0  # physical lines handed out so far
+        self.record_chars = 0  # of the record being read; the caller resets it
+        self._pending: str | None = None
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def push_back(self, text: str) -> None:
+        """Hand ``text`` out again as the next line."""
+        self._pending = text
+        self.line -= 1
+
+    def __next__(self) -> str:
+        if self._pending is not None:
+            text, self._pending = self._pending, None
+            self.line += 1
+        else:
+            raw = self.stream.readline(_LINE_BYTES)
+            if not raw:
+                raise StopIteration
+            self.line += 1
+            if len(raw) == _LINE_BYTES and not raw.endswith(b"\n"):
+                while (rest := self.stream.readline(_SKIP_BYTES)) and not rest.endswith(b"\n"):
+                    pass
+                raise _TooLong
+            text = self._decode(self._first(raw) if self.line == 1 else raw)
+        self.record_chars += len(text)
+        if self.record_chars > MAX_RECORD_CHARS + 2:  # + CRLF
+            raise _TooLong
+        return text
+
+    def _first(self, raw: bytes) -> bytes:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise ImportRowError(1, "file", "the file is UTF-16 (Excel 'Unicode Text'); "
+                                            "save it as 'CSV UTF-8 (comma delimited)' and "
+                                            "try again")
+        return raw.removeprefix(b"\xef\xbb\xbf")
+
+    def _decode(self, raw: bytes) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ImportRowError(self.line, "file", (
+                f"not UTF-8 text: byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the "
+                "line (probably a Windows-1252/Latin-1 export); save the file as 'CSV UTF-8' "
+                "and try again")) from None
 
 
-@lru_cache(maxsize=4096)
-def _zone(name: str) -> str | None:
-    """The canonical IANA spelling of a zone name (matched case-insensitively), or None."""
-    canonical = _zones_folded().get(name.casefold())
-    if canonical is not None:
-        return canonical
-    try:  # a zone the listing misses (no tzdata index): ask zoneinfo itself
-        ZoneInfo(name)
-    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        return None
-    return name
+def _stream(source: str | bytes | BinaryIO) -> BinaryIO:
+    if isinstance(source, str):
+        return io.BytesIO(source.encode("utf-8", "surrogatepass"))
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    return source
 
 
-@lru_cache(maxsize=1)
-def _zones_folded() -> dict[str, str]:
-    return {z.casefold(): z for z in available_timezones()}
+def _count_lines(stream: BinaryIO) -> int:
+    """Lines left in a seekable stream (for the progress bar), read in bounded chunks."""
+    if not stream.seekable():
+        return 0
+    here, count = stream.tell(), 0
+    while chunk := stream.read(_SKIP_BYTES):
+        count += chunk.count(b"\n")
+    stream.seek(here)
+    return count
 
 
 def _delimiter(first_line: str) -> str:
@@ -123,31 +170,48 @@ def _delimiter(first_line: str) -> str:
         return ","
 
 
-def parse(text: str | bytes, *, known_categories: Sequence[str], default_timezone: str = "UTC",
-          default_send_hour: int = 7, check_dns: bool = False,
-          progress: Progress | None = None) -> ParsedFile:
-    """Read and validate every row; nothing is written."""
-    if isinstance(text, bytes):
-        try:
-            text = decode(text)
-        except ImportRowError as err:
-            return ParsedFile([], [err], fatal=True)
-    text = text.removeprefix("\ufeff")
-    handle = io.StringIO(text, newline="")
-    first = handle.readline()
+def parse(source: str | bytes | BinaryIO, *, known_categories: Sequence[str],
+          default_timezone: str = "UTC", default_send_hour: int = 7, check_dns: bool = False,
+          smtputf8: bool = False, progress: Progress | None = None) -> ParsedFile:
+    """Read and validate every row; nothing is written.
+
+    ``source`` may be an open binary file: it is read a line at a time, so memory stays
+    bounded by MAX_RECORD_CHARS whatever the file holds.
+    """
+    stream = _stream(source)
+    total = _count_lines(stream) if progress else 0
+    lines = _Lines(stream)
+    try:
+        return _parse(lines, _Checker(known_categories, default_timezone, default_send_hour,
+                                      check_dns, smtputf8),
+                      progress("validate", total) if progress else None)
+    except ImportRowError as err:  # the file is not UTF-8
+        return ParsedFile([], [err], fatal=True)
+
+
+def _too_long(line: int) -> ImportRowError:
+    return ImportRowError(line, "(line)", f"longer than {MAX_RECORD_CHARS:,} characters (a "
+                                          f"cell may have at most {MAX_CELL_CHARS:,})")
+
+
+def _parse(lines: _Lines, check: _Checker, bar: Any) -> ParsedFile:
+    try:
+        first = next(lines, "")
+    except _TooLong:
+        return ParsedFile([], [_too_long(1)], fatal=True)
     skipped = 0
     sep = _SEP_LINE.match(first.strip("\r\n"))
     if sep:  # Excel's "sep=;" hint line
         delimiter, skipped = sep.group(1), 1
-        first = handle.readline()
     else:
         delimiter = _delimiter(first)
-    handle.seek(0)
-    if skipped:
-        handle.readline()
-    reader = csv.reader(handle, delimiter=delimiter, skipinitialspace=True)
-    header = next(reader, None)
+        lines.push_back(first)
     header_line = skipped + 1
+    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
+    try:
+        header = next(reader, None)
+    except (_TooLong, csv.Error):
+        return ParsedFile([], [_too_long(header_line)], fatal=True)
     if not header or not any(h.strip() for h in header):
         return ParsedFile([], [ImportRowError(header_line, "email", "the file has no header "
                                               "line (email,name,categories,…)")], fatal=True)
@@ -165,22 +229,32 @@ def parse(text: str | bytes, *, known_categories: Sequence[str], default_timezon
         return ParsedFile([], [ImportRowError(header_line, "email", (
             f"the header has no 'email' column (found {found}; delimiter {delimiter!r})"))],
             header, fatal=True)
-    check = _Checker(known_categories, default_timezone, default_send_hour, check_dns)
     result = ParsedFile([], [], header)
-    bar = progress("validate", text.count("\n")) if progress else None
-    previous = reader.line_num
-    for cells in reader:
-        line, previous = previous + 1 + skipped, reader.line_num
-        if bar is not None:
-            bar.update(reader.line_num + skipped - line + 1)
+    names = {i: key for key, i in position.items()}
+    while True:
+        line, lines.record_chars = lines.line + 1, 0
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except _TooLong:
+            result.errors.append(_too_long(line))
+            continue
+        except csv.Error as err:
+            result.errors.append(ImportRowError(line, "(line)", f"not CSV: {err}"))
+            continue
+        finally:
+            if bar is not None:
+                bar.update(lines.line - line + 1)
         if not any(c.strip() for c in cells):
             continue
-        row, errors = check.record(line, cells, position, len(header))
+        row, errors = check.record(line, cells, position, len(header), names)
         if row is not None:
             result.rows.append(row)
         else:
             result.errors.extend(errors)
-            result.cells[line] = cells
+            # what the rejects file shows: bounded, and without the NULs that were refused
+            result.cells[line] = [c[:MAX_CELL_CHARS].replace("\0", "\ufffd") for c in cells]
     if bar is not None:
         bar.close()
     return result
@@ -190,74 +264,65 @@ class _Checker:
     """Validation of one record at a time; remembers addresses to find duplicates."""
 
     def __init__(self, known_categories: Sequence[str], default_timezone: str,
-                 default_send_hour: int, check_dns: bool) -> None:
-        self.known = {c.casefold(): c for c in known_categories}
+                 default_send_hour: int, check_dns: bool, smtputf8: bool) -> None:
+        self.known = list(known_categories)
         self.default_timezone, self.default_send_hour = default_timezone, default_send_hour
-        self.check_dns = check_dns
+        self.check_dns, self.smtputf8 = check_dns, smtputf8
         self.seen: dict[str, int] = {}
 
-    def record(self, line: int, cells: list[str], position: dict[str, int],
-               width: int) -> tuple[SubscriberRow | None, list[ImportRowError]]:
+    def record(self, line: int, cells: list[str], position: dict[str, int], width: int,
+               names: dict[int, str]) -> tuple[SubscriberRow | None, list[ImportRowError]]:
+        errors = list(_bad_cells(line, cells, names))
+        if errors:  # the file is damaged or hostile here: no field is worth checking
+            return None, errors
+
         def cell(name: str) -> str:
             i = position.get(name)
             return restore(cells[i].strip()) if i is not None and i < len(cells) else ""
 
-        errors: list[ImportRowError] = []
-
-        def bad(column: str, reason: str) -> None:
-            errors.append(ImportRowError(line, column, reason))
-
         if any(c.strip() for c in cells[width:]):
-            bad("(extra cells)", f"{len(cells)} cells for a header of {width} columns "
-                                 "(a delimiter inside an unquoted cell?)")
-        email = cell("email")
-        try:
-            email = validate_email(email, check_deliverability=self.check_dns).normalized
-            email = email.lower()
-        except EmailNotValidError as err:
-            bad("email", str(err) if email else "no address")
-        else:
-            if email in self.seen:
-                bad("email", f"duplicate of line {self.seen[email]}")
+            errors.append(ImportRowError(line, "(extra cells)", (
+                f"{len(cells)} cells for a header of {width} columns (a delimiter inside an "
+                "unquoted cell?)")))
+        profile = check_profile(
+            email=cell("email"), name=cell("name"), categories=split_items(cell("categories")),
+            keywords=split_items(cell("keywords")), exclusions=split_items(cell("exclusions")),
+            timezone=cell("timezone") or self.default_timezone,
+            send_hour=cell("send_hour") or str(self.default_send_hour),
+            language=cell("language") or "en", known_categories=self.known,
+            smtputf8=self.smtputf8, check_dns=self.check_dns)
+        errors += [ImportRowError(line, e.field, e.reason) for e in profile.errors]
+        if profile.email:
+            if profile.email in self.seen:
+                errors.insert(0, ImportRowError(line, "email",
+                                                f"duplicate of line {self.seen[profile.email]}"))
             else:
-                self.seen[email] = line
-        categories = []
-        for item in _items(cell("categories")):
-            if item.casefold() in self.known:
-                categories.append(self.known[item.casefold()])
-            else:
-                known = ", ".join(sorted(self.known.values())[:12]) or "none configured"
-                bad("categories", f"unknown category {item!r} (the sources' categories: "
-                                  f"{known})")
-        zone_text = cell("timezone") or self.default_timezone
-        zone = _zone(zone_text)
-        if zone is None:
-            bad("timezone", f"unknown time zone {zone_text!r} (an IANA name such as "
-                            "'Europe/Berlin')")
-        hour_text = cell("send_hour") or str(self.default_send_hour)
-        hour_ok = hour_text.isdecimal() and 0 <= int(hour_text) <= 23
-        if not hour_ok:
-            bad("send_hour", "must be an hour from 0 to 23")
-        language = (cell("language") or "en").lower()
-        if language not in LANGUAGES:
-            bad("language", "must be 'en' or 'zh'")
-        keywords = _items(cell("keywords"))
-        if not categories and not keywords and not any(e.column == "categories"
-                                                      for e in errors):
-            bad("categories", "give at least one category or keyword")
+                self.seen[profile.email] = line
         if errors:
             return None, errors
-        return SubscriberRow(line, email, cell("name"), tuple(categories), keywords,
-                             _items(cell("exclusions")), zone or "", int(hour_text),
-                             language), []
+        return SubscriberRow(line, profile.email, profile.name, tuple(profile.categories),
+                             tuple(profile.keywords), tuple(profile.exclusions),
+                             profile.timezone, profile.send_hour, profile.language), []
 
 
-def parse_csv(text: str | bytes, *, known_categories: Sequence[str], default_timezone: str,
-              default_send_hour: int,
-              check_dns: bool = False) -> tuple[list[SubscriberRow], list[ImportRowError]]:
+def _bad_cells(line: int, cells: list[str], names: dict[int, str]) -> Iterator[ImportRowError]:
+    """Cells no subscriber field could hold: past MAX_CELL_CHARS, or with a NUL in them."""
+    for i, value in enumerate(cells):
+        column = names.get(i, f"column {i + 1}")
+        if len(value) > MAX_CELL_CHARS:
+            yield ImportRowError(line, column, f"cell longer than {MAX_CELL_CHARS:,} "
+                                               f"characters ({len(value):,})")
+        elif "\0" in value:
+            yield ImportRowError(line, column, "a NUL character at character "
+                                               f"{value.index(chr(0)) + 1} (a damaged file?)")
+
+
+def parse_csv(text: str | bytes | BinaryIO, *, known_categories: Sequence[str],
+              default_timezone: str, default_send_hour: int, check_dns: bool = False,
+              smtputf8: bool = False) -> tuple[list[SubscriberRow], list[ImportRowError]]:
     """:func:`parse` as (good rows, errors)."""
     parsed = parse(text, known_categories=known_categories, default_timezone=default_timezone,
-                   default_send_hour=default_send_hour, check_dns=check_dns)
+                   default_send_hour=default_send_hour, check_dns=check_dns, smtputf8=smtputf8)
     return parsed.rows, parsed.errors
 
 
@@ -381,23 +446,25 @@ def _session(target: Engine | Session) -> Iterator[Session]:
         yield session
 
 
-def import_csv(target: Engine | Session, data: str | bytes, *,
+def import_csv(target: Engine | Session, data: str | bytes | BinaryIO, *,
                known_categories: Sequence[str] | None = None, default_timezone: str = "UTC",
-               default_send_hour: int = 7, check_dns: bool = False, dry_run: bool = False,
-               skip_invalid: bool = False, resubscribe: bool = False,
+               default_send_hour: int = 7, check_dns: bool = False, smtputf8: bool = False,
+               dry_run: bool = False, skip_invalid: bool = False, resubscribe: bool = False,
                progress: Progress | None = None, now: datetime | None = None) -> ImportReport:
     """Parse, validate and apply a subscriber CSV: the CLI's and the admin upload's import.
 
-    Any rejected row means nothing is written unless ``skip_invalid``; a file-level error
-    (encoding, header) always means nothing is written. ``known_categories`` defaults to
-    the configured sources' categories. ``dry_run`` plans the same import and writes nothing.
+    ``data`` may be an open binary file (read a line at a time). Any rejected row means
+    nothing is written unless ``skip_invalid``; a file-level error (encoding, header)
+    always means nothing is written. ``known_categories`` defaults to the configured
+    sources' categories. ``smtputf8`` admits non-ASCII local parts (``DIGEST_SMTP_UTF8``).
+    ``dry_run`` plans the same import and writes nothing.
     """
     with _session(target) as session:
         if known_categories is None:
             known_categories = sorted({s.category for s in store.all_sources(session)})
         parsed = parse(data, known_categories=known_categories,
                        default_timezone=default_timezone, default_send_hour=default_send_hour,
-                       check_dns=check_dns, progress=progress)
+                       check_dns=check_dns, smtputf8=smtputf8, progress=progress)
         report = ImportReport(rejected=parsed.errors, header=parsed.header, cells=parsed.cells,
                               dry_run=dry_run)
         report.refused = parsed.fatal or (bool(parsed.errors) and not skip_invalid)

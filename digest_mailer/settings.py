@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     smtp_timeout: float = 30.0
     smtp_rate: float = 0.0  # messages per second across one worker process; 0 = unlimited
     smtp_batch_size: int = 100  # messages per SMTP connection before reconnecting
+    # Does the SMTP server announce SMTPUTF8? Only then are addresses with a non-ASCII
+    # local part (üser@…) accepted from an import.
+    smtp_utf8: bool = False
     outbox_dir: Path | None = None  # default: <var_dir>/outbox, used when smtp_url is empty
     mail_from: str = "Research Digest <digest@localhost>"
     reply_to: str = ""
