@@ -49,6 +49,7 @@ MAX_CELL_CHARS = 10_000
 MAX_RECORD_CHARS = 100_000  # one line, or one record across lines (a quoted newline)
 _LINE_BYTES = 4 * MAX_RECORD_CHARS + 3  # UTF-8 needs at most 4 bytes a character; + CRLF
 _SKIP_BYTES = 1 << 20
+_QUOTE_OR_END = re.compile(rb'["\n]')
 
 # progress(desc, total) → an object with update(n) and close(), e.g. functools.partial(tqdm…)
 Progress = Callable[[str, int], Any]
@@ -96,7 +97,8 @@ class _Lines:
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
-        self.line = 0  # physical lines handed out so far
+        self.delimiter = b","  # the caller sets the file's
+        self.line = 0  # physical lines handed out (or skipped) so far
         self.record_chars = 0  # of the record being read; the caller resets it
         self._pending: str | None = None
 
@@ -118,14 +120,56 @@ class _Lines:
                 raise StopIteration
             self.line += 1
             if len(raw) == _LINE_BYTES and not raw.endswith(b"\n"):
-                while (rest := self.stream.readline(_SKIP_BYTES)) and not rest.endswith(b"\n"):
-                    pass
-                raise _TooLong
+                self._skip_record(raw, in_quotes=self.record_chars > 0)
             text = self._decode(self._first(raw) if self.line == 1 else raw)
+            if self.record_chars + len(text) > MAX_RECORD_CHARS + 2:  # + CRLF
+                self._skip_record(raw, in_quotes=self.record_chars > 0)
         self.record_chars += len(text)
-        if self.record_chars > MAX_RECORD_CHARS + 2:  # + CRLF
-            raise _TooLong
         return text
+
+    def _skip_record(self, data: bytes, *, in_quotes: bool) -> None:
+        """Read past the rest of the record ``data`` belongs to, as the csv module would
+        split it (a quote opens a field only at its start; "" inside quotes is a quote),
+        holding one bounded chunk at a time; then raise :class:`_TooLong`.
+
+        ``in_quotes``: the record began on an earlier line, so ``data`` starts inside a
+        quoted cell (a record only spans lines there).
+        """
+        last = b"\n"  # the last byte outside quotes that is not a space (\n: line start)
+        quote_at_end = False  # the chunk ended on a quote inside quotes: "" or a close?
+        while data:
+            i = 0
+            if quote_at_end:
+                quote_at_end = False
+                if data[:1] == b'"':
+                    i = 1
+                else:
+                    in_quotes, last = False, b'"'
+            while i < len(data):
+                if in_quotes:
+                    j = data.find(b'"', i)
+                    if j < 0 or j + 1 == len(data):
+                        quote_at_end = j >= 0
+                        break
+                    if data[j + 1:j + 2] == b'"':
+                        i = j + 2
+                        continue
+                    in_quotes, last, i = False, b'"', j + 1
+                    continue
+                found = _QUOTE_OR_END.search(data, i)
+                end = found.start() if found else len(data)
+                if segment := data[i:end].rstrip(b" "):
+                    last = segment[-1:]
+                if found is None:
+                    break
+                if found.group() == b"\n":
+                    raise _TooLong
+                in_quotes = last in (b"\n", self.delimiter)
+                last, i = (last if in_quotes else b'"'), end + 1
+            data = self.stream.readline(_SKIP_BYTES)
+            if data.endswith(b"\n"):
+                self.line += 1
+        raise _TooLong
 
     def _first(self, raw: bytes) -> bytes:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -206,6 +250,7 @@ def _parse(lines: _Lines, check: _Checker, bar: Any) -> ParsedFile:
     else:
         delimiter = _delimiter(first)
         lines.push_back(first)
+    lines.delimiter = delimiter.encode()
     header_line = skipped + 1
     reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
     try:
