@@ -21,6 +21,7 @@ from world import DEMO
 from digest_mailer import store
 from digest_mailer.exporter import export_csv
 from digest_mailer.importer import MAX_CELL_CHARS, MAX_RECORD_CHARS, import_csv
+from digest_mailer.models import Subscriber
 from digest_mailer.profile import MAX_ITEM_CHARS, MAX_ITEMS, MAX_NAME_CHARS
 
 HEADER = "email,name,categories,keywords\n"
@@ -137,11 +138,16 @@ def test_nul_in_a_cell_is_rejected_with_line_and_column_and_never_exported(engin
     assert [(e.line, e.column) for e in report.rejected] == [(3, "name")]
     assert "NUL" in report.rejected[0].reason
     assert names(engine) == {"a@example.org": "A"}
+    with Session(engine) as session:  # as an older version stored it
+        session.add(Subscriber(email="old@example.org", name="Old\0Row",
+                               categories=["cs.CV"], keywords=["k\0w"]))
+        session.commit()
     out = io.StringIO()
     report.write_rejects(out)
+    assert "Ada\ufffdLovelace" in out.getvalue()  # where the refused NUL was
     with Session(engine) as session:
-        export_csv(session, out)
-    assert "\0" not in out.getvalue()
+        assert export_csv(session, out) == 2
+    assert "\0" not in out.getvalue() and "OldRow" in out.getvalue()
     strict = import_csv(engine, text, known_categories=CATEGORIES)
     assert strict.refused and not strict.written
 
