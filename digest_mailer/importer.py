@@ -4,8 +4,11 @@ Columns (header names case-insensitive, surrounding spaces ignored): email, name
 categories, keywords, exclusions, timezone, send_hour, language; other columns (such as
 the export's "status") are ignored. List cells separate items with "|" (a keyword may be
 a phrase with spaces). UTF-8 with or without BOM; comma, semicolon or tab delimited
-(Excel's "sep=;" first line is honoured). The whole import is one transaction, and
-someone who unsubscribed or bounced is never re-activated unless ``resubscribe`` is set.
+(Excel's "sep=;" first line is honoured). The file is read a line at a time: a record
+past MAX_RECORD_CHARS, a cell past MAX_CELL_CHARS or with a NUL is a rejected row, never a
+crash. Each row's fields are checked by :mod:`digest_mailer.profile`, as the preferences
+page's are. The whole import is one transaction, and someone who unsubscribed or bounced
+is never re-activated unless ``resubscribe`` is set.
 
 :func:`import_csv` is the one entry point for the CLI and the web admin upload.
 """
@@ -13,7 +16,6 @@ someone who unsubscribed or bounced is never re-activated unless ``resubscribe``
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from digest_mailer import store
+from digest_mailer.csvlines import MAX_CELL_CHARS as MAX_CELL_CHARS
+from digest_mailer.csvlines import MAX_RECORD_CHARS as MAX_RECORD_CHARS
+from digest_mailer.csvlines import Lines, RecordTooLong, count_lines, open_stream
 from digest_mailer.errors import DigestError, ImportRowError
 from digest_mailer.exporter import COLUMNS as COLUMNS
 from digest_mailer.exporter import ImportReport as ImportReport
@@ -43,13 +48,6 @@ FIELDS = ("name", "categories", "keywords", "excluded_keywords", "timezone", "se
           "language")
 CHUNK = 900  # addresses per IN query (under SQLite's bound-parameter limit)
 _SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$')
-# Far above any real cell (50 keywords of 100 characters are ~5,000), far below the csv
-# module's own 131,072 that used to end the import with a traceback.
-MAX_CELL_CHARS = 10_000
-MAX_RECORD_CHARS = 100_000  # one line, or one record across lines (a quoted newline)
-_LINE_BYTES = 4 * MAX_RECORD_CHARS + 3  # UTF-8 needs at most 4 bytes a character; + CRLF
-_SKIP_BYTES = 1 << 20
-_QUOTE_OR_END = re.compile(rb'["\n]')
 
 # progress(desc, total) → an object with update(n) and close(), e.g. functools.partial(tqdm…)
 Progress = Callable[[str, int], Any]
@@ -83,130 +81,6 @@ class ImportConflict(DigestError):
 
 # --- parsing: pure ---------------------------------------------------------------------
 
-class _TooLong(Exception):
-    """The record being read passed MAX_RECORD_CHARS (the rest of its line was skipped)."""
-
-
-class _Lines:
-    """The file's lines for the csv reader, decoded one at a time and each one bounded.
-
-    A line, or a record spanning lines (a quoted newline), past MAX_RECORD_CHARS raises
-    :class:`_TooLong` without ever being held whole: the csv reader starts afresh at the
-    next line. A byte that is not UTF-8 raises ImportRowError (the file is refused).
-    """
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
-        self.delimiter = b","  # the caller sets the file's
-        self.line = 0  # physical lines handed out (or skipped) so far
-        self.record_chars = 0  # of the record being read; the caller resets it
-        self._pending: str | None = None
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def push_back(self, text: str) -> None:
-        """Hand ``text`` out again as the next line."""
-        self._pending = text
-        self.line -= 1
-
-    def __next__(self) -> str:
-        if self._pending is not None:
-            text, self._pending = self._pending, None
-            self.line += 1
-        else:
-            raw = self.stream.readline(_LINE_BYTES)
-            if not raw:
-                raise StopIteration
-            self.line += 1
-            if len(raw) == _LINE_BYTES and not raw.endswith(b"\n"):
-                self._skip_record(raw, in_quotes=self.record_chars > 0)
-            text = self._decode(self._first(raw) if self.line == 1 else raw)
-            if self.record_chars + len(text) > MAX_RECORD_CHARS + 2:  # + CRLF
-                self._skip_record(raw, in_quotes=self.record_chars > 0)
-        self.record_chars += len(text)
-        return text
-
-    def _skip_record(self, data: bytes, *, in_quotes: bool) -> None:
-        """Read past the rest of the record ``data`` belongs to, as the csv module would
-        split it (a quote opens a field only at its start; "" inside quotes is a quote),
-        holding one bounded chunk at a time; then raise :class:`_TooLong`.
-
-        ``in_quotes``: the record began on an earlier line, so ``data`` starts inside a
-        quoted cell (a record only spans lines there).
-        """
-        last = b"\n"  # the last byte outside quotes that is not a space (\n: line start)
-        quote_at_end = False  # the chunk ended on a quote inside quotes: "" or a close?
-        while data:
-            i = 0
-            if quote_at_end:
-                quote_at_end = False
-                if data[:1] == b'"':
-                    i = 1
-                else:
-                    in_quotes, last = False, b'"'
-            while i < len(data):
-                if in_quotes:
-                    j = data.find(b'"', i)
-                    if j < 0 or j + 1 == len(data):
-                        quote_at_end = j >= 0
-                        break
-                    if data[j + 1:j + 2] == b'"':
-                        i = j + 2
-                        continue
-                    in_quotes, last, i = False, b'"', j + 1
-                    continue
-                found = _QUOTE_OR_END.search(data, i)
-                end = found.start() if found else len(data)
-                if segment := data[i:end].rstrip(b" "):
-                    last = segment[-1:]
-                if found is None:
-                    break
-                if found.group() == b"\n":
-                    raise _TooLong
-                in_quotes = last in (b"\n", self.delimiter)
-                last, i = (last if in_quotes else b'"'), end + 1
-            data = self.stream.readline(_SKIP_BYTES)
-            if data.endswith(b"\n"):
-                self.line += 1
-        raise _TooLong
-
-    def _first(self, raw: bytes) -> bytes:
-        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise ImportRowError(1, "file", "the file is UTF-16 (Excel 'Unicode Text'); "
-                                            "save it as 'CSV UTF-8 (comma delimited)' and "
-                                            "try again")
-        return raw.removeprefix(b"\xef\xbb\xbf")
-
-    def _decode(self, raw: bytes) -> str:
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise ImportRowError(self.line, "file", (
-                f"not UTF-8 text: byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the "
-                "line (probably a Windows-1252/Latin-1 export); save the file as 'CSV UTF-8' "
-                "and try again")) from None
-
-
-def _stream(source: str | bytes | BinaryIO) -> BinaryIO:
-    if isinstance(source, str):
-        return io.BytesIO(source.encode("utf-8", "surrogatepass"))
-    if isinstance(source, bytes):
-        return io.BytesIO(source)
-    return source
-
-
-def _count_lines(stream: BinaryIO) -> int:
-    """Lines left in a seekable stream (for the progress bar), read in bounded chunks."""
-    if not stream.seekable():
-        return 0
-    here, count = stream.tell(), 0
-    while chunk := stream.read(_SKIP_BYTES):
-        count += chunk.count(b"\n")
-    stream.seek(here)
-    return count
-
-
 def _delimiter(first_line: str) -> str:
     try:
         return csv.Sniffer().sniff(first_line, delimiters=",;\t").delimiter
@@ -222,9 +96,9 @@ def parse(source: str | bytes | BinaryIO, *, known_categories: Sequence[str],
     ``source`` may be an open binary file: it is read a line at a time, so memory stays
     bounded by MAX_RECORD_CHARS whatever the file holds.
     """
-    stream = _stream(source)
-    total = _count_lines(stream) if progress else 0
-    lines = _Lines(stream)
+    stream = open_stream(source)
+    total = count_lines(stream) if progress else 0
+    lines = Lines(stream)
     try:
         return _parse(lines, _Checker(known_categories, default_timezone, default_send_hour,
                                       check_dns, smtputf8),
@@ -238,10 +112,10 @@ def _too_long(line: int) -> ImportRowError:
                                           f"cell may have at most {MAX_CELL_CHARS:,})")
 
 
-def _parse(lines: _Lines, check: _Checker, bar: Any) -> ParsedFile:
+def _parse(lines: Lines, check: _Checker, bar: Any) -> ParsedFile:
     try:
         first = next(lines, "")
-    except _TooLong:
+    except RecordTooLong:
         return ParsedFile([], [_too_long(1)], fatal=True)
     skipped = 0
     sep = _SEP_LINE.match(first.strip("\r\n"))
@@ -255,7 +129,7 @@ def _parse(lines: _Lines, check: _Checker, bar: Any) -> ParsedFile:
     reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
     try:
         header = next(reader, None)
-    except (_TooLong, csv.Error):
+    except (RecordTooLong, csv.Error):
         return ParsedFile([], [_too_long(header_line)], fatal=True)
     if not header or not any(h.strip() for h in header):
         return ParsedFile([], [ImportRowError(header_line, "email", "the file has no header "
@@ -282,7 +156,7 @@ def _parse(lines: _Lines, check: _Checker, bar: Any) -> ParsedFile:
             cells = next(reader)
         except StopIteration:
             break
-        except _TooLong:
+        except RecordTooLong:
             result.errors.append(_too_long(line))
             continue
         except csv.Error as err:
