@@ -42,11 +42,13 @@ def import_file(pipeline: Pipeline, path: Path, *, skip_invalid: bool = True,
     good rows are kept and the rejected ones reported. The CLI passes its own flags.
     """
     settings = pipeline.settings
-    return import_csv(pipeline.engine, path.read_bytes(),
-                      default_timezone=settings.default_timezone,
-                      default_send_hour=settings.default_send_hour, check_dns=check_dns,
-                      dry_run=dry_run, skip_invalid=skip_invalid, resubscribe=resubscribe,
-                      progress=progress)
+    with path.open("rb") as handle:  # read a line at a time, never the whole file
+        return import_csv(pipeline.engine, handle,
+                          default_timezone=settings.default_timezone,
+                          default_send_hour=settings.default_send_hour, check_dns=check_dns,
+                          smtputf8=settings.smtp_utf8, dry_run=dry_run,
+                          skip_invalid=skip_invalid, resubscribe=resubscribe,
+                          progress=progress)
 
 
 def run_demo(pipeline: Pipeline) -> DemoResult:

@@ -44,10 +44,15 @@ def join_items(items: Sequence[str]) -> str:
 
 
 def write_rows(handle: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Write a CSV with every cell neutralised (Excel-compatible: CRLF, quoted when needed)."""
+    """Write a CSV with every cell neutralised (Excel-compatible: CRLF, quoted when needed).
+
+    NUL characters (which the importer refuses, but an older version stored) are left out,
+    so an export always imports again.
+    """
     writer = csv.writer(handle)
     writer.writerow(header)
-    writer.writerows([neutralise(str(cell)) for cell in row] for row in rows)
+    writer.writerows([neutralise(str(cell).replace("\0", "")) for cell in row]
+                     for row in rows)
 
 
 def export_csv(session: Session, handle: TextIO) -> int:

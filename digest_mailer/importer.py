@@ -4,8 +4,11 @@ Columns (header names case-insensitive, surrounding spaces ignored): email, name
 categories, keywords, exclusions, timezone, send_hour, language; other columns (such as
 the export's "status") are ignored. List cells separate items with "|" (a keyword may be
 a phrase with spaces). UTF-8 with or without BOM; comma, semicolon or tab delimited
-(Excel's "sep=;" first line is honoured). The whole import is one transaction, and
-someone who unsubscribed or bounced is never re-activated unless ``resubscribe`` is set.
+(Excel's "sep=;" first line is honoured). The file is read a line at a time: a record
+past MAX_RECORD_CHARS, a cell past MAX_CELL_CHARS or with a NUL is a rejected row, never a
+crash. Each row's fields are checked by :mod:`digest_mailer.profile`, as the preferences
+page's are. The whole import is one transaction, and someone who unsubscribed or bounced
+is never re-activated unless ``resubscribe`` is set.
 
 :func:`import_csv` is the one entry point for the CLI and the web admin upload.
 """
@@ -13,33 +16,33 @@ someone who unsubscribed or bounced is never re-activated unless ``resubscribe``
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from typing import Any, BinaryIO
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from digest_mailer import store
+from digest_mailer.csvlines import MAX_CELL_CHARS as MAX_CELL_CHARS
+from digest_mailer.csvlines import MAX_RECORD_CHARS as MAX_RECORD_CHARS
+from digest_mailer.csvlines import Lines, RecordTooLong, count_lines, open_stream
 from digest_mailer.errors import DigestError, ImportRowError
 from digest_mailer.exporter import COLUMNS as COLUMNS
 from digest_mailer.exporter import ImportReport as ImportReport
 from digest_mailer.exporter import restore
 from digest_mailer.models import Subscriber, SubscriberStatus
+from digest_mailer.profile import LANGUAGES as LANGUAGES
+from digest_mailer.profile import check_profile, split_items
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("en", "zh")
 RESUBSCRIBED = "resubscribed by import"
 FIELDS = ("name", "categories", "keywords", "excluded_keywords", "timezone", "send_hour",
           "language")
@@ -78,44 +81,6 @@ class ImportConflict(DigestError):
 
 # --- parsing: pure ---------------------------------------------------------------------
 
-def decode(data: bytes) -> str:
-    """UTF-8 text with or without a BOM; anything else is refused, naming line and byte."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportRowError(1, "file", "the file is UTF-16 (Excel 'Unicode Text'); save it "
-                                        "as 'CSV UTF-8 (comma delimited)' and try again")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        offset = err.start - (data.rfind(b"\n", 0, err.start) + 1)
-        raise ImportRowError(line, "file", (
-            f"not UTF-8 text: byte 0x{data[err.start]:02x} at byte {offset + 1} of the line "
-            "(probably a Windows-1252/Latin-1 export); save the file as 'CSV UTF-8' and "
-            "try again")) from None
-
-
-def _items(cell: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(i.strip() for i in cell.split("|") if i.strip()))
-
-
-@lru_cache(maxsize=4096)
-def _zone(name: str) -> str | None:
-    """The canonical IANA spelling of a zone name (matched case-insensitively), or None."""
-    canonical = _zones_folded().get(name.casefold())
-    if canonical is not None:
-        return canonical
-    try:  # a zone the listing misses (no tzdata index): ask zoneinfo itself
-        ZoneInfo(name)
-    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        return None
-    return name
-
-
-@lru_cache(maxsize=1)
-def _zones_folded() -> dict[str, str]:
-    return {z.casefold(): z for z in available_timezones()}
-
-
 def _delimiter(first_line: str) -> str:
     try:
         return csv.Sniffer().sniff(first_line, delimiters=",;\t").delimiter
@@ -123,31 +88,49 @@ def _delimiter(first_line: str) -> str:
         return ","
 
 
-def parse(text: str | bytes, *, known_categories: Sequence[str], default_timezone: str = "UTC",
-          default_send_hour: int = 7, check_dns: bool = False,
-          progress: Progress | None = None) -> ParsedFile:
-    """Read and validate every row; nothing is written."""
-    if isinstance(text, bytes):
-        try:
-            text = decode(text)
-        except ImportRowError as err:
-            return ParsedFile([], [err], fatal=True)
-    text = text.removeprefix("\ufeff")
-    handle = io.StringIO(text, newline="")
-    first = handle.readline()
+def parse(source: str | bytes | BinaryIO, *, known_categories: Sequence[str],
+          default_timezone: str = "UTC", default_send_hour: int = 7, check_dns: bool = False,
+          smtputf8: bool = False, progress: Progress | None = None) -> ParsedFile:
+    """Read and validate every row; nothing is written.
+
+    ``source`` may be an open binary file: it is read a line at a time, so memory stays
+    bounded by MAX_RECORD_CHARS whatever the file holds.
+    """
+    stream = open_stream(source)
+    total = count_lines(stream) if progress else 0
+    lines = Lines(stream)
+    try:
+        return _parse(lines, _Checker(known_categories, default_timezone, default_send_hour,
+                                      check_dns, smtputf8),
+                      progress("validate", total) if progress else None)
+    except ImportRowError as err:  # the file is not UTF-8
+        return ParsedFile([], [err], fatal=True)
+
+
+def _too_long(line: int) -> ImportRowError:
+    return ImportRowError(line, "(line)", f"longer than {MAX_RECORD_CHARS:,} characters (a "
+                                          f"cell may have at most {MAX_CELL_CHARS:,})")
+
+
+def _parse(lines: Lines, check: _Checker, bar: Any) -> ParsedFile:
+    try:
+        first = next(lines, "")
+    except RecordTooLong:
+        return ParsedFile([], [_too_long(1)], fatal=True)
     skipped = 0
     sep = _SEP_LINE.match(first.strip("\r\n"))
     if sep:  # Excel's "sep=;" hint line
         delimiter, skipped = sep.group(1), 1
-        first = handle.readline()
     else:
         delimiter = _delimiter(first)
-    handle.seek(0)
-    if skipped:
-        handle.readline()
-    reader = csv.reader(handle, delimiter=delimiter, skipinitialspace=True)
-    header = next(reader, None)
+        lines.push_back(first)
+    lines.delimiter = delimiter.encode()
     header_line = skipped + 1
+    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
+    try:
+        header = next(reader, None)
+    except (RecordTooLong, csv.Error):
+        return ParsedFile([], [_too_long(header_line)], fatal=True)
     if not header or not any(h.strip() for h in header):
         return ParsedFile([], [ImportRowError(header_line, "email", "the file has no header "
                                               "line (email,name,categories,…)")], fatal=True)
@@ -165,22 +148,32 @@ def parse(text: str | bytes, *, known_categories: Sequence[str], default_timezon
         return ParsedFile([], [ImportRowError(header_line, "email", (
             f"the header has no 'email' column (found {found}; delimiter {delimiter!r})"))],
             header, fatal=True)
-    check = _Checker(known_categories, default_timezone, default_send_hour, check_dns)
     result = ParsedFile([], [], header)
-    bar = progress("validate", text.count("\n")) if progress else None
-    previous = reader.line_num
-    for cells in reader:
-        line, previous = previous + 1 + skipped, reader.line_num
-        if bar is not None:
-            bar.update(reader.line_num + skipped - line + 1)
+    names = {i: key for key, i in position.items()}
+    while True:
+        line, lines.record_chars = lines.line + 1, 0
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except RecordTooLong:
+            result.errors.append(_too_long(line))
+            continue
+        except csv.Error as err:
+            result.errors.append(ImportRowError(line, "(line)", f"not CSV: {err}"))
+            continue
+        finally:
+            if bar is not None:
+                bar.update(lines.line - line + 1)
         if not any(c.strip() for c in cells):
             continue
-        row, errors = check.record(line, cells, position, len(header))
+        row, errors = check.record(line, cells, position, len(header), names)
         if row is not None:
             result.rows.append(row)
         else:
             result.errors.extend(errors)
-            result.cells[line] = cells
+            # what the rejects file shows: bounded, and without the NULs that were refused
+            result.cells[line] = [c[:MAX_CELL_CHARS].replace("\0", "\ufffd") for c in cells]
     if bar is not None:
         bar.close()
     return result
@@ -190,74 +183,65 @@ class _Checker:
     """Validation of one record at a time; remembers addresses to find duplicates."""
 
     def __init__(self, known_categories: Sequence[str], default_timezone: str,
-                 default_send_hour: int, check_dns: bool) -> None:
-        self.known = {c.casefold(): c for c in known_categories}
+                 default_send_hour: int, check_dns: bool, smtputf8: bool) -> None:
+        self.known = list(known_categories)
         self.default_timezone, self.default_send_hour = default_timezone, default_send_hour
-        self.check_dns = check_dns
+        self.check_dns, self.smtputf8 = check_dns, smtputf8
         self.seen: dict[str, int] = {}
 
-    def record(self, line: int, cells: list[str], position: dict[str, int],
-               width: int) -> tuple[SubscriberRow | None, list[ImportRowError]]:
+    def record(self, line: int, cells: list[str], position: dict[str, int], width: int,
+               names: dict[int, str]) -> tuple[SubscriberRow | None, list[ImportRowError]]:
+        errors = list(_bad_cells(line, cells, names))
+        if errors:  # the file is damaged or hostile here: no field is worth checking
+            return None, errors
+
         def cell(name: str) -> str:
             i = position.get(name)
             return restore(cells[i].strip()) if i is not None and i < len(cells) else ""
 
-        errors: list[ImportRowError] = []
-
-        def bad(column: str, reason: str) -> None:
-            errors.append(ImportRowError(line, column, reason))
-
         if any(c.strip() for c in cells[width:]):
-            bad("(extra cells)", f"{len(cells)} cells for a header of {width} columns "
-                                 "(a delimiter inside an unquoted cell?)")
-        email = cell("email")
-        try:
-            email = validate_email(email, check_deliverability=self.check_dns).normalized
-            email = email.lower()
-        except EmailNotValidError as err:
-            bad("email", str(err) if email else "no address")
-        else:
-            if email in self.seen:
-                bad("email", f"duplicate of line {self.seen[email]}")
+            errors.append(ImportRowError(line, "(extra cells)", (
+                f"{len(cells)} cells for a header of {width} columns (a delimiter inside an "
+                "unquoted cell?)")))
+        profile = check_profile(
+            email=cell("email"), name=cell("name"), categories=split_items(cell("categories")),
+            keywords=split_items(cell("keywords")), exclusions=split_items(cell("exclusions")),
+            timezone=cell("timezone") or self.default_timezone,
+            send_hour=cell("send_hour") or str(self.default_send_hour),
+            language=cell("language") or "en", known_categories=self.known,
+            smtputf8=self.smtputf8, check_dns=self.check_dns)
+        errors += [ImportRowError(line, e.field, e.reason) for e in profile.errors]
+        if profile.email:
+            if profile.email in self.seen:
+                errors.insert(0, ImportRowError(line, "email",
+                                                f"duplicate of line {self.seen[profile.email]}"))
             else:
-                self.seen[email] = line
-        categories = []
-        for item in _items(cell("categories")):
-            if item.casefold() in self.known:
-                categories.append(self.known[item.casefold()])
-            else:
-                known = ", ".join(sorted(self.known.values())[:12]) or "none configured"
-                bad("categories", f"unknown category {item!r} (the sources' categories: "
-                                  f"{known})")
-        zone_text = cell("timezone") or self.default_timezone
-        zone = _zone(zone_text)
-        if zone is None:
-            bad("timezone", f"unknown time zone {zone_text!r} (an IANA name such as "
-                            "'Europe/Berlin')")
-        hour_text = cell("send_hour") or str(self.default_send_hour)
-        hour_ok = hour_text.isdecimal() and 0 <= int(hour_text) <= 23
-        if not hour_ok:
-            bad("send_hour", "must be an hour from 0 to 23")
-        language = (cell("language") or "en").lower()
-        if language not in LANGUAGES:
-            bad("language", "must be 'en' or 'zh'")
-        keywords = _items(cell("keywords"))
-        if not categories and not keywords and not any(e.column == "categories"
-                                                      for e in errors):
-            bad("categories", "give at least one category or keyword")
+                self.seen[profile.email] = line
         if errors:
             return None, errors
-        return SubscriberRow(line, email, cell("name"), tuple(categories), keywords,
-                             _items(cell("exclusions")), zone or "", int(hour_text),
-                             language), []
+        return SubscriberRow(line, profile.email, profile.name, tuple(profile.categories),
+                             tuple(profile.keywords), tuple(profile.exclusions),
+                             profile.timezone, profile.send_hour, profile.language), []
 
 
-def parse_csv(text: str | bytes, *, known_categories: Sequence[str], default_timezone: str,
-              default_send_hour: int,
-              check_dns: bool = False) -> tuple[list[SubscriberRow], list[ImportRowError]]:
+def _bad_cells(line: int, cells: list[str], names: dict[int, str]) -> Iterator[ImportRowError]:
+    """Cells no subscriber field could hold: past MAX_CELL_CHARS, or with a NUL in them."""
+    for i, value in enumerate(cells):
+        column = names.get(i, f"column {i + 1}")
+        if len(value) > MAX_CELL_CHARS:
+            yield ImportRowError(line, column, f"cell longer than {MAX_CELL_CHARS:,} "
+                                               f"characters ({len(value):,})")
+        elif "\0" in value:
+            yield ImportRowError(line, column, "a NUL character at character "
+                                               f"{value.index(chr(0)) + 1} (a damaged file?)")
+
+
+def parse_csv(text: str | bytes | BinaryIO, *, known_categories: Sequence[str],
+              default_timezone: str, default_send_hour: int, check_dns: bool = False,
+              smtputf8: bool = False) -> tuple[list[SubscriberRow], list[ImportRowError]]:
     """:func:`parse` as (good rows, errors)."""
     parsed = parse(text, known_categories=known_categories, default_timezone=default_timezone,
-                   default_send_hour=default_send_hour, check_dns=check_dns)
+                   default_send_hour=default_send_hour, check_dns=check_dns, smtputf8=smtputf8)
     return parsed.rows, parsed.errors
 
 
@@ -381,23 +365,25 @@ def _session(target: Engine | Session) -> Iterator[Session]:
         yield session
 
 
-def import_csv(target: Engine | Session, data: str | bytes, *,
+def import_csv(target: Engine | Session, data: str | bytes | BinaryIO, *,
                known_categories: Sequence[str] | None = None, default_timezone: str = "UTC",
-               default_send_hour: int = 7, check_dns: bool = False, dry_run: bool = False,
-               skip_invalid: bool = False, resubscribe: bool = False,
+               default_send_hour: int = 7, check_dns: bool = False, smtputf8: bool = False,
+               dry_run: bool = False, skip_invalid: bool = False, resubscribe: bool = False,
                progress: Progress | None = None, now: datetime | None = None) -> ImportReport:
     """Parse, validate and apply a subscriber CSV: the CLI's and the admin upload's import.
 
-    Any rejected row means nothing is written unless ``skip_invalid``; a file-level error
-    (encoding, header) always means nothing is written. ``known_categories`` defaults to
-    the configured sources' categories. ``dry_run`` plans the same import and writes nothing.
+    ``data`` may be an open binary file (read a line at a time). Any rejected row means
+    nothing is written unless ``skip_invalid``; a file-level error (encoding, header)
+    always means nothing is written. ``known_categories`` defaults to the configured
+    sources' categories. ``smtputf8`` admits non-ASCII local parts (``DIGEST_SMTP_UTF8``).
+    ``dry_run`` plans the same import and writes nothing.
     """
     with _session(target) as session:
         if known_categories is None:
             known_categories = sorted({s.category for s in store.all_sources(session)})
         parsed = parse(data, known_categories=known_categories,
                        default_timezone=default_timezone, default_send_hour=default_send_hour,
-                       check_dns=check_dns, progress=progress)
+                       check_dns=check_dns, smtputf8=smtputf8, progress=progress)
         report = ImportReport(rejected=parsed.errors, header=parsed.header, cells=parsed.cells,
                               dry_run=dry_run)
         report.refused = parsed.fatal or (bool(parsed.errors) and not skip_invalid)

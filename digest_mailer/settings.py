@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # A message whose answer was lost after the data may have arrived: send it once more
     # on the next run (same Message-ID)? Never in the same run.
     resend_unknown: bool = True
+    # Does the SMTP server announce SMTPUTF8? Only then are addresses with a non-ASCII
+    # local part (üser@…) accepted from an import.
+    smtp_utf8: bool = False
     outbox_dir: Path | None = None  # default: <var_dir>/outbox, used when smtp_url is empty
     mail_from: str = "Research Digest <digest@localhost>"
     reply_to: str = ""

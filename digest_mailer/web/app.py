@@ -10,10 +10,8 @@ A GET never changes anything: mail scanners fetch every link of a message.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,6 +20,7 @@ from sqlmodel import Session
 from digest_mailer import ledger, store
 from digest_mailer.models import DeliveryStatus, Subscriber, SubscriberStatus
 from digest_mailer.pipeline import Pipeline
+from digest_mailer.profile import check_profile, split_items
 from digest_mailer.select import title_words
 from digest_mailer.web.pages import Pages
 from digest_mailer.web.security import VIEW_CSP, Csrf, InvalidLink, load_link
@@ -30,7 +29,6 @@ router = APIRouter()
 
 LANGUAGES = {"en": "English", "zh": "中文 (Chinese)"}
 MIN_PAPERS, MAX_PAPERS = 5, 100
-MAX_WORDS, MAX_WORD_CHARS = 50, 100
 ONE_CLICK = "One-Click"
 
 FormText = Annotated[str | None, Form()]
@@ -140,47 +138,33 @@ class PreferencesForm:
                    str(subscriber.max_papers or min(max(default_max, MIN_PAPERS), MAX_PAPERS)))
 
 
-def split_words(text: str) -> list[str]:
-    """Keywords given one per line or separated by "|", trimmed, duplicates dropped."""
-    items = (re.sub(r"\s+", " ", item).strip() for item in re.split(r"[|\r\n]+", text))
-    return list(dict.fromkeys(item for item in items if item))
+split_words = split_items  # the preferences page splits keywords as the importer does
 
 
-def _words(form: PreferencesForm, name: str, text: str) -> list[str]:
-    words = split_words(text)
-    if len(words) > MAX_WORDS:
-        form.errors[name] = f"At most {MAX_WORDS} entries."
-    elif any(len(w) > MAX_WORD_CHARS for w in words):
-        form.errors[name] = f"Each entry may have at most {MAX_WORD_CHARS} characters."
-    return words
+def _sentence(reason: str) -> str:
+    return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
 
 
 def validate_preferences(form: PreferencesForm, known: list[str]) -> dict[str, Any] | None:
-    """The values to save, or None with ``form.errors`` naming each bad field."""
-    unknown = [c for c in form.categories if c not in known]
-    if unknown:
-        form.errors["categories"] = f"Unknown category: {unknown[0][:40]}"
-    keywords = _words(form, "keywords", form.keywords)
-    exclusions = _words(form, "exclusions", form.exclusions)
-    if not form.categories and not keywords and "categories" not in form.errors:
-        form.errors["categories"] = "Choose at least one category or give a keyword."
-    hour = form.send_hour.strip()
-    if not (hour.isascii() and hour.isdecimal() and 0 <= int(hour) <= 23):
-        form.errors["send_hour"] = "Choose an hour from 0 to 23."
-    zone = form.timezone.strip()
-    if zone not in available_timezones():
-        form.errors["timezone"] = ("Unknown time zone. Use a name such as Europe/Berlin, "
-                                   "America/New_York or Asia/Shanghai.")
-    if form.language not in LANGUAGES:
-        form.errors["language"] = "Choose English or Chinese."
+    """The values to save, or None with ``form.errors`` naming each bad field.
+
+    The checks and caps are the importer's (:mod:`digest_mailer.profile`); only the
+    number of papers is this page's own.
+    """
+    profile = check_profile(categories=form.categories, keywords=split_items(form.keywords),
+                            exclusions=split_items(form.exclusions), timezone=form.timezone,
+                            send_hour=form.send_hour, language=form.language,
+                            known_categories=known)
+    for error in profile.errors:
+        form.errors.setdefault(error.field, _sentence(error.reason))
     size = form.max_papers.strip()
     if not (size.isascii() and size.isdecimal() and MIN_PAPERS <= int(size) <= MAX_PAPERS):
         form.errors["max_papers"] = f"Choose a number from {MIN_PAPERS} to {MAX_PAPERS}."
     if form.errors:
         return None
-    return {"categories": [c for c in known if c in form.categories], "keywords": keywords,
-            "excluded_keywords": exclusions, "send_hour": int(hour), "timezone": zone,
-            "language": form.language, "max_papers": int(size)}
+    chosen = set(profile.categories)  # in the page's order
+    return {**profile.preferences(), "categories": [c for c in known if c in chosen],
+            "max_papers": int(size)}
 
 
 def _known_categories(session: Session, subscriber: Subscriber) -> list[str]:
