@@ -1,7 +1,12 @@
 """The Reply-To mailbox: bounces, auto-replies, unsubscribe requests and reader feedback.
 
 :func:`classify` is pure (an email in, a :class:`Verdict` out); :func:`apply` acts on the
-database; :func:`process_mailbox` is the I/O edge (imaplib). Each message is handled once:
+database; :func:`process_mailbox` is the I/O edge (imaplib). Nobody is changed on a
+stranger's word: a bounce must quote a digest we sent to the address it names, and an
+unsubscribe must answer one, carry the signed token of our List-Unsubscribe ``mailto:``,
+or be vouched for by a trusted receiving server (:mod:`digest_mailer.replycheck`); any
+other is stored as ``unverified_bounce``/``unverified_unsubscribe`` for the admin.
+Each message is handled once:
 the ReaderMessage row (unique Message-ID) is committed in the same transaction as the
 change it causes, and only then is the message flagged on the server, so a crash between
 the two never acts twice — the next run finds the row and only sets the flag.
@@ -18,7 +23,7 @@ import ipaddress
 import logging
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage, Message
@@ -27,11 +32,17 @@ from email.utils import parseaddr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from digest_mailer import store
+from digest_mailer import ledger, store
 from digest_mailer.errors import MailboxError
+from digest_mailer.links import BadSignature, LinkSigner
 from digest_mailer.mailtext import body_text, excerpt_of
-from digest_mailer.models import ReaderMessage, Run, SubscriberStatus, utcnow
+from digest_mailer.models import ReaderMessage, Run, Subscriber, SubscriberStatus, utcnow
 from digest_mailer.pipeline import Report
+from digest_mailer.replycheck import (
+    authenticated_from,
+    referenced_message_ids,
+    returned_message_ids,
+)
 from digest_mailer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +63,10 @@ _AUTO_SUBJECTS = (
     "risposta automatica", "automatisch antwoord", "自动回复", "自動回覆", "自動返信",
     "自動応答")
 _DAEMONS = ("mailer-daemon", "postmaster")
+# The List-Unsubscribe mailto's subject: "unsubscribe", then our signed token if it has one.
+_UNSUBSCRIBE_SUBJECT = re.compile(r"unsubscribe(?:\s+([\w-]{4,200}\.[\w.-]{4,200}))?",
+                                  re.IGNORECASE)
+BOUNCES = ("bounce_hard", "bounce_soft", "bounce_auth")
 
 
 @dataclass(frozen=True)
@@ -65,26 +80,40 @@ class Verdict:
     sender: str = ""
     subject: str = ""
     received_at: datetime | None = None
+    # The evidence apply() checks before it changes anyone:
+    refers_to: tuple[str, ...] = ()  # Message-IDs returned (bounce) or answered (reply)
+    authenticated: str = ""  # what a trusted server's Authentication-Results prove of From
+    token: str = ""  # the signed token in a List-Unsubscribe mailto's subject
 
 
 # --- classify (pure) ------------------------------------------------------------------
 
-def classify(message: EmailMessage) -> Verdict:
-    """Sort one message: a delivery report, automatic mail, an unsubscribe, or feedback."""
+def classify(message: EmailMessage, *, trusted_authserv_ids: Collection[str] = ()) -> Verdict:
+    """Sort one message: a delivery report, automatic mail, an unsubscribe, or feedback.
+
+    ``trusted_authserv_ids`` name the receiving servers whose Authentication-Results
+    header is believed (DIGEST_IMAP_AUTHSERV_ID); empty believes none.
+    """
     sender = _address(message, "From")
     subject = " ".join(str(message.get("Subject", "")).split())[:300]
     base = Verdict("feedback", sender, "", "", sender, subject, _date(message))
     text = body_text(message)
     dsn = _delivery_report(message, base, text)
     if dsn is not None:
+        if dsn.kind in BOUNCES:
+            return replace(dsn, refers_to=returned_message_ids(message))
         return dsn
     why = _automatic(message, subject, sender, text)
     if why:
         return replace(base, kind="auto", detail=why, text=excerpt_of(text))
     excerpt = excerpt_of(text)
     first = next((line.strip() for line in excerpt.splitlines() if line.strip()), "")
-    if _UNSUBSCRIBE.match(first) or subject.casefold() == "unsubscribe":
-        return replace(base, kind="unsubscribe", text=excerpt)
+    mailto = _UNSUBSCRIBE_SUBJECT.fullmatch(subject)
+    if _UNSUBSCRIBE.match(first) or mailto:
+        return replace(base, kind="unsubscribe", text=excerpt,
+                       refers_to=referenced_message_ids(message),
+                       authenticated=authenticated_from(message, trusted_authserv_ids),
+                       token=(mailto[1] or "") if mailto else "")
     return replace(base, text=excerpt)
 
 
@@ -226,14 +255,20 @@ def message_id_of(message: Message | None, raw: bytes) -> str:
 # --- apply (database) -----------------------------------------------------------------
 
 def apply(session: Session, verdict: Verdict, message_id: str, now: datetime, *,
-          soft_bounce_threshold: int, received_at: datetime | None = None) -> str:
+          soft_bounce_threshold: int, received_at: datetime | None = None,
+          signer: LinkSigner | None = None) -> str:
     """Act on a verdict and store the message once. Returns what was done: duplicate,
-    suppressed, counted, unsubscribed, alerted or stored."""
+    suppressed, counted, unsubscribed, alerted, unverified or stored.
+
+    ``signer`` reads the token of our List-Unsubscribe mailto (none: tokens are ignored).
+    """
     if store.reader_message_known(session, message_id):
         return "duplicate"
-    kind, address = verdict.kind, verdict.address
+    address = verdict.address
     subscriber = store.subscriber_by_email(session, address) if address else None
-    action = "stored"
+    verdict, subscriber = _verified(session, verdict, subscriber, signer)
+    kind, address = verdict.kind, verdict.address
+    action = "unverified" if kind.startswith("unverified_") else "stored"
     if subscriber is not None and subscriber.status == SubscriberStatus.ACTIVE:
         if kind == "bounce_hard":
             store.stage_status(subscriber, SubscriberStatus.BOUNCED, verdict.detail[:200], now)
@@ -259,9 +294,63 @@ def apply(session: Session, verdict: Verdict, message_id: str, now: datetime, *,
         received_at=received_at or verdict.received_at)
     if not store.record_reader_message(session, record, subscriber):
         return "duplicate"  # another run stored it first; its change was rolled back
-    if action != "stored":
+    if action == "unverified":
+        log.warning("reply %s: %s for %s changed nobody: %s", message_id, kind, address,
+                    verdict.detail)
+    elif action != "stored":
         log.info("reply %s: %s %s (%s)", message_id, action, address, verdict.detail)
     return action
+
+
+def unverified_kind(kind: str) -> str:
+    """The kind a bounce or unsubscribe is stored under when it proves nothing."""
+    return "unverified_bounce" if kind in BOUNCES else "unverified_unsubscribe"
+
+
+def _verified(session: Session, verdict: Verdict, subscriber: Subscriber | None,
+              signer: LinkSigner | None) -> tuple[Verdict, Subscriber | None]:
+    """The verdict with its proof checked, and the subscriber it may change.
+
+    A bounce or unsubscribe that would concern a subscriber but proves nothing becomes
+    ``unverified_*`` (stored, linked to whom it names, acting on nobody). About anyone
+    else it changes nobody anyway and keeps its kind.
+    """
+    if verdict.kind in BOUNCES:
+        if subscriber is None or subscriber.id is None:
+            return verdict, subscriber
+        if ledger.digest_sent_to(session, subscriber.id, verdict.refers_to):
+            return verdict, subscriber
+        why = (f"{verdict.kind} {verdict.detail} — unverified: it quotes no digest we sent "
+               f"to {verdict.address}")
+        return replace(verdict, kind=unverified_kind(verdict.kind), detail=why[:300]), subscriber
+    if verdict.kind != "unsubscribe":
+        return verdict, subscriber
+    owner = _token_owner(session, verdict.token, signer)
+    if owner is not None:
+        return replace(verdict, address=owner.email,
+                       detail="verified: signed List-Unsubscribe address"), owner
+    if subscriber is None or subscriber.id is None:
+        return verdict, subscriber
+    answered = ledger.digest_sent_to(session, subscriber.id, verdict.refers_to)
+    if answered:
+        return replace(verdict, detail=f"verified: reply to {answered}"[:300]), subscriber
+    if verdict.authenticated:
+        return replace(verdict, detail=f"verified: {verdict.authenticated}"[:300]), subscriber
+    why = ("unverified: answers no digest sent to this address, and no trusted "
+           "Authentication-Results vouch for its From domain")
+    return replace(verdict, kind=unverified_kind(verdict.kind), detail=why), subscriber
+
+
+def _token_owner(session: Session, token: str, signer: LinkSigner | None
+                 ) -> Subscriber | None:
+    if not token or signer is None:
+        return None
+    try:
+        public_id = signer.load("unsubscribe", token)
+    except BadSignature:
+        return None
+    return store.subscriber_by_public_id(session, public_id) if isinstance(
+        public_id, str) else None
 
 
 # --- process_mailbox (IMAP) -----------------------------------------------------------
@@ -272,6 +361,8 @@ def process_mailbox(settings: Settings, engine: Engine, *,
     """Read the new messages of the Reply-To mailbox once; returns the counts."""
     report = Report("replies")
     started = clock()
+    check = _Check(settings.trusted_authserv_ids, settings.soft_bounce_threshold,
+                   LinkSigner(settings.base_url, settings.effective_secret_keys(), ""))
     imap = _connect(settings, ssl_context, timeout)
     try:
         keyword = _open_folder(imap, settings)
@@ -290,8 +381,7 @@ def process_mailbox(settings: Settings, engine: Engine, *,
                 continue
             try:
                 with Session(engine) as session:
-                    kind, action = _handle(session, raw, received, clock(),
-                                           settings.soft_bounce_threshold)
+                    kind, action = _handle(session, raw, received, clock(), check)
             except Exception as err:  # the database: leave unflagged, retried next run
                 log.exception("reply uid %s could not be stored", uid.decode())
                 report.fail(f"uid {uid.decode()}", f"{type(err).__name__}: {err}")
@@ -313,19 +403,30 @@ def process_mailbox(settings: Settings, engine: Engine, *,
     return report
 
 
+@dataclass(frozen=True)
+class _Check:
+    """What one run needs to judge and act: trusted servers, threshold, token reader."""
+
+    trusted: tuple[str, ...]
+    threshold: int
+    signer: LinkSigner
+
+
 def _handle(session: Session, raw: bytes, received: datetime | None, now: datetime,
-            threshold: int) -> tuple[str, str]:
+            check: _Check) -> tuple[str, str]:
     message: Message | None = None
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage) and raw.strip()
-        verdict = classify(message)
+        verdict = classify(message, trusted_authserv_ids=check.trusted)
     except Exception as err:  # stored as unreadable and flagged: never retried forever
         log.warning("unreadable message in the reply mailbox: %s: %s", type(err).__name__, err)
         verdict = Verdict("unreadable", detail=f"{type(err).__name__}: {err}"[:300])
     message_id = message_id_of(message, raw)
-    action = apply(session, verdict, message_id, now, soft_bounce_threshold=threshold,
-                   received_at=received)
+    action = apply(session, verdict, message_id, now, soft_bounce_threshold=check.threshold,
+                   received_at=received, signer=check.signer)
+    if action == "unverified":  # counted under the kind stored
+        return unverified_kind(verdict.kind), action
     return verdict.kind, action
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from imapserver import HOST, PASSWORD, Dovecot
 from mailsamples import (
+    RECEIVER,
     chinese_unsubscribe,
     dmarc_refusal,
     feedback_reply,
@@ -15,6 +16,7 @@ from mailsamples import (
     mailbox_full,
     out_of_office,
     reply,
+    sent_digest,
     stop_reply,
 )
 from sqlmodel import Session
@@ -41,7 +43,7 @@ READERS = {
 def imap_settings(server: Dovecot, **extra: object) -> dict[str, object]:
     return {"imap_host": HOST, "imap_port": server.port, "imap_security": "none",
             "imap_user": MAILBOX, "imap_password": PASSWORD, "soft_bounce_threshold": 3,
-            **extra}
+            "imap_authserv_id": RECEIVER, **extra}
 
 
 def statuses(world: World) -> dict[str, tuple[str, int, str | None]]:
@@ -63,8 +65,9 @@ def test_replies_are_sorted_and_acted_on_once(tmp_path: Path, imap_server, feed_
     world = World.build(tmp_path, feed_server, smtp_url=smtp.url(), database_url=database_url,
                         **imap_settings(server))
     world.add_demo_sources()
-    for address in READERS:
-        world.subscribe(address, ["cs.LG", "cs.CV", "bioinformatics"])
+    for address in READERS:  # each was sent the digest its report or reply names
+        reader = world.subscribe(address, ["cs.LG", "cs.CV", "bioinformatics"])
+        sent_digest(world.pipeline.engine, reader.id or 0, address)
     settings, engine = world.pipeline.settings, world.pipeline.engine
     server.append(MAILBOX, out_of_office("ada@uni.example.edu"), hard_bounce("gone@example.net"),
                   mailbox_full("full@example.net", n=1), mailbox_full("full@example.net", n=2),

@@ -15,6 +15,7 @@ from mailsamples import (
     mailbox_full,
     out_of_office,
     reply,
+    sent_digest,
     stop_reply,
 )
 from sqlmodel import Session
@@ -130,8 +131,11 @@ def test_a_stop_from_a_non_subscriber_changes_nothing(tmp_path):
     engine = store.make_engine(f"sqlite:///{tmp_path / 'd.db'}")
     with Session(engine) as session:
         session.add(Subscriber(email="reader@example.net", categories=["cs.LG"]))
-        session.add(Subscriber(email="left@example.net", status="unsubscribed"))
+        left = Subscriber(email="left@example.net", status="unsubscribed")
+        session.add(left)
         session.commit()
+        assert left.id is not None
+        sent_digest(engine, left.id, "left@example.net")  # the late bounce is genuine
         stranger = verdict(reply("someone@example.com", "STOP"))
         assert apply(session, stranger, "<s@x>", NOW, soft_bounce_threshold=1) == "stored"
         assert apply(session, stranger, "<s@x>", NOW, soft_bounce_threshold=1) == "duplicate"
