@@ -294,7 +294,7 @@ From: <{address}>
 To: replies@example.org
 Subject: unsubscribe{" " + token if token else ""}
 Date: Tue, 24 Nov 2026 07:41:00 +0000
-Message-ID: <mailto.{domain}.1@attacker.example>
+Message-ID: <mailto.{domain}.{hashlib.sha256(token.encode()).hexdigest()[:8]}@attacker.example>
 MIME-Version: 1.0
 Content-Type: text/plain; charset=UTF-8
 
