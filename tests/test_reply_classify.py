@@ -310,3 +310,27 @@ def test_forged_mail_changes_nobody_and_genuine_mail_does(tmp_path):
         assert act(hard_bounce(other.email), "<6@x>") == "suppressed"
         session.refresh(other)
         assert other.status == "bounced"
+
+
+def test_the_admin_overview_flags_unverified_messages():
+    from digest_mailer.models import ReaderMessage
+    from digest_mailer.settings import _bundled
+    from digest_mailer.web.pages import Pages
+
+    forged = ReaderMessage(message_id="<1@x>", kind="unverified_unsubscribe",
+                           from_address="victim@example.net", subject="unsubscribe",
+                           body="unsubscribe", processed_at=NOW,
+                           detail="unverified: answers no digest sent to this address")
+    genuine = ReaderMessage(message_id="<2@x>", kind="feedback", from_address="r@example.net",
+                            body="Thanks!", processed_at=NOW)
+    pages = Pages(_bundled("templates") / "web")
+
+    def overview(messages: list[ReaderMessage]) -> str:
+        return pages.env.get_template("admin/overview.html").render(
+            sources=[], runs=[], messages=messages, active=1, everyone=1, csrf="t")
+
+    html = overview([forged, genuine])
+    assert 'id="unverified">1 bounce or unsubscribe message could not be traced' in html
+    assert html.count("nobody changed") == 1
+    assert "unverified: answers no digest sent to this address" in html
+    assert 'id="unverified"' not in overview([genuine])
