@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     @classmethod
     def _authserv_ids(cls, value: str) -> str:
         for ident in value.split(","):
-            if value.strip() and not re.fullmatch(r"[A-Za-z0-9._-]+", ident.strip()):
+            if ident.strip() and not re.fullmatch(r"[A-Za-z0-9._-]+", ident.strip()):
                 raise ValueError(f"{ident.strip()!r} is not an authserv-id (a host name such "
                                  "as 'mx.example.org'; several are separated by commas)")
         return value

@@ -334,3 +334,15 @@ def test_the_admin_overview_flags_unverified_messages():
     assert html.count("nobody changed") == 1
     assert "unverified: answers no digest sent to this address" in html
     assert 'id="unverified"' not in overview([genuine])
+
+
+def test_the_trusted_servers_setting_is_checked_at_start(tmp_path):
+    from digest_mailer.errors import SettingsError
+    from digest_mailer.settings import load_settings
+
+    settings = load_settings(env_file=None, var_dir=tmp_path,
+                             imap_authserv_id=" mx.example.org, MX2.example.org ,")
+    assert settings.trusted_authserv_ids == ("mx.example.org", "mx2.example.org")
+    assert load_settings(env_file=None, var_dir=tmp_path).trusted_authserv_ids == ()
+    with pytest.raises(SettingsError, match="DIGEST_IMAP_AUTHSERV_ID"):
+        load_settings(env_file=None, var_dir=tmp_path, imap_authserv_id="mx.example.org; x")
