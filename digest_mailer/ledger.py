@@ -67,6 +67,20 @@ def deliveries_of(session: Session, ids: Sequence[int],
     return found
 
 
+def digest_sent_to(session: Session, subscriber_id: int,
+                   message_ids: Sequence[str]) -> str | None:
+    """The first of ``message_ids`` that is a digest written for this subscriber (an empty
+    day sends nothing, so never), or None: the proof a bounce or reply is about our mail."""
+    if not message_ids:
+        return None
+    query = select(Delivery.message_id).where(
+        Delivery.subscriber_id == subscriber_id,
+        col(Delivery.message_id).in_(list(message_ids)),
+        Delivery.status != DeliveryStatus.EMPTY)
+    found = set(session.exec(query))
+    return next((i for i in message_ids if i in found), None)
+
+
 def previous_cutoffs(session: Session, ids: Sequence[int], before: date) -> dict[int, datetime]:
     """Where each subscriber's last closed window before ``before`` ended.
 

@@ -37,9 +37,10 @@ class LinkSigner:
         return self._serializers[purpose].loads(token)
 
     def links(self, subscriber_public_id: str, delivery_public_id: str) -> Links:
+        unsubscribe = self.token("unsubscribe", subscriber_public_id)
         return Links(
-            unsubscribe=f"{self.base_url}/u/{self.token('unsubscribe', subscriber_public_id)}",
-            unsubscribe_mailto=self.mailto,
+            unsubscribe=f"{self.base_url}/u/{unsubscribe}",
+            unsubscribe_mailto=_signed_mailto(self.mailto, unsubscribe),
             preferences=f"{self.base_url}/p/{self.token('preferences', subscriber_public_id)}",
             view_online=f"{self.base_url}/v/{self.token('view', delivery_public_id)}",
         )
@@ -53,6 +54,17 @@ def unsubscribe_mailto(reply_to: str, sender: str) -> str:
     """mailto: for List-Unsubscribe, answered by the reply processing."""
     address = parseaddr(reply_to or sender)[1] or "unsubscribe@localhost"
     return f"mailto:{address}?subject={quote('unsubscribe')}"
+
+
+def _signed_mailto(mailto: str, token: str) -> str:
+    """The reader's mailto: with their unsubscribe token after the subject's word.
+
+    A From can be forged; the token (the same one the https link carries) cannot, so the
+    reply processing acts on a mailto unsubscribe only when it brings the token back.
+    """
+    if not mailto.endswith(f"?subject={quote('unsubscribe')}"):
+        return mailto
+    return f"{mailto}{quote(' ' + token)}"
 
 
 __all__ = ["BadSignature", "LinkSigner", "unsubscribe_mailto"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
     imap_user: str = ""
     imap_password: str = ""
     imap_folder: str = "INBOX"
+    # authserv-ids (comma-separated) of the receiving servers whose Authentication-Results
+    # header is believed for an unsubscribe reply; empty → none is (RFC 8601).
+    imap_authserv_id: str = ""
     soft_bounce_threshold: int = 3  # consecutive 4.x.x reports that suppress a subscriber
 
     # Briefing (any OpenAI-compatible endpoint)
@@ -147,6 +151,15 @@ class Settings(BaseSettings):
             raise ValueError("must be ssl, starttls or none")
         return value
 
+    @field_validator("imap_authserv_id")
+    @classmethod
+    def _authserv_ids(cls, value: str) -> str:
+        for ident in value.split(","):
+            if ident.strip() and not re.fullmatch(r"[A-Za-z0-9._-]+", ident.strip()):
+                raise ValueError(f"{ident.strip()!r} is not an authserv-id (a host name such "
+                                 "as 'mx.example.org'; several are separated by commas)")
+        return value
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:
@@ -194,6 +207,10 @@ class Settings(BaseSettings):
     @property
     def effective_outbox_dir(self) -> Path:
         return self.outbox_dir or self.var_dir / "outbox"
+
+    @property
+    def trusted_authserv_ids(self) -> tuple[str, ...]:
+        return tuple(i.strip().lower() for i in self.imap_authserv_id.split(",") if i.strip())
 
     @property
     def llm_configured(self) -> bool:

@@ -103,7 +103,9 @@ def test_links_carry_public_ids_only() -> None:
         assert s.load(purpose, segments[2]) != subscriber.id
         assert "4242" not in segments
         assert parts.query == "" and parts.fragment == ""
-    assert links.unsubscribe_mailto == MAILTO
+    # The mailto's subject brings the unsubscribe token back to the reply processing.
+    token = urlsplit(links.unsubscribe).path.split("/")[2]
+    assert links.unsubscribe_mailto == f"{MAILTO}%20{token}"
 
 
 def test_feedback_url_round_trips() -> None:

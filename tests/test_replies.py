@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from imapserver import HOST, PASSWORD, Dovecot
 from mailsamples import (
+    RECEIVER,
     chinese_unsubscribe,
+    crlf,
     dmarc_refusal,
     feedback_reply,
+    forged_mailto_unsubscribe,
+    forged_stop,
     hard_bounce,
     mailbox_full,
+    mailto_unsubscribe,
     out_of_office,
     reply,
+    sent_digest,
     stop_reply,
 )
-from sqlmodel import Session
-from world import World, make_settings, parse
+from sqlmodel import Session, delete
+from world import World, at, make_settings, parse
 
 from digest_mailer import store
 from digest_mailer.errors import MailboxError
+from digest_mailer.links import LinkSigner
+from digest_mailer.models import ReaderMessage, Subscriber
 from digest_mailer.replies import process_mailbox
 
 pytestmark = pytest.mark.network  # every IMAP call has a socket timeout
@@ -41,7 +51,7 @@ READERS = {
 def imap_settings(server: Dovecot, **extra: object) -> dict[str, object]:
     return {"imap_host": HOST, "imap_port": server.port, "imap_security": "none",
             "imap_user": MAILBOX, "imap_password": PASSWORD, "soft_bounce_threshold": 3,
-            **extra}
+            "imap_authserv_id": RECEIVER, **extra}
 
 
 def statuses(world: World) -> dict[str, tuple[str, int, str | None]]:
@@ -63,8 +73,9 @@ def test_replies_are_sorted_and_acted_on_once(tmp_path: Path, imap_server, feed_
     world = World.build(tmp_path, feed_server, smtp_url=smtp.url(), database_url=database_url,
                         **imap_settings(server))
     world.add_demo_sources()
-    for address in READERS:
-        world.subscribe(address, ["cs.LG", "cs.CV", "bioinformatics"])
+    for address in READERS:  # each was sent the digest its report or reply names
+        reader = world.subscribe(address, ["cs.LG", "cs.CV", "bioinformatics"])
+        sent_digest(world.pipeline.engine, reader.id or 0, address)
     settings, engine = world.pipeline.settings, world.pipeline.engine
     server.append(MAILBOX, out_of_office("ada@uni.example.edu"), hard_bounce("gone@example.net"),
                   mailbox_full("full@example.net", n=1), mailbox_full("full@example.net", n=2),
@@ -205,3 +216,126 @@ def test_the_cli_reads_the_mailbox_once(tmp_path, imap_server, monkeypatch, caps
     monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "wrong")
     assert main(["replies"]) == 1
     assert "DIGEST_IMAP_USER/DIGEST_IMAP_PASSWORD: login" in capsys.readouterr().err
+
+
+# --- acceptance: forged mail changes nobody, genuine mail still does -----------------------
+
+VICTIMS = ("alice@example.net", "carol@example.net", "dave@example.net")
+GENUINE = ("gone@example.net", "bob@lab.example.net", "erin@example.net", "zhang@example.cn")
+ATTACKER = "mallory@attacker.example"
+
+
+def sent_digests(world: World, smtp) -> dict[str, tuple[str, str]]:
+    """Send today's digests over SMTP: each reader's Message-ID and List-Unsubscribe token,
+    as the reader's mailbox received them."""
+    world.pipeline.refresh_feeds()
+    assert world.pipeline.send_digests().counts["sent"] == len(smtp.messages)
+    found = {}
+    for received in smtp.messages:
+        message = parse(received.content)
+        mailto = re.search(r"<mailto:[^?>]+\?subject=([^>]+)>", str(message["List-Unsubscribe"]))
+        assert mailto, message["List-Unsubscribe"]
+        word, _, token = unquote(mailto[1]).partition(" ")
+        assert word == "unsubscribe" and token
+        found[message["To"].addresses[0].addr_spec] = (str(message["Message-ID"]), token)
+    return found
+
+
+def test_forged_bounces_and_unsubscribes_change_nobody(tmp_path: Path, imap_server, feed_server,
+                                                        smtp_server, database_url, caplog):
+    server, smtp = imap_server(), smtp_server()
+    world = World.build(tmp_path, feed_server, smtp_url=smtp.url(), database_url=database_url,
+                        send_empty=True, **imap_settings(server))  # day 2 has no new papers
+    world.add_demo_sources()
+    for address in (*VICTIMS, *GENUINE, ATTACKER):
+        world.subscribe(address, ["cs.LG", "cs.CV", "bioinformatics"])
+    digests = sent_digests(world, smtp)
+    assert set(digests) == {*VICTIMS, *GENUINE, ATTACKER}
+    alice, carol, dave = VICTIMS
+    own_id, own_token = digests[ATTACKER]  # what the stranger does know: their own digest
+    other = LinkSigner("https://digest.example.org", ["not-our-key"], "")
+    made_up = "<20261124070000.deadbeef0000@example.org>"
+    exim = crlf(f"From: Mail Delivery System <Mailer-Daemon@mx.attacker.example>\n"
+                f"To: replies@example.org\nSubject: Mail delivery failed\n"
+                f"X-Failed-Recipients: {alice}\nMessage-ID: <exim.1@mx.attacker.example>\n\n"
+                f"  {alice}\n    host mx.example.net said: 550 5.1.1 No such user\n")
+    server.append(
+        MAILBOX,
+        # Delivery reports naming a victim: a made-up Message-ID, the stranger's own
+        # digest, soft ones to reach the threshold, and a legacy one quoting nothing.
+        hard_bounce(alice, n=1, returned=made_up),
+        hard_bounce(alice, n=2, returned=own_id),
+        *(mailbox_full(alice, n=n) for n in (3, 4, 5)),  # returns the default sample id
+        exim,
+        # Unsubscribes with a forged From: answering the stranger's own digest, with a
+        # forged Authentication-Results below the receiving server's; the mailto with no
+        # token, with the stranger's own token … under the victim's From, and a forged one.
+        forged_stop(carol, answers=own_id),
+        forged_mailto_unsubscribe(dave),
+        forged_mailto_unsubscribe(dave, token=other.token("unsubscribe", "x")),
+        forged_mailto_unsubscribe(dave, token=own_token),  # unsubscribes its owner only
+        reply(carol, "unsubscribe", n=6, answers=made_up),
+        # Genuine ones: a report quoting gone@'s digest, a reply to bob@'s, erin@'s mail
+        # client following her List-Unsubscribe mailto, and zhang@'s fresh mail that our
+        # receiving server found DMARC-aligned.
+        hard_bounce("gone@example.net", n=6, returned=digests["gone@example.net"][0]),
+        reply("bob@lab.example.net", "STOP", n=2, answers=digests["bob@lab.example.net"][0]),
+        mailto_unsubscribe("erin@example.net", digests["erin@example.net"][1]),
+        chinese_unsubscribe("zhang@example.cn"),
+    )
+
+    with caplog.at_level(logging.WARNING, logger="digest_mailer.replies"):
+        report = process_mailbox(world.pipeline.settings, world.pipeline.engine)
+    assert report.errors == []
+    assert report.counts == {
+        "messages": 15, "unverified_bounce": 6, "unverified_unsubscribe": 4, "unverified": 10,
+        "bounce_hard": 1, "suppressed": 1, "unsubscribe": 4, "unsubscribed": 4}
+    after = statuses(world)
+    for victim in VICTIMS:
+        assert after[victim] == ("active", 0, None), victim
+    assert after[ATTACKER] == ("unsubscribed", 0, "reply: unsubscribe")  # their token
+    assert after["gone@example.net"][0] == "bounced"
+    for address in ("bob@lab.example.net", "erin@example.net", "zhang@example.cn"):
+        assert after[address] == ("unsubscribed", 0, "reply: unsubscribe"), address
+    # Kept for the admin, linked to the subscriber they name, saying why nothing was done.
+    with Session(world.pipeline.engine) as session:
+        unverified = [m for m in store.reader_messages(session)
+                      if m.kind.startswith("unverified_")]
+        names = {s.id: s.email for s in store.all_subscribers(session)}
+    assert sorted({names[m.subscriber_id] for m in unverified if m.subscriber_id}) == [
+        alice, carol, dave]
+    assert all("unverified:" in m.detail for m in unverified)
+    assert sum("changed nobody" in r.getMessage() for r in caplog.records) == 10
+
+    # A victim's own later unsubscribe still works, and the next digests leave out only
+    # those who really left or bounced.
+    server.append(MAILBOX, mailto_unsubscribe(dave, digests[dave][1]))
+    assert process_mailbox(world.pipeline.settings, world.pipeline.engine).counts[
+        "unsubscribed"] == 1
+    smtp.messages.clear()
+    world.now = at(2)
+    recipients = set(sent_digests(world, smtp))
+    assert recipients == {alice, carol}
+
+
+def test_authentication_results_are_believed_only_from_a_trusted_server(
+        tmp_path: Path, imap_server, database_url):
+    """zhang@'s DMARC-aligned mail unsubscribes only when its receiving server is trusted."""
+    server = imap_server()
+    server.append(MAILBOX, chinese_unsubscribe("zhang@example.cn"))
+    for trusted, expected in (("", "unverified_unsubscribe"), ("mx.other.example", None),
+                              (f"mx.other.example, {RECEIVER.upper()}", "unsubscribe")):
+        settings = make_settings(tmp_path, database_url=database_url,
+                                 **imap_settings(server, imap_authserv_id=trusted))
+        engine = store.make_engine(settings.effective_database_url, auto_migrate=True)
+        with Session(engine) as session:
+            session.exec(delete(ReaderMessage))  # type: ignore[call-overload]
+            session.exec(delete(Subscriber))  # type: ignore[call-overload]
+            session.add(Subscriber(email="zhang@example.cn", categories=["cs.LG"]))
+            session.commit()
+        server.clear_flags(MAILBOX)
+        counts = process_mailbox(settings, engine).counts
+        assert counts[expected or "unverified_unsubscribe"] == 1, (trusted, counts)
+        with Session(engine) as session:
+            status = store.subscriber_by_email(session, "zhang@example.cn").status
+        assert status == ("unsubscribed" if expected == "unsubscribe" else "active")
