@@ -62,9 +62,11 @@ def address_key(host: str) -> str:
         address = ipaddress.ip_address(host)
     except ValueError:
         return f"address:{host[:64]}"
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"address:{address.ipv4_mapped}"
         return f"address:{ipaddress.ip_network(f'{address}/64', strict=False)}"
-    return f"address:{address.ipv4_mapped or address}"
+    return f"address:{address}"
 
 
 @dataclass(frozen=True)
