@@ -13,6 +13,7 @@ import hashlib
 import re
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -170,3 +171,32 @@ def test_processes_share_sessions_and_a_new_password_ends_them(tmp_path, databas
     with app("a new password") as changed:
         changed.cookies.set(ADMIN_COOKIE, cookie, domain="digest.example.org", path="/admin")
         assert "Admin login" in changed.get("/admin").text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_waits_double_and_are_forgotten_an_hour_after_the_last_failure(tmp_path, database_url):
+    """On the app's clock: 5 free tries, then 1 s, 2 s, 4 s …; an hour later, a fresh start."""
+    now = [datetime(2026, 12, 1, 9, tzinfo=UTC)]
+    pipeline = build_pipeline(make_settings(tmp_path, database_url=database_url,
+                                            admin_password=PASSWORD))
+    pipeline.clock = lambda: now[0]
+    with TestClient(create_app(pipeline), base_url="https://digest.example.org",
+                    follow_redirects=False) as client:
+        csrf = CSRF.search(client.get("/admin/login").text).group(1)  # type: ignore[union-attr]
+
+        def guess() -> tuple[int, str | None]:
+            answer = client.post("/admin/login", data={"password": "wrong", "csrf": csrf})
+            return answer.status_code, answer.headers.get("retry-after")
+
+        assert [guess() for _ in range(6)] == [(403, None)] * 5 + [(429, "1")]
+        waits = []
+        for _ in range(4):
+            now[0] += timedelta(seconds=int(waits[-1]) if waits else 1)
+            assert guess()[0] == 403
+            waits.append(guess()[1])
+        assert waits == ["2", "4", "8", "16"]
+        now[0] += timedelta(hours=1, minutes=1)
+        assert [guess()[0] for _ in range(5)] == [403] * 5  # forgotten: five free tries again
+        now[0] += timedelta(hours=2)
+        client.post("/admin/login", data={"password": PASSWORD, "csrf": csrf})
+        assert _rows(database_url, "SELECT key FROM loginthrottle") == [("account",)]

@@ -99,6 +99,11 @@ class LoginThrottleBook:
         now = self.clock()
         key = address_key(host)
         with self.engine.begin() as conn:
+            # Addresses that stopped guessing an hour ago are forgotten: the table stays
+            # as small as the set of recent guessers.
+            conn.execute(delete(THROTTLE).where(
+                THROTTLE.c.key != ACCOUNT_KEY, THROTTLE.c.last_failure_at < now - WINDOW,
+                (THROTTLE.c.blocked_until.is_(None)) | (THROTTLE.c.blocked_until < now)))
             rows = self._rows(conn, [key, ACCOUNT_KEY])
             for row in rows.values():
                 if row["last_failure_at"] is not None and now - row["last_failure_at"] > WINDOW:
