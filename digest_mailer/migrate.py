@@ -99,7 +99,12 @@ def _legacy_revision(conn: Connection) -> str | None:
     columns = {c["name"] for c in db.get_columns("subscriber")}
     # 0002 added the four subscriber columns; create_all never adds columns, so a 0001
     # database later opened by 0002 code has the new tables but not these.
-    return "0002" if "soft_bounces" in columns else "0001"
+    if "soft_bounces" not in columns:
+        return "0001"
+    # 0003 added tables and an index on the existing delivery table; create_all adds the
+    # tables but not that index, so only the index tells a 0003 database.
+    indexes = {i["name"] for i in db.get_indexes("delivery")}
+    return "0003" if "ix_delivery_message_id" in indexes else "0002"
 
 
 def _state(conn: Connection) -> State:

@@ -155,13 +155,36 @@ class Delivery(SQLModel, table=True):
     briefing: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     briefing_kind: str | None = None
     subject: str | None = None
-    message_id: str | None = None
+    message_id: str | None = Field(default=None, index=True)  # bounces are matched by it
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     public_id: str = Field(default_factory=lambda: secrets.token_urlsafe(12), unique=True)
     created_at: datetime = _when(now=True, nullable=False)
     claimed_at: datetime | None = _when(nullable=True)
     sent_at: datetime | None = _when(nullable=True)
+
+
+class AdminSession(SQLModel, table=True):
+    """A logged-in admin. The cookie holds a random token; only its SHA-256 is stored, so a
+    copy of the database opens no session. Logout deletes the row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True)
+    # The salted hash of the admin password at login: a new password ends old sessions.
+    password_hash: str
+    client: str = ""  # the address it logged in from, for the admin's own record
+    created_at: datetime = _when(now=True, nullable=False)
+    expires_at: datetime = _when(nullable=False, index=True)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed admin logins of one client address ("address:…") or of the account ("account"),
+    in the database so every web process behind a load balancer counts the same guesses."""
+
+    key: str = Field(primary_key=True)
+    failures: int = 0
+    last_failure_at: datetime | None = _when(nullable=True)
+    blocked_until: datetime | None = _when(nullable=True)
 
 
 class BriefingCacheEntry(SQLModel, table=True):

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
 
     # Web app and replies
     admin_password: str = ""  # empty → the admin pages are closed
+    # Any request body larger is refused (413) while it streams in; the admin CSV upload
+    # has its own cap (5 MB). 1 MB keeps every other form in memory: Starlette spools only
+    # what passes 1 MB to the temp directory.
+    max_request_bytes: int = 1_000_000
     imap_host: str = ""  # empty → replies are not read
     imap_port: int = 993
     imap_security: str = "ssl"  # ssl | starttls | none (none only for a loopback server)
@@ -190,6 +194,13 @@ class Settings(BaseSettings):
     def _not_negative(cls, value: float) -> float:
         if value < 0:
             raise ValueError("must be 0 (unlimited) or more")
+        return value
+
+    @field_validator("max_request_bytes")
+    @classmethod
+    def _request_bytes(cls, value: int) -> int:
+        if value < 10_000:
+            raise ValueError("must be at least 10000 bytes (a full preferences form)")
         return value
 
     @field_validator("claim_timeout_minutes")

@@ -24,7 +24,7 @@ from digest_mailer import ledger, migrate, store
 from digest_mailer.errors import SchemaError
 from digest_mailer.models import Delivery, Run, Source, Subscriber, Vote
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -307,7 +307,7 @@ def test_a_database_behind_stops_the_start_unless_auto_migrate(database_url):
     migrate.upgrade(database_url, "0001")
     with pytest.raises(SchemaError, match="digest-mailer db upgrade") as err:
         store.make_engine(database_url, auto_migrate=False)
-    assert "0001 (behind: head is 0002)" in str(err.value)
+    assert "0001 (behind: head is 0003)" in str(err.value)
     assert version(database_url) == "0001"
     store.make_engine(database_url, auto_migrate=True).dispose()
     assert version(database_url) == HEAD
@@ -318,7 +318,7 @@ def test_by_default_sqlite_upgrades_itself_and_postgresql_waits(database_url):
         store.make_engine(database_url).dispose()
         assert version(database_url) == HEAD
     else:
-        with pytest.raises(SchemaError, match=r"empty database; head is 0002.*db upgrade"):
+        with pytest.raises(SchemaError, match=r"empty database; head is 0003.*db upgrade"):
             store.make_engine(database_url)
         assert version(database_url) is None
 

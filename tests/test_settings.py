@@ -91,6 +91,7 @@ def test_every_known_variable_is_accepted() -> None:
     ("DIGEST_MAX_PAPERS", "0", "must be at least 1"),
     ("DIGEST_SCHEDULE_MINUTES", "60", "must be from 1 to 59"),
     ("DIGEST_BASE_URL", "digest.example.org", "must be an http:// or https:// URL"),
+    ("DIGEST_MAX_REQUEST_BYTES", "100", "must be at least 10000 bytes"),
 ])
 def test_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                       problem: str) -> None:

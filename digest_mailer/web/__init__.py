@@ -18,13 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digest_mailer import store
 from digest_mailer.pipeline import Pipeline
+from digest_mailer.web.limits import RequestLimits
+from digest_mailer.web.login import AdminAuth
 from digest_mailer.web.pages import Pages
-from digest_mailer.web.security import CsrfError, InvalidLink, SecurityHeaders
+from digest_mailer.web.security import INVALID_LINK, CsrfError, InvalidLink, SecurityHeaders
 
 log = logging.getLogger(__name__)
-
-INVALID_LINK = ("This link is not valid. It may have been cut short when it was copied, or "
-                "it is too old. Please use the link in your latest digest email.")
 
 
 def health(engine: Engine) -> dict[str, Any]:
@@ -49,6 +48,9 @@ def create_app(pipeline: Pipeline) -> FastAPI:
     pages = Pages(pipeline.settings.templates_dir.parent / "web")
     web.state.pipeline = pipeline
     web.state.pages = pages
+    # The admin password is hashed here, once per process (argon2: ~0.2 s).
+    web.state.admin = AdminAuth(pipeline.engine, pipeline.settings.admin_password,
+                                pipeline.clock)
 
     @web.get("/healthz", response_class=JSONResponse)
     def healthz() -> dict[str, Any]:
@@ -95,6 +97,19 @@ def create_app(pipeline: Pipeline) -> FastAPI:
                              "Sorry, something went wrong on our side. Please try again later.",
                              500)
 
+    max_bytes = pipeline.settings.max_request_bytes
+
+    def too_large(request: Request, limit: int) -> Response:
+        if request.scope["path"] == admin.IMPORT_PATH:
+            text = f"The file is larger than {admin.MAX_UPLOAD_BYTES // 1_000_000} MB."
+        else:
+            text = f"This request is larger than {limit:,} bytes; none of our forms sends that."
+        return pages.message("Request too large", text, 413)
+
+    # Inside SecurityHeaders (added last, so outermost): refusals get the headers too.
+    web.add_middleware(RequestLimits, gates=[admin.gate, subscriber_pages.gate],
+                       limit=lambda request: admin.request_limit(request, max_bytes),
+                       too_large=too_large)
     web.add_middleware(SecurityHeaders)
     return web
 

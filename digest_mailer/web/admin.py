@@ -1,7 +1,8 @@
 """Admin pages under /admin: subscribers, CSV import, runs, sources, reader messages.
 
-Closed (404) while ``DIGEST_ADMIN_PASSWORD`` is empty. The login sets a signed, HttpOnly,
-SameSite=Strict cookie; every form carries a CSRF token bound to the session.
+Closed (404) while ``DIGEST_ADMIN_PASSWORD`` is empty. The login (see ``login.py``) sets an
+HttpOnly, SameSite=Strict cookie holding a random session token; every form carries a CSRF
+token bound to the session. :func:`gate` refuses strangers before a request body is read.
 """
 
 from __future__ import annotations
@@ -14,18 +15,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as ReceivedFile
 
 from digest_mailer import store
 from digest_mailer.models import SubscriberStatus
 from digest_mailer.pipeline import Pipeline
+from digest_mailer.web.login import ADMIN_COOKIE, AdminAuth
 from digest_mailer.web.pages import Pages
-from digest_mailer.web.security import ADMIN_COOKIE, AdminSessions, Csrf
+from digest_mailer.web.security import Csrf
 
 router = APIRouter(prefix="/admin")
 
 PER_PAGE = 50
-MAX_UPLOAD_BYTES = 5_000_000
+MAX_UPLOAD_BYTES = 5_000_000  # the CSV file; the one place its size is decided
+# The whole import request may be this much larger: the multipart framing and CSRF field.
+IMPORT_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
+IMPORT_PATH = "/admin/import"
 STATUSES = (SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
 FormText = Annotated[str | None, Form()]
 
@@ -38,35 +44,63 @@ def _pages(request: Request) -> Pages:
     return request.app.state.pages  # type: ignore[no-any-return]
 
 
-def _sessions(pipeline: Pipeline) -> AdminSessions:
-    settings = pipeline.settings
-    return AdminSessions(settings.effective_secret_keys(), settings.admin_password)
+def _auth(request: Request) -> AdminAuth:
+    return request.app.state.admin  # type: ignore[no-any-return]
 
 
 def _csrf(pipeline: Pipeline) -> Csrf:
     return Csrf(pipeline.settings.effective_secret_keys())
 
 
-def _open(request: Request) -> AdminSessions:
-    """The admin sessions; a 404 page while no admin password is set."""
-    sessions = _sessions(_pipeline(request))
-    if not sessions.enabled:
+def _open(request: Request) -> AdminAuth:
+    """The admin login; a 404 page while no admin password is set."""
+    auth = _auth(request)
+    if not auth.enabled:
         raise HTTPException(404)
-    return sessions
+    return auth
 
 
 def _session_id(request: Request) -> str | None:
-    return _open(request).session_id(request.cookies.get(ADMIN_COOKIE))
+    return _open(request).session(request.cookies.get(ADMIN_COOKIE))
 
 
-def _login_page(request: Request, error: str = "", status_code: int = 200) -> Response:
+def _client(request: Request) -> str:
+    # uvicorn puts the proxy's X-Forwarded-For here when it comes from a trusted proxy.
+    return request.client.host if request.client else "-"
+
+
+def _login_page(request: Request, error: str = "", status_code: int = 200,
+                headers: dict[str, str] | None = None) -> Response:
     csrf = _csrf(_pipeline(request)).make("admin-login")
-    return _pages(request).render("admin/login.html", status_code, error=error, csrf=csrf)
+    return _pages(request).render("admin/login.html", status_code, headers, error=error,
+                                  csrf=csrf)
 
 
 def _page(request: Request, name: str, sid: str, **context: Any) -> Response:
     csrf = _csrf(_pipeline(request)).make(f"admin:{sid}")
     return _pages(request).render(name, csrf=csrf, **context)
+
+
+async def gate(request: Request) -> Response | None:
+    """Before any body is read: /admin is 404 while closed, and every admin form but the
+    login and logout needs a live session (a stranger's upload is refused unread)."""
+    path = request.scope["path"]  # decoded, as the router matches it
+    if path != "/admin" and not path.startswith("/admin/"):
+        return None
+    auth = _auth(request)
+    if not auth.enabled:
+        return _pages(request).message("Not found", "There is no page at this address.", 404)
+    if path in ("/admin/login", "/admin/logout"):
+        return None
+    sid = await run_in_threadpool(auth.session, request.cookies.get(ADMIN_COOKIE))
+    if sid is None:
+        return _login_page(request, status_code=403)
+    return None
+
+
+def request_limit(request: Request, default: int) -> int:
+    """The body limit of a route: the import's own, or ``DIGEST_MAX_REQUEST_BYTES``."""
+    return IMPORT_REQUEST_BYTES if request.scope["path"] == IMPORT_PATH else default
 
 
 # --- login -----------------------------------------------------------------------------
@@ -79,12 +113,20 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, password: FormText = None, csrf: FormText = None) -> Response:
-    sessions = _open(request)
+    auth = _open(request)
     _csrf(_pipeline(request)).check(csrf, "admin-login")
-    if not sessions.password_ok(password or ""):
+    client = _client(request)
+    refused = auth.throttle.attempt(client)
+    if refused is not None:
+        minutes = f"{refused.retry_after} seconds" if refused.retry_after < 120 else (
+            f"{refused.retry_after // 60} minutes")
+        return _login_page(request, f"Too many wrong passwords. Try again in {minutes}.",
+                           429, {"Retry-After": str(refused.retry_after)})
+    if not auth.password_ok(password or ""):
         return _login_page(request, "Wrong password.", 403)
+    auth.throttle.succeeded(client)
     response = RedirectResponse("/admin", status_code=303)
-    response.set_cookie(ADMIN_COOKIE, sessions.issue(), max_age=sessions.max_age,
+    response.set_cookie(ADMIN_COOKIE, auth.issue(client), max_age=auth.max_age,
                         path="/admin", httponly=True, samesite="strict",
                         secure=_pipeline(request).settings.base_url.startswith("https://"))
     return response
@@ -92,9 +134,12 @@ def login(request: Request, password: FormText = None, csrf: FormText = None) ->
 
 @router.post("/logout", response_class=HTMLResponse)
 def logout(request: Request, csrf: FormText = None) -> Response:
-    sid = _session_id(request)
+    auth = _open(request)
+    cookie = request.cookies.get(ADMIN_COOKIE)
+    sid = auth.session(cookie)
     if sid is not None:
         _csrf(_pipeline(request)).check(csrf, f"admin:{sid}")
+        auth.revoke(cookie)  # the session ends on the server, not only in this browser
     response = RedirectResponse("/admin/login", status_code=303)
     response.delete_cookie(ADMIN_COOKIE, path="/admin", httponly=True, samesite="strict")
     return response
@@ -185,4 +230,5 @@ def import_csv(pipeline: Pipeline, data: bytes) -> dict[str, Any]:
     }
 
 
-__all__ = ["import_csv", "router"]
+__all__ = ["IMPORT_REQUEST_BYTES", "MAX_UPLOAD_BYTES", "gate", "import_csv", "request_limit",
+           "router"]

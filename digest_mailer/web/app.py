@@ -23,7 +23,7 @@ from digest_mailer.pipeline import Pipeline
 from digest_mailer.profile import check_profile, split_items
 from digest_mailer.select import title_words
 from digest_mailer.web.pages import Pages
-from digest_mailer.web.security import VIEW_CSP, Csrf, InvalidLink, load_link
+from digest_mailer.web.security import INVALID_LINK, VIEW_CSP, Csrf, InvalidLink, load_link
 
 router = APIRouter()
 
@@ -44,6 +44,24 @@ def _pages(request: Request) -> Pages:
 
 def _csrf(pipeline: Pipeline) -> Csrf:
     return Csrf(pipeline.settings.effective_secret_keys())
+
+
+# The form routes and the purpose of the token in their path.
+_FORM_ROUTE = re.compile(r"^/([upf])/([^/]+)(/undo)?$")
+_PURPOSES = {"u": "unsubscribe", "p": "preferences", "f": "feedback"}
+
+
+async def gate(request: Request) -> Response | None:
+    """Before the body is read: a form route whose token is not ours gets the "not valid"
+    page at once (checking the signature costs one HMAC, no database)."""
+    match = _FORM_ROUTE.match(request.scope["path"])  # decoded, as the router matches it
+    if match is None or (match.group(3) and match.group(1) != "u"):
+        return None
+    try:
+        load_link(_pipeline(request).signer, _PURPOSES[match.group(1)], match.group(2))
+    except InvalidLink:
+        return _pages(request).message("Link not valid", INVALID_LINK, 400)
+    return None
 
 
 def _subscriber(session: Session, pipeline: Pipeline, purpose: str, token: str) -> Subscriber:

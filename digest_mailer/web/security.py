@@ -1,4 +1,5 @@
-"""Security helpers of the web app: signed tokens, CSRF, the admin session, headers, logs.
+"""Security helpers of the web app: signed tokens, CSRF, headers, logs (the admin login is
+in ``login.py``).
 
 Every token here is signed with the same secret keys as the links in the digests
 (``settings.effective_secret_keys()``, newest first), each kind with its own salt, so a
@@ -7,11 +8,9 @@ token made for one use is refused by every other.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import re
-import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,8 +22,6 @@ from digest_mailer.links import LinkSigner
 log = logging.getLogger("digest_mailer.web.access")
 
 CSRF_MAX_AGE = 4 * 3600  # a form may stay open this long before it must be reloaded
-ADMIN_SESSION_MAX_AGE = 8 * 3600
-ADMIN_COOKIE = "digest_admin"
 MAX_TOKEN_CHARS = 512  # our tokens are < 200 characters; longer input is not even parsed
 
 # A CSP without any script source: the pages work without JavaScript.
@@ -33,6 +30,10 @@ PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:
 # The digest as sent: its images come from anywhere over https, it has no forms.
 VIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
             "form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+
+
+INVALID_LINK = ("This link is not valid. It may have been cut short when it was copied, or "
+                "it is too old. Please use the link in your latest digest email.")
 
 
 class InvalidLink(Exception):
@@ -77,43 +78,6 @@ class Csrf:
             raise CsrfError("invalid or expired") from err
         if not isinstance(value, str) or not hmac.compare_digest(value, bound_to):
             raise CsrfError("made for another form")
-
-
-class AdminSessions:
-    """A signed cookie holding a random session id; changing the password ends sessions."""
-
-    def __init__(self, keys: Sequence[str], password: str,
-                 max_age: int = ADMIN_SESSION_MAX_AGE) -> None:
-        self._serializer = _timed(keys, "digest-mailer.admin-session")
-        self._password = password
-        self._fingerprint = hashlib.sha256(password.encode()).hexdigest()[:16]
-        self.max_age = max_age
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._password)
-
-    def password_ok(self, given: str) -> bool:
-        if not self.enabled:
-            return False
-        return hmac.compare_digest(given.encode(), self._password.encode())
-
-    def issue(self) -> str:
-        return str(self._serializer.dumps({"sid": secrets.token_urlsafe(16),
-                                           "pw": self._fingerprint}))
-
-    def session_id(self, cookie: str | None) -> str | None:
-        """The session id of a valid, unexpired cookie; None otherwise."""
-        if not self.enabled or not cookie or len(cookie) > MAX_TOKEN_CHARS:
-            return None
-        try:
-            value = self._serializer.loads(cookie, max_age=self.max_age)
-        except (BadData, UnicodeError, ValueError):
-            return None
-        if (not isinstance(value, dict) or value.get("pw") != self._fingerprint
-                or not isinstance(value.get("sid"), str)):
-            return None
-        return str(value["sid"])
 
 
 # --- headers and logs ------------------------------------------------------------------
