@@ -57,6 +57,8 @@ class DeliveryStatus:
     UNKNOWN = "unknown"  # maybe delivered; not sent again (no resend left, or resend off)
 
     DONE = (SENT, EMPTY, FAILED, UNKNOWN)
+    # The reader may hold the email: its "view in browser" link must work.
+    MAILED = (SENT, RESEND, UNKNOWN)
 
 
 class Source(SQLModel, table=True):

@@ -379,6 +379,22 @@ def test_view_of_an_unsent_digest_is_refused(world, client):
     assert response.status_code == 404 and "not been sent" in response.text
 
 
+
+@pytest.mark.parametrize("status", ["resend", "unknown"])
+def test_view_of_a_maybe_delivered_digest_works(world, client, status):
+    """The server took the message but its answer was lost: the reader may hold it."""
+    reader = world.subscribe("r@example.org", ["cs.CV", "cs.LG"])
+    world.pipeline.send_digests()
+    with Session(world.pipeline.engine) as session:
+        delivery = ledger.delivery_for(session, reader.id, date(2026, 11, 1))
+        delivery.status = status
+        session.add(delivery)
+        session.commit()
+        public_id = delivery.public_id
+    response = client.get(local(links_of(world, reader, public_id).view_online))
+    assert response.status_code == 200 and "arxiv.org/abs/" in response.text
+
+
 # --- admin -----------------------------------------------------------------------------
 
 def login(client) -> str:

@@ -10,6 +10,7 @@ A GET never changes anything: mail scanners fetch every link of a message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -286,7 +287,7 @@ def view(request: Request, token: str) -> Response:
                       if delivery is not None else None)
         if delivery is None or subscriber is None:
             raise InvalidLink("view")
-        if delivery.status != DeliveryStatus.SENT:
+        if delivery.status not in DeliveryStatus.MAILED:
             return _pages(request).message("Not sent yet",
                                            "This digest has not been sent yet.", 404)
         html = pipeline.compose(session, subscriber, delivery).rendered.html
