@@ -495,3 +495,22 @@ def test_admin_csv_upload_runs_the_cli_importer_and_shows_its_report(world, clie
         assert store.subscriber_by_email(session, "new@example.org") is not None
     refused = client.post("/admin/import", files={"file": ("s.csv", b"email\n", "text/csv")})
     assert refused.status_code == 403  # no CSRF token
+
+
+def test_admin_upload_with_a_cell_past_the_csv_field_limit_reports_its_line(world, client):
+    """A cell over csv's 131,072-character field limit was an admin 500 (issue 8.6)."""
+    login(client)
+    page = client.get("/admin/import")
+    csv_text = ("email,name,categories,keywords,exclusions,timezone,send_hour,language\n"
+                "ok@example.org,Ok,cs.CV,,,UTC,7,en\n"
+                f"huge@example.org,{'x' * 131_073},cs.CV,,,UTC,7,en\n"
+                "after@example.org,After,cs.LG,,,UTC,7,en\n")
+    response = client.post("/admin/import", data={"csrf": csrf_of(page.text)},
+                           files={"file": ("subs.csv", csv_text.encode(), "text/csv")})
+    assert response.status_code == 200
+    assert "2 added" in response.text and "1 rejected" in response.text
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", response.text)
+    assert [line for line, _, _ in rows] == ["3"] and "longer than" in rows[0][2]
+    with Session(world.pipeline.engine) as session:
+        assert store.subscriber_by_email(session, "huge@example.org") is None
+        assert store.subscriber_by_email(session, "after@example.org") is not None
