@@ -380,7 +380,7 @@ def import_csv(target: Engine | Session, data: str | bytes | BinaryIO, *,
     """
     with _session(target) as session:
         if known_categories is None:
-            known_categories = sorted({s.category for s in store.all_sources(session)})
+            known_categories = store.subscribable_categories(session)
         parsed = parse(data, known_categories=known_categories,
                        default_timezone=default_timezone, default_send_hour=default_send_hour,
                        check_dns=check_dns, smtputf8=smtputf8, progress=progress)

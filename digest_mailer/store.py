@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, event, func, update
+from sqlalchemy import delete, event, func, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from sqlmodel import Session, col, create_engine, select
 
 from digest_mailer import migrate
 from digest_mailer.digest import FetchOutcome, ParsedEntry
+from digest_mailer.ingest.arxiv import is_arxiv_category
 from digest_mailer.models import (
     BriefingCacheEntry,
     Entry,
@@ -149,6 +150,30 @@ def entries_by_keys(session: Session, keys: Sequence[str]) -> list[Entry]:
 
 def count_entries(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Entry)).one()
+
+
+# Every category element of the entries whose key is an arXiv id: no ":" ("2604.21935",
+# "hep-th/9901001"), where DOIs, links, guids and hashes all have one.
+_ARXIV_ENTRY_CATEGORIES = {
+    "sqlite": "SELECT DISTINCT c.value FROM entry, json_each(entry.categories) AS c "
+              "WHERE entry.key NOT LIKE '%:%'",
+    "postgresql": "SELECT DISTINCT c FROM entry, json_array_elements_text(entry.categories) "
+                  "AS c WHERE entry.key NOT LIKE '%:%'",
+}
+
+
+def subscribable_categories(session: Session) -> list[str]:
+    """The categories a reader may choose: the sources' own, then arXiv categories seen.
+
+    A combined arXiv feed filed under ``hep-ph`` also brings ``hep-ex`` papers; a reader can
+    subscribe to ``hep-ex`` once such a paper is stored. Only arXiv papers count, and only
+    names in arXiv's taxonomy shape: a journal's free-form tags never become categories.
+    """
+    configured = sorted({s.category for s in all_sources(session)})
+    query = _ARXIV_ENTRY_CATEGORIES[session.get_bind().dialect.name]
+    seen = {str(value) for (value,) in session.execute(text(query))}
+    arxiv = sorted(c for c in seen - set(configured) if is_arxiv_category(c))
+    return configured + arxiv
 
 
 def source_labels(session: Session) -> dict[int, tuple[str, str]]:

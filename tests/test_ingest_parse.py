@@ -384,7 +384,8 @@ def test_arxiv_id(value: str, expected: str | None) -> None:
         (["Gabriel J. Lovinger", "Marcus H. Sak", " Eric N. Jacobsen "],
          ("Gabriel J. Lovinger", "Marcus H. Sak", "Eric N. Jacobsen")),
         (["Smith, J."], ("J. Smith",)),
-        ("John Smith and Jane Doe", ("John Smith and Jane Doe",)),  # not guessed apart
+        # arXiv joins the last two authors with " and " (issue 8): split, except in a group.
+        ("John Smith and Jane Doe", ("John Smith", "Jane Doe")),
         ("The ATLAS and CMS Collaborations", ("The ATLAS and CMS Collaborations",)),
         ("John Smith, Jr., Ann Lee", ("John Smith Jr.", "Ann Lee")),
         ("Wei Wang, Wei Wang", ("Wei Wang", "Wei Wang")),  # two people may share a name

@@ -1,8 +1,10 @@
 """Ingest: fetch feed documents (I/O edge) and parse them into cleaned entries (pure core)."""
 
-from digest_mailer.ingest.clean import arxiv_id, clean_text, split_authors, strip_arxiv_prefix
+from digest_mailer.ingest.authors import split_authors
+from digest_mailer.ingest.clean import arxiv_id, clean_text, strip_arxiv_prefix
 from digest_mailer.ingest.fetch import FetchRequest, fetch_all, fetch_sources
 from digest_mailer.ingest.parse import parse_feed
+from digest_mailer.ingest.tex import tex_to_unicode
 
 __all__ = [
     "FetchRequest",
@@ -13,4 +15,5 @@ __all__ = [
     "parse_feed",
     "split_authors",
     "strip_arxiv_prefix",
+    "tex_to_unicode",
 ]

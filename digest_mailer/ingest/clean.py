@@ -1,4 +1,4 @@
-"""Pure text helpers: feed HTML to safe plain text, arXiv prefixes, ids and author lists.
+"""Pure text helpers: feed HTML to safe plain text, arXiv prefixes and ids.
 
 Nothing here does I/O. Every function takes what a feed gave and returns plain values.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable
 
 import nh3
 
@@ -107,40 +106,3 @@ def arxiv_id(text: str | None) -> str | None:
         archive, number = found.split("/", 1)
         found = f"{archive.split('.', 1)[0]}/{number}"
     return found
-
-
-# Initials as bioRxiv writes them after a surname: "N.", "R. J.", "P.-L.", "Ch."
-_INITIALS_RE = re.compile(r"(?:[A-Z][a-z]?\.)(?:[\s-]*[A-Z][a-z]?\.)*")
-_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
-
-
-def _split_one(value: str) -> list[str]:
-    parts = [p.strip() for p in re.split(r"[,;]", value)]
-    names: list[str] = []
-    for part in parts:
-        if not part:
-            continue
-        if names and part.lower() in _SUFFIXES:
-            names[-1] = f"{names[-1]} {part}"
-        elif names and _INITIALS_RE.fullmatch(part) and not _INITIALS_RE.fullmatch(names[-1]):
-            # bioRxiv "Surname, I., Surname, I.": pair them, in reading order "I. Surname".
-            names[-1] = f"{part} {names[-1]}"
-        else:
-            # No splitting on " and ": "The ATLAS and CMS Collaborations" is one author, and
-            # none of the feeds we read joins people with "and".
-            names.append(part)
-    return names
-
-
-def split_authors(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Author names from one "A, B, C" string or a list of ``dc:creator`` values."""
-    if not value:
-        return ()
-    values = [value] if isinstance(value, str) else list(value)
-    names: list[str] = []
-    for item in values:
-        for name in _split_one(clean_text(item)):
-            name = " ".join(name.split())
-            if name:  # no de-duplication: two co-authors can share a name
-                names.append(name)
-    return tuple(names)

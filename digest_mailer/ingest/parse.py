@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 import feedparser
 
 from digest_mailer.digest import ParsedEntry, ParsedFeed
-from digest_mailer.ingest.clean import arxiv_id, clean_text, split_authors, strip_arxiv_prefix
+from digest_mailer.ingest.arxiv import is_arxiv_category, read_old_title
+from digest_mailer.ingest.authors import split_authors
+from digest_mailer.ingest.clean import arxiv_id, clean_text, strip_arxiv_prefix
+from digest_mailer.ingest.tex import tex_to_unicode
 
 ARXIV_FEED_ERROR = "Feed error for query"
 # Nature-family RSS opens each summary with "Nature, Published online: 18 July 2024;
@@ -30,6 +33,18 @@ _DOI_RE = re.compile(r"10\.\d{4,9}/\S+")
 # Encoding problems that still leave a usable document; anything else bozo with no entries is
 # a broken document.
 _BENIGN_BOZO = (feedparser.CharacterEncodingOverride,)
+# Caps at ingest: a hostile or broken feed must not put a 100,000-character title in the
+# store and the mail. Real arXiv titles stay under 300 characters, abstracts under 1,920,
+# names under 60; the largest collaborations list thousands of authors, of whom a card
+# shows three.
+MAX_TITLE = 500
+MAX_ABSTRACT = 5_000
+MAX_AUTHORS = 200
+MAX_NAME = 100
+MAX_LINK = 2_048  # longer is no link a reader can use
+MAX_KEY = 255  # a longer guid is hashed: PostgreSQL cannot index a huge unique key
+ELLIPSIS = "…"
+_TRAILING_PUNCT = ".,;:!?…"
 
 
 def parse_feed(body: bytes, *, source_category: str | None = None) -> ParsedFeed:
@@ -42,10 +57,11 @@ def parse_feed(body: bytes, *, source_category: str | None = None) -> ParsedFeed
     feed: Mapping[str, Any] = doc.get("feed", {})
     title = clean_text(feed.get("title", ""))
     entries: list[Any] = list(doc.get("entries", []))
+    channel_date = _published(feed)  # RSS 1.0 dc:date: the date of items without their own
 
     by_key: dict[str, ParsedEntry] = {}
     for raw in entries:
-        entry = _entry(raw, source_category)
+        entry = _entry(raw, source_category, channel_date)
         if entry is None:
             continue
         seen = by_key.get(entry.key)
@@ -79,31 +95,55 @@ def _document_error(
     return None  # a well-formed feed with no items: a quiet day, not an error
 
 
-def _entry(raw: Mapping[str, Any], source_category: str | None) -> ParsedEntry | None:
-    title = clean_text(raw.get("title", ""))
+def _entry(raw: Mapping[str, Any], source_category: str | None,
+           channel_date: datetime | None) -> ParsedEntry | None:
+    title = tex_to_unicode(clean_text(raw.get("title", "")))
     link = _link(raw.get("link"))
     if not title and not link:
         return None
+    old = read_old_title(title)
+    if old is not None:
+        title = old.title
     abstract, prefix_type = strip_arxiv_prefix(clean_text(_description(raw)))
-    abstract = _PUBLISHED_ONLINE_RE.sub("", abstract, count=1)
+    abstract = tex_to_unicode(_PUBLISHED_ONLINE_RE.sub("", abstract, count=1))
+    if _same_text(abstract, title):
+        abstract = ""  # a journal feed repeating the title is no abstract
     doi = _doi(raw)
+    key, from_arxiv = _key(raw, link, doi, title, old.arxiv_id if old else None)
+    primary = (old.category,) if old else ()
     return ParsedEntry(
-        key=_key(raw, link, doi, title),
-        title=title,
-        abstract=abstract,
-        authors=_authors(raw),
+        key=key,
+        title=_cap(title, MAX_TITLE),
+        abstract=_cap(abstract, MAX_ABSTRACT),
+        authors=tuple(_cap(n, MAX_NAME) for n in _authors(raw)[:MAX_AUTHORS]),
         link=link,
-        categories=_categories(raw, source_category),
-        announce_type=_announce_type(raw, prefix_type),
-        published=_published(raw),
+        categories=_categories(raw, source_category, from_arxiv, primary),
+        announce_type=old.announce_type if old else _announce_type(raw, prefix_type),
+        published=_published(raw) or channel_date,
         doi=doi,
     )
+
+
+def _cap(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def _same_text(abstract: str, title: str) -> bool:
+    """Equal once case, spacing and trailing punctuation are set aside (both are plain text)."""
+    def norm(text: str) -> str:
+        return " ".join(text.casefold().split()).rstrip(_TRAILING_PUNCT + " ")
+    return bool(abstract) and norm(abstract) == norm(title)
 
 
 def _link(value: object) -> str:
     # Only absolute http(s) links are kept: a "javascript:" or "data:" link must not reach a
     # mail (render.safe_url checks again; this keeps such links out of the store too).
     link = str(value or "").strip()
+    if len(link) > MAX_LINK:
+        return ""
     parts = urlsplit(link)
     if parts.scheme.lower() in ("http", "https") and parts.netloc and not re.search(r"\s", link):
         return link
@@ -120,20 +160,29 @@ def _description(raw: Mapping[str, Any]) -> str:
     return ""
 
 
-def _key(raw: Mapping[str, Any], link: str, doi: str | None, title: str) -> str:
+def _key(raw: Mapping[str, Any], link: str, doi: str | None, title: str,
+         title_id: str | None) -> tuple[str, bool]:
+    """The entry's identity, and whether it is an arXiv id (so an arXiv paper)."""
     guid = (raw.get("id") or "").strip()
     for candidate in (guid, link):
         found = arxiv_id(candidate)
         if found:
-            return found
+            return found, True
+    if title_id:
+        return title_id, True
     if doi:
-        return f"doi:{doi.lower()}"
-    if guid:
-        return guid
-    if link:
-        return link
+        return _bounded(f"doi:{doi.lower()}"), False
+    for candidate in (guid, link):
+        if candidate:
+            return _bounded(candidate), False
     digest = hashlib.sha256(" ".join(title.lower().split()).encode()).hexdigest()
-    return f"title:{digest[:24]}"
+    return f"title:{digest[:24]}", False
+
+
+def _bounded(key: str) -> str:
+    if len(key) <= MAX_KEY:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _doi(raw: Mapping[str, Any]) -> str | None:
@@ -158,8 +207,17 @@ def _authors(raw: Mapping[str, Any]) -> tuple[str, ...]:
     return split_authors(names)
 
 
-def _categories(raw: Mapping[str, Any], source_category: str | None) -> tuple[str, ...]:
-    terms = [clean_text(t.get("term") or t.get("label") or "") for t in raw.get("tags") or ()]
+def _categories(raw: Mapping[str, Any], source_category: str | None, from_arxiv: bool,
+                primary: tuple[str, ...]) -> tuple[str, ...]:
+    """An arXiv paper's arXiv categories (primary first), then the source's category.
+
+    A feed's free-form tags (MSC codes, "News", "Genomics") are not categories a reader can
+    choose: a non-arXiv entry carries only the category its source is configured with.
+    """
+    terms: list[str] = []
+    if from_arxiv:
+        tags = [clean_text(t.get("term") or t.get("label") or "") for t in raw.get("tags") or ()]
+        terms = [t for t in (*primary, *tags) if is_arxiv_category(t)]
     if source_category:
         terms.append(source_category)
     return _dedupe(t for t in terms if t)

@@ -187,7 +187,7 @@ def validate_preferences(form: PreferencesForm, known: list[str]) -> dict[str, A
 
 
 def _known_categories(session: Session, subscriber: Subscriber) -> list[str]:
-    configured = sorted({s.category for s in store.all_sources(session)})
+    configured = store.subscribable_categories(session)
     return configured + [c for c in subscriber.categories if c not in configured]
 
 

@@ -1,0 +1,68 @@
+"""TeX accents and text commands in feed text → Unicode, math left as written.
+
+arXiv titles, abstracts and author names carry TeX as the submitter typed it
+(``Schr\\"odinger``, ``Koll\\'ar``, ``Przemys{\\l}aw``). A reader wants "Schrödinger" on the
+card, and a keyword "Schrödinger" must match it. Only the TeX *fragments* are handed to
+pylatexenc: running whole abstracts through it would eat text after a ``%`` ("95% of" → "95"),
+turn ``~`` into spaces and ``--`` into dashes inside URLs, and rewrite math into half-TeX
+nonsense. Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) is left exactly as written: arXiv
+readers read TeX math, and a partial conversion ("x^2_i", "→" next to "\\mathcal") reads worse.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from pylatexenc.latex2text import LatexNodes2Text
+
+# Math spans are skipped. An unbalanced "$" ("costs $5") just makes the rest count as math,
+# which only means it is left as written.
+_MATH_RE = re.compile(
+    r"(?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$(?:[^$\\]|\\.)+?\$|\\\(.+?\\\)|\\\[.+?\\\]",
+    re.DOTALL,
+)
+# One accent on one letter: \"o \"{o} \'{\i} \v{c} \c c \H{o} \k{a} \={a} \.{z} \r{A} \~n.
+_LETTER = r"(?:\{\s*(?:\\[ij]|[A-Za-z])?\s*\}|\\[ij](?![A-Za-z])|[A-Za-z])"
+_ACCENT = rf"\\(?:[\"'`^~=.]\s*|[uvHckrdbt](?:\s+|(?=\{{)))(?:{_LETTER})"
+# Letters TeX spells as commands: \l \L \o \O \ss \ae \AE \oe \OE \aa \AA \i \j. TeX eats
+# the space after a control word ("Stra\ss e" is "Straße"): taken when a lower-case letter
+# follows, so the word goes on; a space before a capital or punctuation stays.
+_SPECIAL = r"\\(?:ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])(?:\{\}|\s+(?=[a-z]))?"
+# Escaped characters: \& \% \_ \# \$ \{ \}.
+_ESCAPED = r"\\[&%_#${}]"
+# Font and text commands with one plain argument: the argument is the text.
+_TEXT_CMD = r"\\(?:text(?:it|bf|rm|sc|tt|sf|sl|up|normal)?|emph|textsl|mbox)\s*\{[^{}$\\]*\}"
+_FRAGMENT_RE = re.compile(
+    rf"\{{\s*(?:{_ACCENT}|{_SPECIAL})\s*\}}|{_ACCENT}|{_SPECIAL}|{_ESCAPED}|{_TEXT_CMD}"
+)
+_CONVERTER = LatexNodes2Text()
+
+
+@lru_cache(maxsize=4096)
+def _convert(fragment: str) -> str:
+    """One TeX fragment as Unicode (NFC, so "ö" is one character and matches a typed "ö")."""
+    try:
+        text = _CONVERTER.latex_to_text(fragment)
+    except Exception:  # pylatexenc is lenient, but one odd fragment must never stop ingest
+        return fragment
+    return unicodedata.normalize("NFC", text)
+
+
+def _convert_text(text: str) -> str:
+    return _FRAGMENT_RE.sub(lambda m: _convert(m.group(0)), text)
+
+
+def tex_to_unicode(text: str) -> str:
+    """``Schr\\"odinger`` → ``Schrödinger``; math spans and text without TeX are unchanged."""
+    if "\\" not in text:
+        return text  # the common case, and the fast one
+    pieces: list[str] = []
+    last = 0
+    for math in _MATH_RE.finditer(text):
+        pieces.append(_convert_text(text[last:math.start()]))
+        pieces.append(math.group(0))
+        last = math.end()
+    pieces.append(_convert_text(text[last:]))
+    return "".join(pieces)
