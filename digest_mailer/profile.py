@@ -109,8 +109,8 @@ def check_categories(items: Iterable[str], known: Sequence[str]) -> list[str]:
     for item in dict.fromkeys(c for c in (clean_text(i) for i in items) if c):
         if item.casefold() not in folded:
             listed = ", ".join(sorted(folded.values())[:12]) or "none configured"
-            raise ProfileError("categories", f"unknown category {item[:40]!r} (the "
-                                             f"sources' categories: {listed})")
+            raise ProfileError("categories", f"unknown category {item[:40]!r} (known: "
+                                             f"{listed})")
         chosen.append(folded[item.casefold()])
     chosen = list(dict.fromkeys(chosen))
     if len(chosen) > MAX_ITEMS:
