@@ -3,6 +3,12 @@
 The answer is untrusted like the papers it was written from: a model may obey text
 injected into an abstract, print its prompt, refuse, or answer in markdown and HTML.
 :func:`check_briefing` turns it into one plain-text paragraph or raises.
+
+A briefing never carries a link or an address: the reader trusts the digest's sender, so a
+link in the model's words is a phishing link with our name on it. Rather than cut links
+out (clean-up steps can glue "https ://" back together), an answer holding anything
+URL-like, domain-like or address-like, or asking for credentials, is refused and the
+digest gets the extractive briefing (see :mod:`digest_mailer.linkcheck`).
 """
 
 from __future__ import annotations
@@ -11,13 +17,13 @@ import html
 import re
 
 from digest_mailer.errors import BriefingError
+from digest_mailer.linkcheck import link_like
 
 _SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.I | re.S)
 _TAG = re.compile(r"</?[A-Za-z!][^>]*(?:>|$)")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _LINE_MARK = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+•]\s+|\d+[.)]\s+)+")
 _INLINE_HEADING = re.compile(r"(?<!\S)#{1,6}\s+")
-_URL = re.compile(r"\b(?:https?://|www\.|javascript:)\S*", re.I)
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _CITATION = re.compile(r"\[([\d\s,;–-]*\d[\d\s,;–-]*)\]")
 _REFUSAL = re.compile(
@@ -64,17 +70,20 @@ def _truncate(text: str, max_chars: int) -> str:
 def check_briefing(text: str, *, max_chars: int, paper_count: int) -> str:
     """Turn a model's answer into one plain-text paragraph, or raise :class:`BriefingError`.
 
-    Removes HTML, markdown and links, keeps only citations of existing papers, and cuts at a
+    Removes HTML and markdown, keeps only citations of existing papers, and cuts at a
     sentence end within ``max_chars``. The result is plain text: rendering still escapes it.
+    Raises when the answer, as sent or as cleaned, holds a link, a domain, an address or a
+    request for credentials (:func:`digest_mailer.linkcheck.link_like`).
     """
     text = html.unescape(text or "")  # so "&lt;script&gt;" is caught as the tag it would become
+    _refuse_links(text)  # an href or a markdown link is a link even when clean-up drops it
     text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
     text = _MD_LINK.sub(r"\1", text)
     text = "\n".join(_LINE_MARK.sub("", line) for line in text.splitlines())
     text = _INLINE_HEADING.sub("", text)
     for mark in ("```", "`", "**", "__", "~~", "*"):
         text = text.replace(mark, "")
-    text = _URL.sub("", _INVISIBLE.sub("", text))
+    text = _INVISIBLE.sub("", text)
     text = " ".join(text.split())
     if not re.search(r"\w", text):
         raise BriefingError("the answer is empty")
@@ -85,4 +94,12 @@ def check_briefing(text: str, *, max_chars: int, paper_count: int) -> str:
     text = _fix_citations(text, paper_count)
     text = re.sub(r"\(\s*\)", "", text)  # what is left of "(link)" or "([99])"
     text = re.sub(r"\s+([,.;:!?。，；：！？])", r"\1", " ".join(text.split()))
-    return _truncate(text.strip(), max_chars)
+    text = _truncate(text.strip(), max_chars)
+    _refuse_links(text)  # last, on what the reader would get
+    return text
+
+
+def _refuse_links(text: str) -> None:
+    found = link_like(text)
+    if found:
+        raise BriefingError(f"the answer carries {found}")

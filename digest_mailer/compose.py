@@ -43,10 +43,23 @@ def recipient_of(subscriber: Subscriber) -> Recipient:
                      keywords=tuple(subscriber.keywords))
 
 
+# The footer names this many categories and keywords (each cut), then "…": a row stored
+# before the input caps may hold thousands.
+REASON_ITEMS = 12
+REASON_ITEM_CHARS = 60
+
+
+def _listed(items: Sequence[str], quote: bool = False) -> str:
+    shown = [i if len(i) <= REASON_ITEM_CHARS else i[: REASON_ITEM_CHARS - 1] + "…"
+             for i in items[:REASON_ITEMS]]
+    shown = [f"“{i}”" for i in shown] if quote else shown
+    return ", ".join(shown) + (", …" if len(items) > REASON_ITEMS else "")
+
+
 def reason_for(subscriber: Subscriber) -> str:
     """The footer's answer to "why do I get this?"."""
-    fields = ", ".join(subscriber.categories)
-    words = ", ".join(f"“{k}”" for k in subscriber.keywords)
+    fields = _listed(subscriber.categories)
+    words = _listed(subscriber.keywords, quote=True)
     if subscriber.language == "zh":
         parts = [f"您以 {subscriber.email} 订阅了每日科研简报"]
         if fields:
@@ -73,6 +86,7 @@ def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
     """Number the selected papers in reading order and attach their per-paper links."""
     groups: list[CategoryGroup] = []
     number = 0
+    configured = {c.casefold(): c for _, c in labels.values()}
     for category, entries in selection.groups:
         papers: list[Paper] = []
         for entry in entries:
@@ -88,8 +102,26 @@ def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
                 feedback_more_url=feedback_url(entry.key, "more"),
                 feedback_less_url=feedback_url(entry.key, "less"),
             ))
-        groups.append(CategoryGroup(category, category_label(category), tuple(papers)))
+        groups.append(CategoryGroup(category, category_label(category), tuple(papers),
+                                    _subject_name(category, entries, labels, configured)))
     return tuple(groups)
+
+
+def _subject_name(category: str, entries: Sequence[object], labels: dict[int, tuple[str, str]],
+                  configured: dict[str, str]) -> str:
+    """A source's configured category for the Subject: the group's own when a source has
+    it, else the category of the source its first paper came from ("" if none).
+
+    The reader's own categories are sources' categories too (that is how they chose them);
+    a keyword-only group is named after whatever its entry's feed wrote, which is free text.
+    """
+    if category.casefold() in configured:
+        return configured[category.casefold()]
+    for entry in entries:
+        assert isinstance(entry, Entry)
+        if entry.source_id in labels:
+            return labels[entry.source_id][1]
+    return ""
 
 
 def build_digest(subscriber: Subscriber, digest_date: date, groups: Sequence[CategoryGroup],

@@ -96,9 +96,28 @@ def _fold_shared(policy: _MailPolicy, name: str, value: str) -> bytes:
 MAIL_POLICY = _MailPolicy(linesep="\r\n", cte_type="7bit")
 
 
+# A display name longer than this is cut: a 5,000-character name made a 5,002-character
+# To: line (RFC 5322 allows 998), and no mail client shows more than a few dozen.
+DISPLAY_NAME_CHARS = 64
+
+
 def _strip_controls(value: str) -> str:
-    chars = (" " if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else c for c in value)
+    """Controls and line breaks become spaces; format characters (bidi overrides such as
+    U+202E, isolates U+2066–2069, zero-width ones) are dropped: they only disguise text."""
+    chars = (" " if (cat := unicodedata.category(c)) in ("Cc", "Cs", "Zl", "Zp")
+             else "" if cat == "Cf" else c for c in value)
     return " ".join("".join(chars).split())
+
+
+def display_name(value: str) -> str:
+    """A cleaned display name of at most :data:`DISPLAY_NAME_CHARS`, cut at a word with "…"."""
+    name = clean_header_value(value)
+    if len(name) <= DISPLAY_NAME_CHARS:
+        return name
+    head = name[: DISPLAY_NAME_CHARS - 1]
+    if " " in head[DISPLAY_NAME_CHARS // 2:]:
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:.-") + "…"
 
 
 def clean_header_value(value: str) -> str:
@@ -131,7 +150,21 @@ def _addr_spec(value: str, field: str) -> str:
 
 def _mailbox(value: str, field: str) -> str:
     name, addr = parseaddr(clean_header_value(value))
-    return formataddr((clean_header_value(name), _addr_spec(addr, field)), charset="utf-8")
+    return formataddr((display_name(name), _addr_spec(addr, field)), charset="utf-8")
+
+
+def check_mailbox(value: str) -> str:
+    """``value`` as a From/Reply-To header value, or ValueError saying why it is unusable."""
+    try:
+        return _mailbox(value, "address")
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not an address such as "
+                         "'Research Digest <digest@example.org>'") from err
+
+
+def check_list_id(value: str) -> str:
+    """``value`` as a List-Id header value, or ValueError saying why it is unusable."""
+    return _list_id(value)
 
 
 def _message_id(value: str) -> str:
@@ -188,7 +221,7 @@ def build_message(rendered: RenderedDigest, *, to_email: str, to_name: str, send
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = _message_id(message_id)
     msg["From"] = _mailbox(sender, "sender")
-    msg["To"] = formataddr((clean_header_value(to_name), _addr_spec(to_email, "to_email")),
+    msg["To"] = formataddr((display_name(to_name), _addr_spec(to_email, "to_email")),
                            charset="utf-8")
     if reply_to.strip():
         msg["Reply-To"] = _mailbox(reply_to, "reply_to")

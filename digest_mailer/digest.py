@@ -61,6 +61,10 @@ class CategoryGroup:
     category: str
     label: str  # human label, e.g. "Computer Vision (cs.CV)"
     papers: tuple[Paper, ...]
+    # The configured category (a source's or the reader's) the Subject names the group by;
+    # None → ``category``. A keyword-only group sits under an entry's own, feed-written
+    # category, which must not reach the Subject; "" → the Subject does not name it.
+    subject_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,37 @@ class Settings(BaseSettings):
             raise ValueError("must start with smtp:// (STARTTLS) or smtps:// (implicit TLS)")
         return value
 
+    @field_validator("mail_from", "reply_to", "list_id", "base_url", "user_agent", "smtp_url",
+                     "openai_base_url", "llm_model", "imap_host", "imap_user", "imap_folder",
+                     mode="before")
+    @classmethod
+    def _one_line(cls, value: object) -> object:
+        # These end up in mail or HTTP headers (or the URLs in them): a CR/LF would start a
+        # header of its own, and the message builder would only quietly mend it.
+        if isinstance(value, str):
+            bad = next((c for c in value if _is_control(c)), None)
+            if bad is not None:
+                raise ValueError(f"contains the control character U+{ord(bad):04X}; "
+                                 "give the value on one line, without control characters")
+        return value
+
+    @field_validator("mail_from", "reply_to")
+    @classmethod
+    def _mailbox(cls, value: str) -> str:
+        from digest_mailer.deliver import check_mailbox
+
+        if value.strip():
+            check_mailbox(value)  # ValueError says why: the start stops, naming the variable
+        return value
+
+    @field_validator("list_id")
+    @classmethod
+    def _list_id(cls, value: str) -> str:
+        from digest_mailer.deliver import check_list_id
+
+        check_list_id(value)
+        return value
+
     @field_validator("base_url", "openai_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -247,6 +278,14 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         return [path.read_text().strip()]
+
+
+def _is_control(char: str) -> bool:
+    """C0/C1 controls, line and paragraph separators, and invisible format characters
+    (bidi overrides, zero-width): nothing a sender name or a URL needs."""
+    import unicodedata
+
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cf")
 
 
 def _env_name(field: str) -> str:

