@@ -375,7 +375,8 @@ def import_csv(target: Engine | Session, data: str | bytes | BinaryIO, *,
     ``data`` may be an open binary file (read a line at a time). Any rejected row means
     nothing is written unless ``skip_invalid``; a file-level error (encoding, header)
     always means nothing is written. ``known_categories`` defaults to
-    ``store.subscribable_categories`` (the sources' and stored arXiv papers' categories). ``smtputf8`` admits non-ASCII local parts (``DIGEST_SMTP_UTF8``).
+    ``store.subscribable_categories`` (the sources' and stored arXiv papers' categories).
+    ``smtputf8`` admits non-ASCII local parts (``DIGEST_SMTP_UTF8``).
     ``dry_run`` plans the same import and writes nothing.
     """
     with _session(target) as session:
