@@ -299,6 +299,8 @@ def test_a_non_ascii_local_part_is_sent_when_the_server_takes_smtputf8(
     with Session(world.pipeline.engine) as session:
         row = ledger.delivery_for(session, 3, date(2026, 11, 1))
     assert row is not None and row.status == DeliveryStatus.SENT
+    # The preview (and "view in browser") builds the same message and sends nothing.
+    assert world.pipeline.preview("üser@example.org").subject == row.subject
 
 
 # --- 3. the LLM budget of a run ------------------------------------------------------------
