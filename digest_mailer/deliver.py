@@ -94,6 +94,9 @@ def _fold_shared(policy: _MailPolicy, name: str, value: str) -> bytes:
 
 # 7bit: smtplib announces no 8BITMIME for ASCII envelopes, so bodies go as QP or base64.
 MAIL_POLICY = _MailPolicy(linesep="\r\n", cte_type="7bit")
+# For a To with a non-ASCII local part, sent only with SMTPUTF8: headers in raw UTF-8
+# (RFC 6532), as no encoded word may stand for an address. Bodies stay quoted-printable.
+UTF8_MAIL_POLICY = MAIL_POLICY.clone(utf8=True)
 
 
 # A display name longer than this is cut: a 5,000-character name made a 5,002-character
@@ -136,16 +139,26 @@ def clean_header_value(value: str) -> str:
     return _ENCODED_WORD_LIKE.sub(lambda m: m.group().replace("=?", "= ?"), value)
 
 
-def _addr_spec(value: str, field: str) -> str:
+def _addr_spec(value: str, field: str, *, utf8_local: bool = False) -> str:
+    """The address with its domain in IDNA form; the local part must be ASCII unless
+    ``utf8_local`` (the message goes with SMTPUTF8, RFC 6531)."""
     local, _, domain = clean_header_value(value).rpartition("@")
     try:
         domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
     except UnicodeError as err:
         raise ValueError(f"{field}: bad domain in {value!r}") from err
     addr = f"{local}@{domain}"
-    if not addr.isascii() or not _ADDR_SPEC.fullmatch(addr):
+    if not (addr.isascii() or utf8_local) or not _ADDR_SPEC.fullmatch(addr):
         raise ValueError(f"{field}: not a usable email address: {value!r}")
     return addr
+
+
+def _utf8_mailbox(name: str, addr: str) -> str:
+    """``name <addr>`` for an RFC 6532 header: what formataddr (and Address, on this
+    Python) refuse to write for a non-ASCII local part. ``name`` is already cleaned."""
+    if name and _PHRASE_SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{addr}>" if name else addr
 
 
 def _mailbox(value: str, field: str) -> str:
@@ -205,11 +218,14 @@ def make_message_id(domain: str) -> str:
 
 def build_message(rendered: RenderedDigest, *, to_email: str, to_name: str, sender: str,
                   reply_to: str, list_id: str, links: Links, message_id: str,
-                  date: datetime | None = None) -> EmailMessage:
+                  date: datetime | None = None, smtputf8: bool = False) -> EmailMessage:
     """The digest as a multipart/alternative email; pure apart from ``date`` defaulting to now.
 
     Raises ValueError for an unusable address, id or URL. Every header value is built from
-    cleaned strings, never copied from a parsed message.
+    cleaned strings, never copied from a parsed message. ``smtputf8`` (the server takes
+    SMTPUTF8) admits a non-ASCII local part in ``to_email``; such a message gets
+    :data:`UTF8_MAIL_POLICY`, and :func:`needs_smtputf8` says so to the transport. An
+    ASCII address gets the same 7-bit message either way.
     """
     when = date or datetime.now(UTC)
     if when.tzinfo is None:
@@ -217,12 +233,15 @@ def build_message(rendered: RenderedDigest, *, to_email: str, to_name: str, send
     https = _header_url(links.unsubscribe, ("https://", "http://"))
     mailto = _header_url(links.unsubscribe_mailto, ("mailto:",))
 
-    msg = EmailMessage(policy=MAIL_POLICY)
+    to_addr = _addr_spec(to_email, "to_email", utf8_local=smtputf8)
+    msg = EmailMessage(policy=MAIL_POLICY if to_addr.isascii() else UTF8_MAIL_POLICY)
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = _message_id(message_id)
     msg["From"] = _mailbox(sender, "sender")
-    msg["To"] = formataddr((display_name(to_name), _addr_spec(to_email, "to_email")),
-                           charset="utf-8")
+    if to_addr.isascii():
+        msg["To"] = formataddr((display_name(to_name), to_addr), charset="utf-8")
+    else:  # formataddr takes ASCII addresses only; the policy writes the name raw UTF-8
+        msg["To"] = _utf8_mailbox(display_name(to_name), to_addr)
     if reply_to.strip():
         msg["Reply-To"] = _mailbox(reply_to, "reply_to")
     msg["Subject"] = clean_header_value(rendered.subject)
@@ -243,8 +262,18 @@ def build_message(rendered: RenderedDigest, *, to_email: str, to_name: str, send
     return msg
 
 
+def needs_smtputf8(message: EmailMessage) -> bool:
+    """Was ``message`` built for SMTPUTF8 (raw UTF-8 headers, a non-ASCII address)?"""
+    return bool(getattr(message.policy, "utf8", False))
+
+
+def _wire_policy(message: EmailMessage) -> _MailPolicy:
+    return UTF8_MAIL_POLICY if needs_smtputf8(message) else MAIL_POLICY
+
+
 def message_bytes(message: EmailMessage) -> bytes:
-    """The message as the email generator writes it with MAIL_POLICY, only faster.
+    """The message as the email generator writes it with MAIL_POLICY (UTF8_MAIL_POLICY
+    for a message built for SMTPUTF8), only faster.
 
     A digest (multipart/alternative of quoted-printable parts, boundary set by
     build_message) is joined directly: the generator splits and rewrites every body line,
@@ -256,21 +285,22 @@ def message_bytes(message: EmailMessage) -> bytes:
     if not boundary or not boundary.startswith("=_") or not parts or any(
             p.is_multipart() or p.get("Content-Transfer-Encoding") != "quoted-printable"
             or not isinstance(p.get_payload(), str) for p in parts):
-        return message.as_bytes(policy=MAIL_POLICY)
-    chunks = [_headers(message), b"--" + boundary.encode("ascii") + b"\r\n"]
+        return message.as_bytes(policy=_wire_policy(message))
+    policy = _wire_policy(message)
+    chunks = [_headers(message, policy), b"--" + boundary.encode("ascii") + b"\r\n"]
     for n, part in enumerate(parts):
         if n:
             chunks.append(b"\r\n--" + boundary.encode("ascii") + b"\r\n")
         payload = part.get_payload()
         assert isinstance(payload, str)
-        chunks.append(_headers(part))
+        chunks.append(_headers(part, policy))
         chunks.append(payload.replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii"))
     chunks.append(b"\r\n--" + boundary.encode("ascii") + b"--\r\n")
     return b"".join(chunks)
 
 
-def _headers(message: EmailMessage | MIMEPart) -> bytes:
-    return b"".join(MAIL_POLICY.fold_binary(name, value)
+def _headers(message: EmailMessage | MIMEPart, policy: _MailPolicy) -> bytes:
+    return b"".join(policy.fold_binary(name, value)
                     for name, value in message.raw_items()) + b"\r\n"
 
 

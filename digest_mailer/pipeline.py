@@ -330,8 +330,9 @@ class Pipeline:
                 raise DeliveryError(subscriber.email, f"{utf8} has a non-ASCII local part, "
                                     "which needs SMTPUTF8; the SMTP server does not announce "
                                     "it", permanent=True)
+            # Reached with a non-ASCII local part only if the server takes SMTPUTF8.
             composed = self.compose(session, subscriber, delivery, groups=job.groups,
-                                    briefing=job.briefing)
+                                    briefing=job.briefing, smtputf8=bool(utf8))
             # A claim left this long by a killed worker is taken over: re-stamp ours if
             # this digest waited long for its briefing or for the sends before it.
             assert delivery.id is not None
@@ -360,8 +361,8 @@ class Pipeline:
         except Exception as err:  # a bug or bad data: release the claim, record, go on
             session.rollback()
             log.exception("composing the digest for %s failed", subscriber.email)
-            # A message to a non-ASCII local part cannot be built (deliver.py writes ASCII
-            # addresses only): retrying would fail the same way every run.
+            # A message to a non-ASCII local part that cannot be built would fail the same
+            # way every run: no retry.
             permanent = bool(utf8) and isinstance(err, ValueError)
             self._failed(session, delivery, report, subscriber.email,
                          f"{type(err).__name__}: {err}", permanent=permanent,
@@ -440,8 +441,13 @@ class Pipeline:
 
     def compose(self, session: Session, subscriber: Subscriber, delivery: Delivery, *,
                 groups: tuple[CategoryGroup, ...] | None = None,
-                briefing: Briefing | None = None) -> Composed:
-        """Brief, render and build the message for a Delivery; reads only, writes nothing."""
+                briefing: Briefing | None = None, smtputf8: bool = True) -> Composed:
+        """Brief, render and build the message for a Delivery; reads only, writes nothing.
+
+        ``smtputf8``: the message may go to a non-ASCII local part (RFC 6531). True for
+        previews and "view in browser", which send nothing; a send passes whether its
+        server announced SMTPUTF8.
+        """
         if groups is None:
             entries = store.entries_by_keys(session, delivery.entry_keys)
             groups = self._groups(subscriber, entries, store.source_labels(session))
@@ -457,7 +463,7 @@ class Pipeline:
             sender=self.settings.mail_from, reply_to=self.settings.reply_to,
             list_id=self.settings.list_id, links=links,
             message_id=delivery.message_id or make_message_id(self.sender_domain),
-            date=self.clock())
+            date=self.clock(), smtputf8=smtputf8)
         return Composed(delivery, digest, rendered, message)
 
     def preview(self, email: str, digest_date: date | None = None) -> RenderedDigest:

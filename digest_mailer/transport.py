@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol, Self
 from urllib.parse import unquote, urlsplit
 
-from digest_mailer.deliver import message_bytes
+from digest_mailer.deliver import message_bytes, needs_smtputf8
 from digest_mailer.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -243,8 +243,12 @@ class SmtpTransport:
 
         Only a connection dropped before the message was written out is retried: once the
         final "." line is sent, a lost answer raises ``maybe_delivered`` and is never resent.
+        A message to a non-ASCII address goes with SMTPUTF8 (RFC 6531), which smtplib needs
+        to write the envelope in UTF-8; a server that does not announce it is a permanent
+        error, not a message mangled on the way.
         """
         sender, recipient = _only_address(message, "From"), _only_address(message, "To")
+        utf8 = needs_smtputf8(message) or not (sender + recipient).isascii()
         for attempt in (1, 2):
             conn = None
             try:
@@ -252,7 +256,8 @@ class SmtpTransport:
                     self._conn = self._connect(recipient)
                 conn = self._conn
                 conn.data_sent = False  # it still says so for the previous message
-                conn.sendmail(sender, [recipient], message_bytes(message))
+                conn.sendmail(sender, [recipient], message_bytes(message),
+                              mail_options=self._mail_options(conn, recipient, utf8))
                 break
             except (smtplib.SMTPServerDisconnected, OSError) as err:
                 if isinstance(err, smtplib.SMTPException) and not isinstance(
@@ -273,6 +278,16 @@ class SmtpTransport:
                 raise DeliveryError(recipient, f"unsendable message: {err}",
                                     permanent=True) from err
         self.sent += 1
+
+    def _mail_options(self, conn: _SMTP | _SMTPSSL, recipient: str, utf8: bool) -> list[str]:
+        if not utf8:
+            return []  # the 7-bit MAIL FROM of any ASCII message, as before
+        if not conn.has_extn("smtputf8"):
+            raise DeliveryError(recipient, f"{recipient} needs SMTPUTF8; {self.name} does not "
+                                "announce it", permanent=True)
+        # As smtplib's send_message does: RFC 6531 servers take 8BITMIME too, and raw
+        # UTF-8 headers are 8-bit content.
+        return ["SMTPUTF8", "BODY=8BITMIME"] if conn.has_extn("8bitmime") else ["SMTPUTF8"]
 
     def supports(self, extension: str) -> bool:
         """Whether the server's EHLO announced ``extension``; connects if need be."""

@@ -44,6 +44,7 @@ class Received:
     content: bytes
     tls: bool  # was the session encrypted when DATA arrived
     at: float = 0.0  # time.monotonic() when it was accepted
+    smtp_utf8: bool = False  # did MAIL FROM carry the SMTPUTF8 parameter
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class _Handler:
         with self.server.lock:
             self.server.messages.append(Received(str(envelope.mail_from),
                                                  list(envelope.rcpt_tos), content, tls,
-                                                 time.monotonic()))
+                                                 time.monotonic(), envelope.smtp_utf8))
         return "250 2.0.0 Message accepted"
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from digest_mailer.deliver import (
     MAIL_POLICY,
+    UTF8_MAIL_POLICY,
     build_message,
     clean_header_value,
     make_message_id,
@@ -400,9 +401,98 @@ class TestBuilder:
                           reply_to="", list_id=LIST_ID, links=spec.links,
                           message_id=spec.message_id, date=datetime(2025, 1, 1))
 
+    def test_non_ascii_local_part_needs_smtputf8(self) -> None:
+        spec = SPECS[0]
+        with pytest.raises(ValueError, match="not a usable email address"):
+            build_message(spec.rendered, to_email="üser@example.org", to_name="", sender=SENDER,
+                          reply_to="", list_id=LIST_ID, links=spec.links,
+                          message_id=spec.message_id, date=DATE)
+
     def test_make_message_id(self) -> None:
         assert re.fullmatch(r"<[^<>@\s]+@example\.org>", make_message_id("example.org"))
 
     def test_transport_from_settings(self, tmp_path: Path) -> None:
         assert isinstance(transport_from_settings("", tmp_path, 5), OutboxTransport)
         assert isinstance(transport_from_settings("smtp://h:25", tmp_path, 5), SmtpTransport)
+
+
+UTF8_SPECS = (*(Spec(f"üser{n}@bücher.example", spec.name, spec.subject)
+                 for n, spec in enumerate(SPECS)),
+              Spec("jürgen@example.org", 'Müller, "Jürgen" <x@example.com>', "Digest"))
+
+
+def utf8_build(spec: Spec, *, smtputf8: bool = True) -> EmailMessage:
+    return build_message(spec.rendered, to_email=spec.email, to_name=spec.name,
+                         sender=SENDER, reply_to="help@example.org", list_id=LIST_ID,
+                         links=spec.links, message_id="<digest.20250314@example.org>",
+                         date=DATE, smtputf8=smtputf8)
+
+
+def parse_utf8(raw: bytes) -> EmailMessage:
+    """RFC 6532: headers are UTF-8 (the bytes parser would read them as ASCII escapes)."""
+    message = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+class TestSmtpUtf8:
+    """A non-ASCII local part: raw UTF-8 headers (RFC 6532), sent with SMTPUTF8 (RFC 6531)."""
+
+    def test_to_is_raw_utf8_and_reads_back(self) -> None:
+        for spec in UTF8_SPECS:
+            raw = message_bytes(utf8_build(spec))
+            msg = parse_utf8(raw)
+            local, _, domain = spec.email.partition("@")
+            expected = f"{local}@{domain.encode('idna').decode()}"
+            assert [a.addr_spec for a in msg["To"].addresses] == [expected]
+            to = raw_header_bytes(raw, b"To")
+            assert expected.encode() in to and b"=?" not in to  # raw UTF-8, no encoded word
+            assert "Bcc" not in msg
+            body = raw.partition(b"\r\n\r\n")[2]
+            assert body.isascii()  # the parts stay quoted-printable
+            assert b"\n" not in raw.replace(b"\r\n", b"")
+            assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+        assert parse_utf8(message_bytes(utf8_build(UTF8_SPECS[-1])))["To"].addresses[
+            0].display_name == 'Müller, "Jürgen" <x@example.com>'
+
+    def test_wire_bytes_are_the_email_generators(self) -> None:
+        for spec in UTF8_SPECS:
+            message = utf8_build(spec)
+            assert message_bytes(message) == message.as_bytes(policy=UTF8_MAIL_POLICY)
+
+    def test_an_ascii_address_gets_the_same_7bit_message(self) -> None:
+        for spec in SPECS:
+            plain, asked = utf8_build(spec, smtputf8=False), utf8_build(spec)
+            plain.set_boundary("=_same")
+            asked.set_boundary("=_same")
+            assert message_bytes(asked) == message_bytes(plain)
+            assert message_bytes(asked).isascii()
+
+    def test_smtp_sends_with_smtputf8(self, smtp_server: Any) -> None:
+        server = smtp_server(smtputf8=True)
+        with SmtpTransport.from_url(server.url(), timeout=TIMEOUT) as transport:
+            transport.send(utf8_build(UTF8_SPECS[1]))
+            transport.send(SPECS[0].build())  # the same connection, 7-bit as ever
+        utf8, ascii_mail = server.messages
+        assert utf8.rcpt_tos == ["üser1@xn--bcher-kva.example"] and utf8.smtp_utf8
+        assert parse_utf8(utf8.content)["To"].addresses[0].display_name == "张三"
+        assert ascii_mail.rcpt_tos == [SPECS[0].email] and not ascii_mail.smtp_utf8
+        assert ascii_mail.content.isascii()
+
+    def test_server_without_smtputf8_is_permanent(self, smtp_server: Any) -> None:
+        server = smtp_server()
+        with SmtpTransport.from_url(server.url(), timeout=TIMEOUT) as transport:
+            with pytest.raises(DeliveryError, match="SMTPUTF8") as info:
+                transport.send(utf8_build(UTF8_SPECS[0]))
+            transport.send(SPECS[0].build())
+        assert info.value.permanent
+        assert [m.rcpt_tos for m in server.messages] == [[SPECS[0].email]]
+
+
+def raw_header_bytes(raw: bytes, name: bytes) -> bytes:
+    """One header's unfolded value, as bytes."""
+    head = raw.partition(b"\r\n\r\n")[0].replace(b"\r\n ", b" ").replace(b"\r\n\t", b"\t")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(name.lower() + b":"):
+            return line.partition(b":")[2].strip()
+    raise AssertionError(f"no {name!r} header")

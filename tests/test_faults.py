@@ -4,6 +4,8 @@ two schedulers and two consumers at once, and a consumer SIGKILLed in the middle
 
 from __future__ import annotations
 
+import email
+import email.policy
 import math
 import subprocess
 import sys
@@ -268,6 +270,37 @@ def test_a_non_ascii_local_part_fails_for_good_when_the_server_lacks_smtputf8(
     again = world.pipeline.send_digests()
     assert again.counts["already_done"] == 3 and again.counts["failed"] == 0, again
     assert sorted(received_by(smtp)) == ["r00@example.org", "r01@example.org"]
+
+
+def test_a_non_ascii_local_part_is_sent_when_the_server_takes_smtputf8(
+        tmp_path, feed_server, smtp_server):
+    """RFC 6531/6532: envelope and To in UTF-8, MAIL FROM with SMTPUTF8; the ASCII readers
+    of the same batch get the same 7-bit mail as before. Before: marked `failed`, a
+    ValueError from the message builder, though the server announced SMTPUTF8."""
+    smtp = smtp_server(smtputf8=True)
+    world = world_with(tmp_path, feed_server, smtp, 2)
+    world.subscribe("üser@example.org", ["cs.CV"], name="Jürgen Müller")
+    report = world.pipeline.send_digests()
+    assert report.counts["sent"] == 3 and report.counts["failed"] == 0, report
+    assert received_by(smtp) == {"r00@example.org": 1, "r01@example.org": 1,
+                                 "üser@example.org": 1}
+    by_rcpt = {m.rcpt_tos[0]: m for m in smtp.messages}
+    utf8 = by_rcpt["üser@example.org"]
+    assert utf8.smtp_utf8  # MAIL FROM carried the SMTPUTF8 parameter
+    # RFC 6532 headers are UTF-8: the bytes parser would read them as ASCII escapes.
+    to = email.message_from_string(utf8.content.decode("utf-8"), policy=email.policy.default)["To"]
+    assert [(a.display_name, a.addr_spec) for a in to.addresses] == [
+        ("Jürgen Müller", "üser@example.org")]
+    assert "üser@example.org".encode() in utf8.content  # raw UTF-8, not an encoded word
+    for reader in ("r00@example.org", "r01@example.org"):
+        ascii_mail = by_rcpt[reader]
+        assert not ascii_mail.smtp_utf8 and ascii_mail.content.isascii()
+        assert parse(ascii_mail.content)["To"].addresses[0].addr_spec == reader
+    with Session(world.pipeline.engine) as session:
+        row = ledger.delivery_for(session, 3, date(2026, 11, 1))
+    assert row is not None and row.status == DeliveryStatus.SENT
+    # The preview (and "view in browser") builds the same message and sends nothing.
+    assert world.pipeline.preview("üser@example.org").subject == row.subject
 
 
 # --- 3. the LLM budget of a run ------------------------------------------------------------
