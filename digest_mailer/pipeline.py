@@ -171,7 +171,8 @@ class Pipeline:
             days = {s.id or 0: digest_date or due_date(now, s.timezone, s.send_hour)
                     for s in subscribers}
             due = [s for s in subscribers if days[s.id or 0] is not None]
-            report.counts["not_due"] += len(subscribers) - len(due)
+            if len(due) < len(subscribers):  # no "not_due 0" in every report
+                report.counts["not_due"] += len(subscribers) - len(due)
             batch = self._batch(session, due, {k: v for k, v in days.items() if v}, now)
             jobs = self._prepare(session, batch, due, days, report, dry_run)
             for job in self._briefed(jobs, report):
