@@ -25,7 +25,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/pytest
 
 worker: $(VENV)/.installed
-	$(BIN)/huey_consumer digest_mailer.tasks.huey --flush-locks --workers 2 --worker-type thread
+	$(BIN)/huey_consumer digest_mailer.faces.tasks.huey --flush-locks --workers 2 --worker-type thread
 
 web: $(VENV)/.installed
 	$(BIN)/digest-mailer web

@@ -29,8 +29,8 @@ from email_validator import validate_email
 from sqlmodel import Session
 from synthetic import KEYWORDS
 
-from digest_mailer import store
-from digest_mailer.importer import apply_rows, import_csv, parse
+from digest_mailer import db
+from digest_mailer.services.importer import apply_rows, import_csv, parse
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 FIRST = ("Ada", "Wei", "Priya", "Tomás", "Kenji", "Amélie", "Søren", "Fatima", "Olusegun",
@@ -95,8 +95,8 @@ def database(url: str | None, folder: Path) -> Iterator[str]:
 
 def make_engine(url: str):  # type: ignore[no-untyped-def]
     options = ({"auto_migrate": True}
-               if "auto_migrate" in inspect.signature(store.make_engine).parameters else {})
-    return store.make_engine(url, **options)
+               if "auto_migrate" in inspect.signature(db.engine.make_engine).parameters else {})
+    return db.engine.make_engine(url, **options)
 
 
 def rss_mb() -> float:
@@ -122,7 +122,7 @@ def main() -> None:
             print(f"database: {engine.dialect.name}")
             with Session(engine) as session:
                 for category in categories():
-                    store.add_source(session, f"https://example.org/{category}.xml",
+                    db.sources.add(session, f"https://example.org/{category}.xml",
                                      f"bench ({category})", category)
             known = categories()
             data = path.read_bytes()

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COMMAND = [sys.executable, "-m", "digest_mailer.cli"]
+COMMAND = [sys.executable, "-m", "digest_mailer.faces.cli"]
 HEADER = "email,name,categories\n"
 
 

@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import delete
-from sqlmodel import Session
+from sqlmodel import Session, select
 from synthetic import CATEGORIES, make_entries, make_subscribers
 
-from digest_mailer import store
+from digest_mailer import db
 from digest_mailer.app import build_pipeline
-from digest_mailer.models import BriefingCacheEntry, Delivery, Run, Subscriber
-from digest_mailer.pipeline import Pipeline
+from digest_mailer.db.models import BriefingCacheEntry, Delivery, Run, Subscriber
+from digest_mailer.services.send import Pipeline
 from digest_mailer.settings import load_settings
 
 LLM_DELAY = 0.3
@@ -186,12 +186,12 @@ def build_world(args: argparse.Namespace, tmp: Path, services: Services) -> dict
     pipeline = build_pipeline(settings)
     start = time.perf_counter()
     with Session(pipeline.engine) as session:
-        sources = {c: store.add_source(session, f"https://bench.example.org/{c}", f"arXiv ({c})",
+        sources = {c: db.sources.add(session, f"https://bench.example.org/{c}", f"arXiv ({c})",
                                        c) for c in CATEGORIES}
         entries = make_entries(args.entries, rng)
         now = datetime.now(UTC)
         for category, source in sources.items():
-            store.store_entries(session, source,
+            db.entries.store(session, source,
                                 [e for e in entries if e.categories[0] == category], now)
         session.add_all(Subscriber(**row) for row in make_subscribers(args.subscribers, rng))
         session.commit()
@@ -246,7 +246,7 @@ def run(label: str, settings, llm: Services, ids: list[int], workers: int, batch
     sent = counts["sent"]
     calls, tokens = llm.calls - calls0, llm.prompt_tokens - tokens0
     with Session(pipeline.engine) as session:
-        rows = session.exec(store.select(Delivery.entry_keys, Subscriber.language).join(
+        rows = session.exec(select(Delivery.entry_keys, Subscriber.language).join(
             Subscriber, Subscriber.id == Delivery.subscriber_id))
         keys = {(tuple(entry_keys), language) for entry_keys, language in rows}
     hits = counts.get("llm_cache_hits", 0)
@@ -303,7 +303,7 @@ def main() -> None:
         world = build_world(args, Path(tmp), services)
         pipeline = build_pipeline(world["settings"])
         with Session(pipeline.engine) as session:
-            ids = [s.id for s in store.active_subscribers(session)]
+            ids = [s.id for s in db.subscribers.active(session)]
         for workers in args.workers:
             run(f"run with {workers} worker(s)", world["settings"], services, ids, workers,
                 args.batch)

@@ -10,7 +10,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-from digest_mailer.digest import ParsedEntry
+from digest_mailer.domain.digest import ParsedEntry
 from digest_mailer.ingest import parse_feed
 
 DEMO_FEEDS = Path(__file__).resolve().parent.parent / "demo" / "feeds"

@@ -8,15 +8,16 @@ from datetime import datetime
 
 from huey import Huey, RedisHuey, SqliteHuey
 
-from digest_mailer.brief import make_briefer
+from digest_mailer.briefing.llm import make_briefer
+from digest_mailer.db.briefings import DatabaseBriefingCache
+from digest_mailer.db.engine import make_engine
+from digest_mailer.db.models import utcnow
 from digest_mailer.errors import SettingsError
-from digest_mailer.links import LinkSigner, unsubscribe_mailto
-from digest_mailer.models import utcnow
-from digest_mailer.pipeline import Pipeline
-from digest_mailer.render import DigestRenderer
+from digest_mailer.mail.links import LinkSigner, unsubscribe_mailto
+from digest_mailer.mail.render import DigestRenderer
+from digest_mailer.mail.transport import SmtpTransport, Transport, transport_from_settings
+from digest_mailer.services.send import Pipeline
 from digest_mailer.settings import Settings
-from digest_mailer.store import DatabaseBriefingCache, make_engine
-from digest_mailer.transport import SmtpTransport, Transport, transport_from_settings
 
 
 def build_pipeline(settings: Settings, *, clock: Callable[[], datetime] = utcnow,

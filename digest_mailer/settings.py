@@ -188,7 +188,7 @@ class Settings(BaseSettings):
     @field_validator("mail_from", "reply_to")
     @classmethod
     def _mailbox(cls, value: str) -> str:
-        from digest_mailer.deliver import check_mailbox
+        from digest_mailer.mail.message import check_mailbox
 
         if value.strip():
             check_mailbox(value)  # ValueError says why: the start stops, naming the variable
@@ -197,7 +197,7 @@ class Settings(BaseSettings):
     @field_validator("list_id")
     @classmethod
     def _list_id(cls, value: str) -> str:
-        from digest_mailer.deliver import check_list_id
+        from digest_mailer.mail.message import check_list_id
 
         check_list_id(value)
         return value

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from digest_mailer.models import Delivery, DeliveryStatus
+from digest_mailer.db.models import Delivery, DeliveryStatus
 
 RECEIVER = "mx.example.org"  # the authserv-id of our mailbox's receiving server
 

@@ -14,8 +14,10 @@ from llm_server import LLMServer
 from sqlmodel import Session
 from world import DEMO, World, arxiv_items, parse, parts, with_items
 
-from digest_mailer import store
-from digest_mailer.brief import (
+from digest_mailer import db
+from digest_mailer.briefing.check import check_briefing
+from digest_mailer.briefing.extractive import ExtractiveBriefer
+from digest_mailer.briefing.llm import (
     PROMPT_VERSION,
     SUMMARY_CHARS,
     MemoryBriefingCache,
@@ -24,12 +26,10 @@ from digest_mailer.brief import (
     cache_key,
     make_briefer,
 )
-from digest_mailer.briefcheck import check_briefing
-from digest_mailer.digest import Briefing, CategoryGroup, Paper
+from digest_mailer.db.models import Delivery
+from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
 from digest_mailer.errors import BriefingError
-from digest_mailer.extractive import ExtractiveBriefer
 from digest_mailer.ingest.parse import parse_feed
-from digest_mailer.models import Delivery
 
 pytestmark = pytest.mark.network
 MODEL = "test-model-mini"
@@ -141,7 +141,7 @@ def test_server_error_falls_back_after_retries(
 ) -> None:
     llm_server.mode = "500"
     briefer = make(retries=1)
-    with caplog.at_level(logging.WARNING, logger="digest_mailer.brief"):
+    with caplog.at_level(logging.WARNING, logger="digest_mailer.briefing.llm"):
         briefing = briefer.brief(groups(), "en")
     assert briefing.kind == "extractive" and briefing.text
     assert llm_server.count == 2  # retries + 1
@@ -155,7 +155,7 @@ def test_timeout_falls_back_in_bounded_time(
     llm_server.mode = "timeout"
     briefer = make(timeout=0.5, retries=1)
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="digest_mailer.brief"):
+    with caplog.at_level(logging.WARNING, logger="digest_mailer.briefing.llm"):
         briefing = briefer.brief(groups(), "en")
     assert time.monotonic() - started < 3.0  # 2 × 0.5 s plus one short backoff
     assert briefing.kind == "extractive" and briefer.failures == 1
@@ -231,7 +231,7 @@ def test_cache_key_is_ordered_and_versioned(monkeypatch: pytest.MonkeyPatch) -> 
               cache_key(["a", "b"], "en", "other"), cache_key(["a", "b", "c"], "en", MODEL)}
     assert key not in others and len(others) == 4
     # A new prompt never reuses briefings written for the old one.
-    monkeypatch.setattr("digest_mailer.brief.PROMPT_VERSION", PROMPT_VERSION + "-next")
+    monkeypatch.setattr("digest_mailer.briefing.llm.PROMPT_VERSION", PROMPT_VERSION + "-next")
     assert cache_key(["a", "b"], "en", MODEL) != key
 
 
@@ -352,7 +352,7 @@ def test_check_briefing_truncates_at_a_sentence() -> None:
 
 
 def test_a_paper_goes_to_the_model_as_its_key_sentence() -> None:
-    from digest_mailer.brief import paper_summary
+    from digest_mailer.briefing.llm import paper_summary
 
     abstract = ("Gaussian splatting is popular. However, it is limited in scale. We present a "
                 "multi-GPU approach that scales reconstruction to city-sized scenes. It works.")
@@ -380,7 +380,8 @@ def _at_once(*briefers: OpenAIBriefer) -> list[Briefing]:
 
 def test_two_workers_asking_at_once_make_one_call(llm_server: LLMServer, make: Make,
                                                   database_url: str) -> None:
-    from digest_mailer.store import DatabaseBriefingCache, make_engine
+    from digest_mailer.db.briefings import DatabaseBriefingCache
+    from digest_mailer.db.engine import make_engine
 
     llm_server.mode, llm_server.delay = "timeout", 1.0  # a slow answer: both ask meanwhile
     engines = [make_engine(database_url, auto_migrate=True) for _ in range(2)]
@@ -395,7 +396,8 @@ def test_two_workers_asking_at_once_make_one_call(llm_server: LLMServer, make: M
 
 def test_a_failed_writer_lets_the_waiting_one_ask(llm_server: LLMServer, make: Make,
                                                  database_url: str) -> None:
-    from digest_mailer.store import DatabaseBriefingCache, make_engine
+    from digest_mailer.db.briefings import DatabaseBriefingCache
+    from digest_mailer.db.engine import make_engine
 
     llm_server.mode = "500"
     engine = make_engine(database_url, auto_migrate=True)
@@ -435,6 +437,6 @@ def test_a_phishing_answer_sends_the_extractive_briefing_and_is_counted(
         assert bad not in text.lower() and bad not in html.lower()
     with Session(world.pipeline.engine) as session:
         (delivery,) = session.exec(Delivery.__table__.select()).all()  # type: ignore[attr-defined]
-        (run,) = [r for r in store.recent_runs(session) if r.kind == "send"]
+        (run,) = [r for r in db.runs.recent(session) if r.kind == "send"]
     assert delivery.briefing_kind == "extractive"
     assert run.counts["llm_failures"] == 1  # what `digest-mailer runs` and /admin show

@@ -24,7 +24,7 @@ from feedserver import FeedServer
 from world import DEMO, REPO
 
 SCRIPT = Path(sys.executable).parent / "digest-mailer"
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "digest_mailer.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "digest_mailer.faces.cli"]
 TIMEOUT = 60
 TAG = re.compile(r"<[^>]+>")
 
@@ -77,7 +77,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def test_python_dash_m_runs_the_same_main(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "digest_mailer.cli", "--help"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "digest_mailer.faces.cli", "--help"], cwd=tmp_path,
                           env=clean_env(), capture_output=True, text=True, timeout=TIMEOUT,
                           check=False)
     assert done.returncode == 0 and "usage: digest-mailer" in done.stdout

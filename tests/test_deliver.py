@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from digest_mailer.deliver import (
+from digest_mailer.domain.digest import Links, RenderedDigest
+from digest_mailer.errors import DeliveryError
+from digest_mailer.mail.message import (
     MAIL_POLICY,
     UTF8_MAIL_POLICY,
     build_message,
@@ -28,9 +30,7 @@ from digest_mailer.deliver import (
     make_message_id,
     message_bytes,
 )
-from digest_mailer.digest import Links, RenderedDigest
-from digest_mailer.errors import DeliveryError
-from digest_mailer.transport import (
+from digest_mailer.mail.transport import (
     OutboxTransport,
     SmtpTransport,
     Transport,

@@ -17,9 +17,9 @@ from sqlmodel import Session
 from test_render import TEMPLATES, make_digest
 from world import World, parse, parts
 
-from digest_mailer import store
-from digest_mailer.models import Entry
-from digest_mailer.render import DigestRenderer
+from digest_mailer import db
+from digest_mailer.db.models import Entry
+from digest_mailer.mail.render import DigestRenderer
 
 LIMIT = 100_000  # bytes: the bound, under Gmail's ~102 KB
 
@@ -59,7 +59,7 @@ def test_digest_of_hostile_stored_rows_fits_under_the_clip(
                                     b"</channel></rss>")
     world.add_source("/j.xml", "Journal (cs.CV)", "cs.CV")
     with Session(world.pipeline.engine) as session:
-        (source,) = store.all_sources(session)
+        (source,) = db.sources.every(session)
         assert source.id is not None
         for i in range(250):
             session.add(Entry(

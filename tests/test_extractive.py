@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from digest_mailer.compose import groups_of
-from digest_mailer.digest import CategoryGroup, Paper
-from digest_mailer.extractive import ExtractiveBriefer, find_themes
+from digest_mailer.briefing.extractive import ExtractiveBriefer, find_themes
+from digest_mailer.db.models import Entry
+from digest_mailer.domain.compose import groups_of
+from digest_mailer.domain.digest import CategoryGroup, Paper
+from digest_mailer.domain.select import Profile, select_papers
 from digest_mailer.ingest import parse_feed
-from digest_mailer.models import Entry
-from digest_mailer.select import Profile, select_papers
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -157,7 +157,7 @@ def test_deterministic_across_runs_and_hash_seeds() -> None:
     code = (
         "import sys; sys.path.insert(0, 'tests');"
         "from test_extractive import DAY, make_groups;"
-        "from digest_mailer.extractive import ExtractiveBriefer;"
+        "from digest_mailer.briefing.extractive import ExtractiveBriefer;"
         "print(ExtractiveBriefer().brief(make_groups(DAY), 'en').text)"
     )
     for seed in ("1", "2"):
@@ -176,7 +176,7 @@ JUNK = {"multi", "aware", "point", "rate", "noise", "bound", "structure", "struc
 
 
 def demo_entries() -> list[Entry]:
-    """Every demo paper once, categories merged across feeds (as store.store_entries does)."""
+    """Every demo paper once, categories merged across feeds (as db.entries.store does)."""
     with (DEMO / "sources.csv").open(newline="", encoding="utf-8") as handle:
         sources = list(csv.DictReader(handle))
     by_key: dict[str, Entry] = {}

@@ -24,9 +24,9 @@ from sqlmodel import Session, select
 from test_worker import CLI, CONSUMER, TIMEOUT, clean_env, stop
 from world import DEMO, World, parse
 
-from digest_mailer import ledger, store
-from digest_mailer.models import Delivery, DeliveryStatus
-from digest_mailer.transport import Pacer
+from digest_mailer import db
+from digest_mailer.db.models import Delivery, DeliveryStatus
+from digest_mailer.mail.transport import Pacer
 
 CATEGORIES = ("cs.CV", "cs.LG", "cs.CL", "cs.AI", "math.PR", "quant-ph", "bioinformatics")
 
@@ -129,7 +129,7 @@ def test_a_recipient_deferred_all_run_stays_pending_and_goes_next_run(tmp_path, 
     assert report.counts["sent"] == 3 and report.counts["will_retry"] == 1, report
     assert smtp.deferred["r01@example.org"] == 3  # tried, then twice more (0.5 s, 1 s)
     with Session(world.pipeline.engine) as session:
-        delivery = ledger.delivery_for(session, 2, date(2026, 11, 1))
+        delivery = db.deliveries.of_day(session, 2, date(2026, 11, 1))
     assert delivery.status == DeliveryStatus.PENDING and "451" in delivery.last_error
 
     smtp.defer = ()  # the mailbox takes mail again
@@ -223,7 +223,7 @@ def test_a_sqlite_write_lock_during_a_send_delays_the_marks_and_sends_nothing_tw
     world = world_with(tmp_path, feed_server, smtp, 6)
     url = world.pipeline.settings.effective_database_url
     world.pipeline.engine.dispose()
-    world.pipeline.engine = store.make_engine(url, busy_timeout=0.2)
+    world.pipeline.engine = db.engine.make_engine(url, busy_timeout=0.2)
     hold = 2.0
     lockers: list[subprocess.Popen[str]] = []
 
@@ -264,7 +264,7 @@ def test_a_non_ascii_local_part_fails_for_good_when_the_server_lacks_smtputf8(
     assert first.counts["sent"] == 2 and first.counts["failed_permanent"] == 1, first
     assert first.counts["will_retry"] == 0
     with Session(world.pipeline.engine) as session:
-        row = ledger.delivery_for(session, 3, date(2026, 11, 1))
+        row = db.deliveries.of_day(session, 3, date(2026, 11, 1))
     assert row is not None and row.status == DeliveryStatus.FAILED
     assert "SMTPUTF8" in (row.last_error or "") and row.attempts == 1
     again = world.pipeline.send_digests()
@@ -297,7 +297,7 @@ def test_a_non_ascii_local_part_is_sent_when_the_server_takes_smtputf8(
         assert not ascii_mail.smtp_utf8 and ascii_mail.content.isascii()
         assert parse(ascii_mail.content)["To"].addresses[0].addr_spec == reader
     with Session(world.pipeline.engine) as session:
-        row = ledger.delivery_for(session, 3, date(2026, 11, 1))
+        row = db.deliveries.of_day(session, 3, date(2026, 11, 1))
     assert row is not None and row.status == DeliveryStatus.SENT
     # The preview (and "view in browser") builds the same message and sends nothing.
     assert world.pipeline.preview("üser@example.org").subject == row.subject
@@ -447,7 +447,7 @@ class Fleet:
         log_path = self.cwd / f"consumer-{len(self.consumers) + 1}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [str(CONSUMER), "digest_mailer.tasks.huey", "--flush-locks", "-w", "2",
+                [str(CONSUMER), "digest_mailer.faces.tasks.huey", "--flush-locks", "-w", "2",
                  "-k", "thread", *extra], cwd=self.cwd, env=self.env, stdout=log,
                 stderr=subprocess.STDOUT)
         self.consumers.append((process, log_path))
@@ -465,7 +465,7 @@ class Fleet:
     def enqueue_ticks(self, schedulers: int) -> None:
         """``schedulers`` processes call tick() at the same moment (each enqueues one)."""
         go = time.time() + (1.5 if schedulers > 1 else 0)  # past every start-up: all at once
-        code = ("import time\nfrom digest_mailer.tasks import tick\n"
+        code = ("import time\nfrom digest_mailer.faces.tasks import tick\n"
                 f"time.sleep(max(0, {go} - time.time()))\ntick()\n")
         procs = [subprocess.Popen([sys.executable, "-c", code], cwd=self.cwd, env=self.env)
                  for _ in range(schedulers)]
@@ -490,7 +490,7 @@ class Fleet:
             stop(process)
 
     def deliveries(self) -> list[Delivery]:
-        engine = store.make_engine(self.database_url)
+        engine = db.engine.make_engine(self.database_url)
         try:
             with Session(engine) as session:
                 return list(session.exec(select(Delivery)).all())
@@ -525,7 +525,7 @@ def test_two_schedulers_and_two_consumers_send_one_digest_each(tmp_path, smtp_se
     rows = fleet.deliveries()
     assert len(rows) == 40 and {d.status for d in rows} == {DeliveryStatus.SENT}
     assert len({d.subscriber_id for d in rows}) == 40
-    assert logs.count("digest_mailer.tasks.tick") >= 2  # both ticks were taken
+    assert logs.count("digest_mailer.faces.tasks.tick") >= 2  # both ticks were taken
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

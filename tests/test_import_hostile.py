@@ -18,11 +18,11 @@ from sqlmodel import Session
 from test_cli import COMMAND, TIMEOUT, clean_env, cli, db_count
 from world import DEMO
 
-from digest_mailer import store
-from digest_mailer.exporter import export_csv
-from digest_mailer.importer import MAX_CELL_CHARS, MAX_RECORD_CHARS, import_csv
-from digest_mailer.models import Subscriber
-from digest_mailer.profile import MAX_ITEM_CHARS, MAX_ITEMS, MAX_NAME_CHARS
+from digest_mailer import db
+from digest_mailer.db.models import Subscriber
+from digest_mailer.domain.subscriber import MAX_ITEM_CHARS, MAX_ITEMS, MAX_NAME_CHARS
+from digest_mailer.services.exporter import export_csv
+from digest_mailer.services.importer import MAX_CELL_CHARS, MAX_RECORD_CHARS, import_csv
 
 HEADER = "email,name,categories,keywords\n"
 CATEGORIES = ["cs.CV", "cs.LG"]
@@ -31,14 +31,14 @@ PAST_CSV_LIMIT = 131_073  # one more than the csv module's field_size_limit()
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = store.make_engine("sqlite:///" + str(tmp_path / "t.db"))
+    engine = db.engine.make_engine("sqlite:///" + str(tmp_path / "t.db"))
     yield engine
     engine.dispose()
 
 
 def names(engine: Engine) -> dict[str, str]:
     with Session(engine) as session:
-        return {s.email: s.name for s in store.all_subscribers(session)}
+        return {s.email: s.name for s in db.subscribers.every(session)}
 
 
 def _cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:

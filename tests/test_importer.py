@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from digest_mailer import store
+from digest_mailer import db
+from digest_mailer.db.models import Subscriber
 from digest_mailer.errors import ImportRowError
-from digest_mailer.importer import ImportReport, SubscriberRow, apply_rows, parse_csv
-from digest_mailer.models import Subscriber
+from digest_mailer.services.importer import ImportReport, SubscriberRow, apply_rows, parse_csv
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = "email,name,categories,keywords,exclusions,timezone,send_hour,language\n"
@@ -163,7 +163,7 @@ def test_example_csv_parses_without_errors() -> None:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = store.make_engine("sqlite:///" + str(tmp_path / "t.db"))
+    engine = db.engine.make_engine("sqlite:///" + str(tmp_path / "t.db"))
     yield engine
     engine.dispose()
 
@@ -188,13 +188,13 @@ def test_apply_adds_then_leaves_unchanged(engine: Engine) -> None:
     assert (report.added, report.updated, report.unchanged, report.kept_unsubscribed) == (
         ["ada@example.org", "wei@example.edu"], [], [], [])
     with Session(engine) as session:
-        ada = store.subscriber_by_email(session, "ada@example.org")
+        ada = db.subscribers.by_email(session, "ada@example.org")
         assert ada is not None
         assert (ada.name, ada.categories, ada.keywords, ada.excluded_keywords, ada.timezone,
                 ada.send_hour, ada.language, ada.status) == (
             "Ada", ["cs.CV", "cs.LG"], ["diffusion"], ["survey"], "Europe/Paris", 7, "en",
             "active")
-        assert len(store.all_subscribers(session)) == 2
+        assert len(db.subscribers.every(session)) == 2
 
     again = _apply(engine, _rows(ROWS))
     assert (again.added, again.updated, again.unchanged) == (
@@ -211,19 +211,19 @@ def test_apply_updates_changed_rows(engine: Engine) -> None:
     assert (report.added, report.updated, report.unchanged) == (
         ["new@example.org"], ["ada@example.org", "wei@example.edu"], [])
     with Session(engine) as session:
-        ada = store.subscriber_by_email(session, "ada@example.org")
-        wei = store.subscriber_by_email(session, "wei@example.edu")
+        ada = db.subscribers.by_email(session, "ada@example.org")
+        wei = db.subscribers.by_email(session, "wei@example.edu")
         assert ada is not None and wei is not None
         assert ada.keywords == ["diffusion", "flow matching"]
         assert wei.send_hour == 9
-        assert len(store.all_subscribers(session)) == 3
+        assert len(db.subscribers.every(session)) == 3
 
 
 @pytest.mark.parametrize("status", ["unsubscribed", "bounced"])
 def test_unsubscribed_subscriber_stays_unsubscribed(engine: Engine, status: str) -> None:
     _apply(engine, _rows(ROWS))
     with Session(engine) as session:
-        wei = store.subscriber_by_email(session, "wei@example.edu")
+        wei = db.subscribers.by_email(session, "wei@example.edu")
         assert wei is not None
         wei.status = status
         session.add(wei)
@@ -233,18 +233,18 @@ def test_unsubscribed_subscriber_stays_unsubscribed(engine: Engine, status: str)
     assert report.kept_unsubscribed == ["wei@example.edu"]
     assert report.added == []
     with Session(engine) as session:
-        wei = store.subscriber_by_email(session, "wei@example.edu")
-        ada = store.subscriber_by_email(session, "ada@example.org")
+        wei = db.subscribers.by_email(session, "wei@example.edu")
+        ada = db.subscribers.by_email(session, "ada@example.org")
         assert wei is not None and ada is not None
         assert wei.status == status
         assert ada.status == "active"
-        assert len(store.all_subscribers(session)) == 2
+        assert len(db.subscribers.every(session)) == 2
 
 
 def test_apply_keeps_an_existing_subscriber_public_id(engine: Engine) -> None:
     _apply(engine, _rows(ROWS))
     with Session(engine) as session:
-        before = store.subscriber_by_email(session, "ada@example.org")
+        before = db.subscribers.by_email(session, "ada@example.org")
         assert before is not None
         public_id, row_id = before.public_id, before.id
     _apply(engine, _rows(ROWS.replace("Ada,", "Ada M.,")))
@@ -256,9 +256,9 @@ def test_apply_keeps_an_existing_subscriber_public_id(engine: Engine) -> None:
 
 # --- import_csv: the acceptance file (issue 3) ---------------------------------------------------
 
-from digest_mailer.exporter import export_csv, neutralise, restore  # noqa: E402
-from digest_mailer.importer import RESUBSCRIBED, import_csv  # noqa: E402
-from digest_mailer.importer import parse as parse_file  # noqa: E402
+from digest_mailer.services.exporter import export_csv, neutralise, restore  # noqa: E402
+from digest_mailer.services.importer import RESUBSCRIBED, import_csv  # noqa: E402
+from digest_mailer.services.importer import parse as parse_file  # noqa: E402
 
 BASE = (HEADER
         + "ada@example.org,Ada,cs.CV|cs.LG,diffusion,survey,Europe/Paris,7,en\n"
@@ -282,7 +282,7 @@ def state(engine: Engine) -> dict[str, tuple[object, ...]]:
     with Session(engine) as session:
         return {s.email: (s.status, s.status_reason, s.name, s.categories, s.keywords,
                           s.excluded_keywords, s.timezone, s.send_hour, s.language)
-                for s in store.all_subscribers(session)}
+                for s in db.subscribers.every(session)}
 
 
 def _setup(engine: Engine, status: str = "unsubscribed") -> None:
@@ -290,7 +290,7 @@ def _setup(engine: Engine, status: str = "unsubscribed") -> None:
     assert report.written and report.added == ["ada@example.org", "wei@example.edu",
                                                "gone@example.org"]
     with Session(engine) as session:
-        gone = store.subscriber_by_email(session, "gone@example.org")
+        gone = db.subscribers.by_email(session, "gone@example.org")
         assert gone is not None
         gone.status, gone.status_reason = status, "one-click"
         session.add(gone)
@@ -340,7 +340,7 @@ def test_acceptance_dry_run_prints_the_exact_plan_and_writes_nothing(engine: Eng
 
 def test_acceptance_skip_invalid_writes_the_good_rows_and_the_rejects(
         database_url: str, tmp_path: Path) -> None:
-    engine = store.make_engine(database_url, auto_migrate=True)
+    engine = db.engine.make_engine(database_url, auto_migrate=True)
     try:
         _setup(engine)
         before = state(engine)
@@ -382,7 +382,7 @@ def test_resubscribe_reactivates_with_a_log_record(engine: Engine, status: str,
     assert state(engine)["gone@example.org"][0] == status
     assert not [r for r in caplog.records if "resubscribed" in r.getMessage()]
 
-    with caplog.at_level("WARNING", logger="digest_mailer.importer"):
+    with caplog.at_level("WARNING", logger="digest_mailer.services.importer"):
         report = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES,
                             skip_invalid=True, resubscribe=True)
     assert report.resubscribed == ["gone@example.org"] and report.kept_unsubscribed == []

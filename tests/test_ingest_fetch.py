@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from feedserver import MAX_SLEEP, FeedServer
 
-from digest_mailer.digest import FetchOutcome
+from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.ingest import FetchRequest, fetch_all, fetch_sources, parse_feed
 
 pytestmark = pytest.mark.network

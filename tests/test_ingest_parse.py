@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import require
 
-from digest_mailer.digest import ParsedFeed
+from digest_mailer.domain.digest import ParsedFeed
 from digest_mailer.ingest import (
     arxiv_id,
     clean_text,

@@ -19,12 +19,12 @@ from feedserver import FeedServer
 from sqlmodel import Session, select
 from world import World, paper_links, parse, parts
 
-from digest_mailer import store
+from digest_mailer import db
+from digest_mailer.db.models import Entry
 from digest_mailer.ingest import parse as caps
 from digest_mailer.ingest import parse_feed, split_authors
 from digest_mailer.ingest.arxiv import is_arxiv_category
 from digest_mailer.ingest.tex import tex_to_unicode
-from digest_mailer.models import Entry
 
 FEEDS = Path(__file__).parent / "feeds"
 COMBINED = "arxiv_rss_hep-ph+hep-ex_affiliations_tex.xml"  # filed under hep-ph
@@ -270,7 +270,7 @@ def test_real_shapes_end_to_end(real_world) -> None:
 
     with Session(world.pipeline.engine) as session:
         rows = {e.key: e for e in session.exec(select(Entry))}
-        subscribable = store.subscribable_categories(session)
+        subscribable = db.sources.subscribable_categories(session)
     assert rows["2106.00550"].announce_type == "cross"
     assert rows["2007.03939"].announce_type == "replace"
     assert rows["2007.03939"].title.endswith("heavy-ion collisions")

@@ -18,8 +18,8 @@ from sqlmodel import Session
 from test_cli import clean_env, cli
 from world import World
 
-from digest_mailer.models import Subscriber
-from digest_mailer.web import create_app
+from digest_mailer.db.models import Subscriber
+from digest_mailer.faces.web import create_app
 
 pytestmark = pytest.mark.network
 live_server = webserver.live_server

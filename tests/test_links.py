@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 from itsdangerous import BadSignature
 
-from digest_mailer.links import PURPOSES, LinkSigner, unsubscribe_mailto
-from digest_mailer.models import Subscriber
+from digest_mailer.db.models import Subscriber
+from digest_mailer.mail.links import PURPOSES, LinkSigner, unsubscribe_mailto
 
 BASE = "https://digest.example.org"
 MAILTO = "mailto:replies@example.org?subject=unsubscribe"

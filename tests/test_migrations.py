@@ -20,9 +20,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 from test_cli import clean_env, cli
 
-from digest_mailer import ledger, migrate, store
+from digest_mailer import db
+from digest_mailer.db import migrate
+from digest_mailer.db.models import Delivery, Run, Source, Subscriber, Vote
 from digest_mailer.errors import SchemaError
-from digest_mailer.models import Delivery, Run, Source, Subscriber, Vote
 
 HEAD = "0003"
 
@@ -208,14 +209,14 @@ def test_a_migration_never_loses_data(database_url):
     engine.dispose()
 
     # Today's code reads the migrated rows and keeps writing (sequences continue).
-    app = store.make_engine(database_url, auto_migrate=True)
+    app = db.engine.make_engine(database_url, auto_migrate=True)
     with Session(app) as session:
         alice = session.exec(select(Subscriber).where(Subscriber.email == "alice@example.org")
                              ).one()
         assert (alice.soft_bounces, alice.max_papers, alice.keywords) == (
             0, None, ["diffusion", "graph neural"])
         assert alice.created_at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
-        assert ledger.previous_cutoffs(session, [alice.id or 0], date(2026, 11, 25)) == {
+        assert db.deliveries.previous_cutoffs(session, [alice.id or 0], date(2026, 11, 25)) == {
             alice.id: datetime(2026, 11, 24, 6, 0, 0, 1, tzinfo=UTC)}
         delivery = session.exec(select(Delivery)).one()
         assert delivery.entry_keys == ["2611.00000", "2611.00001"]
@@ -224,7 +225,7 @@ def test_a_migration_never_loses_data(database_url):
         session.add(Run(kind="ingest"))
         session.commit()
         assert len(session.exec(select(Subscriber)).all()) == 3
-        assert store.all_sources(session)[0].url == "https://rss.arxiv.org/rss/cs.CV"
+        assert db.sources.every(session)[0].url == "https://rss.arxiv.org/rss/cs.CV"
     app.dispose()
 
 
@@ -306,20 +307,20 @@ def test_concurrent_starts_upgrade_once(database_url):
 def test_a_database_behind_stops_the_start_unless_auto_migrate(database_url):
     migrate.upgrade(database_url, "0001")
     with pytest.raises(SchemaError, match="digest-mailer db upgrade") as err:
-        store.make_engine(database_url, auto_migrate=False)
+        db.engine.make_engine(database_url, auto_migrate=False)
     assert "0001 (behind: head is 0003)" in str(err.value)
     assert version(database_url) == "0001"
-    store.make_engine(database_url, auto_migrate=True).dispose()
+    db.engine.make_engine(database_url, auto_migrate=True).dispose()
     assert version(database_url) == HEAD
 
 
 def test_by_default_sqlite_upgrades_itself_and_postgresql_waits(database_url):
     if database_url.startswith("sqlite"):
-        store.make_engine(database_url).dispose()
+        db.engine.make_engine(database_url).dispose()
         assert version(database_url) == HEAD
     else:
         with pytest.raises(SchemaError, match=r"empty database; head is 0003.*db upgrade"):
-            store.make_engine(database_url)
+            db.engine.make_engine(database_url)
         assert version(database_url) is None
 
 
@@ -330,9 +331,9 @@ def test_a_database_newer_than_the_code_is_refused(database_url):
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
     engine.dispose()
     with pytest.raises(SchemaError, match=r"0099 \(unknown to this version"):
-        store.make_engine(database_url, auto_migrate=False)
+        db.engine.make_engine(database_url, auto_migrate=False)
     with pytest.raises(SchemaError, match="0099"):
-        store.make_engine(database_url, auto_migrate=True)
+        db.engine.make_engine(database_url, auto_migrate=True)
 
 
 def test_cli_db_upgrade_and_current(database_url, tmp_path):

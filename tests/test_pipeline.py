@@ -13,10 +13,10 @@ from smtpserver import LoopbackSmtp
 from sqlmodel import Session
 from world import DEMO, World, arxiv_items, at, demo_sources, paper_links, parse, parts, with_items
 
-from digest_mailer import ledger, store
-from digest_mailer.models import Delivery, DeliveryStatus
-from digest_mailer.pipeline import MAX_ATTEMPTS
-from digest_mailer.transport import SmtpTransport
+from digest_mailer import db
+from digest_mailer.db.models import Delivery, DeliveryStatus
+from digest_mailer.mail.transport import SmtpTransport
+from digest_mailer.services.send import MAX_ATTEMPTS
 
 READERS = {
     "vision@example.org": ["cs.CV", "cs.LG"],
@@ -61,7 +61,7 @@ def test_morning_run_delivers_one_checked_digest_per_reader(tmp_path, feed_serve
     assert ingest.counts["fetched"] == 7 and ingest.counts["failed"] == 3
     assert ingest.counts["entries_new"] == 70
     with Session(world.pipeline.engine) as session:
-        errors = {s.label: s.last_error for s in store.all_sources(session)}
+        errors = {s.label: s.last_error for s in db.sources.every(session)}
     assert errors["Journal (Down)"] == "HTTP 500"
     assert "timed out" in (errors["Journal (Slow)"] or "")
     assert errors["Journal (Broken)"]
@@ -143,7 +143,7 @@ def test_a_paper_seen_yesterday_is_not_sent_today_and_a_skipped_day_loses_nothin
             continue  # the job did not run at all that day
         world.pipeline.send_digests()
         with Session(world.pipeline.engine) as session:
-            delivery = ledger.delivery_for(session, reader.id, date(2026, 11, day))
+            delivery = db.deliveries.of_day(session, reader.id, date(2026, 11, day))
             assert delivery is not None and delivery.status == DeliveryStatus.SENT
             sent[day] = delivery.entry_keys
     assert len(sent[1]) == 3 and len(sent[2]) == 3 and len(sent[4]) == 3
@@ -173,7 +173,7 @@ def test_smtp_down_keeps_deliveries_pending_until_the_next_tick(tmp_path, feed_s
     down = world.pipeline.send_digests()
     assert down.counts["sent"] == 0 and down.counts["will_retry"] == len(READERS)
     with Session(world.pipeline.engine) as session:
-        statuses = {d.status for d in ledger.deliveries_on(session, date(2026, 11, 1))}
+        statuses = {d.status for d in db.deliveries.deliveries_on(session, date(2026, 11, 1))}
     assert statuses == {DeliveryStatus.PENDING}
     assert sorted(world.pipeline.due()) == sorted(world.pipeline.due())  # still due
 
@@ -194,7 +194,7 @@ def test_a_refused_recipient_fails_once_and_is_not_retried(tmp_path, feed_server
     second = world.pipeline.send_digests()
     assert second.counts["sent"] == 0 and second.counts["failed"] == 0
     with Session(world.pipeline.engine) as session:
-        failed = [d for d in ledger.deliveries_on(session, date(2026, 11, 1))
+        failed = [d for d in db.deliveries.deliveries_on(session, date(2026, 11, 1))
                   if d.status == DeliveryStatus.FAILED]
     assert len(failed) == 1 and failed[0].attempts == 1
 
@@ -248,7 +248,7 @@ def test_a_digest_that_keeps_failing_is_given_up_and_reported(tmp_path, feed_ser
         expected = "failed_permanent" if attempt == MAX_ATTEMPTS else "will_retry"
         assert report.counts[expected] == 1, (attempt, report)
     with Session(world.pipeline.engine) as session:
-        delivery = ledger.delivery_for(session, 1, date(2026, 11, 1))
+        delivery = db.deliveries.of_day(session, 1, date(2026, 11, 1))
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.last_error.startswith(f"gave up after {MAX_ATTEMPTS} attempts")
     assert world.pipeline.send_digests([1]).counts["already_done"] == 1

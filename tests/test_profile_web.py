@@ -12,10 +12,10 @@ import webserver
 from sqlmodel import Session
 from world import World
 
-from digest_mailer.importer import import_csv
-from digest_mailer.models import Subscriber
-from digest_mailer.profile import MAX_ITEM_CHARS, MAX_ITEMS
-from digest_mailer.web import create_app
+from digest_mailer.db.models import Subscriber
+from digest_mailer.domain.subscriber import MAX_ITEM_CHARS, MAX_ITEMS
+from digest_mailer.faces.web import create_app
+from digest_mailer.services.importer import import_csv
 
 live_server = webserver.live_server
 pytestmark = pytest.mark.network

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from digest_mailer.digest import (
+from digest_mailer.domain.digest import (
     Briefing,
     CategoryGroup,
     Digest,
@@ -20,7 +20,7 @@ from digest_mailer.digest import (
     Recipient,
     RenderedDigest,
 )
-from digest_mailer.render import (
+from digest_mailer.mail.render import (
     DigestRenderer,
     _width,
     author_list,

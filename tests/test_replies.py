@@ -28,11 +28,11 @@ from mailsamples import (
 from sqlmodel import Session, delete
 from world import World, at, make_settings, parse
 
-from digest_mailer import store
+from digest_mailer import db
+from digest_mailer.db.models import ReaderMessage, Subscriber
 from digest_mailer.errors import MailboxError
-from digest_mailer.links import LinkSigner
-from digest_mailer.models import ReaderMessage, Subscriber
-from digest_mailer.replies import process_mailbox
+from digest_mailer.mail.links import LinkSigner
+from digest_mailer.services.replies import process_mailbox
 
 pytestmark = pytest.mark.network  # every IMAP call has a socket timeout
 
@@ -57,13 +57,13 @@ def imap_settings(server: Dovecot, **extra: object) -> dict[str, object]:
 def statuses(world: World) -> dict[str, tuple[str, int, str | None]]:
     with Session(world.pipeline.engine) as session:
         return {s.email: (s.status, s.soft_bounces, s.status_reason)
-                for s in store.all_subscribers(session)}
+                for s in db.subscribers.every(session)}
 
 
 def stored(world: World) -> list[tuple[str, str, bool, str]]:
     with Session(world.pipeline.engine) as session:
         return sorted((m.kind, m.from_address, m.subscriber_id is not None, m.body)
-                      for m in store.reader_messages(session, limit=1000))
+                      for m in db.messages.recent(session, limit=1000))
 
 
 def test_replies_are_sorted_and_acted_on_once(tmp_path: Path, imap_server, feed_server,
@@ -83,7 +83,7 @@ def test_replies_are_sorted_and_acted_on_once(tmp_path: Path, imap_server, feed_
                   chinese_unsubscribe("zhang@example.cn"), feedback_reply("grace@example.net"),
                   reply("stranger@example.com", "stop", n=7))
 
-    with caplog.at_level(logging.ERROR, logger="digest_mailer.replies"):
+    with caplog.at_level(logging.ERROR, logger="digest_mailer.services.replies"):
         report = process_mailbox(settings, engine)
     assert report.errors == []
     assert report.counts == {
@@ -140,7 +140,7 @@ def test_replies_are_sorted_and_acted_on_once(tmp_path: Path, imap_server, feed_
 def test_a_batch_is_bounded_and_an_unreadable_message_is_flagged_once(tmp_path, imap_server):
     server = imap_server()
     settings = make_settings(tmp_path, **imap_settings(server))
-    engine = store.make_engine(settings.effective_database_url)
+    engine = db.engine.make_engine(settings.effective_database_url)
     unreadable = b"From: =?utf-8?q?=ff?= <\r\nSubject: x\r\nMessage-ID: <u@x>\r\n\r\nhi\r\n"
     no_id = b"From: Eve <eve@example.com>\r\nSubject: hello\r\n\r\nNo Message-ID here.\r\n"
     server.append(MAILBOX, unreadable, no_id, out_of_office("ada@uni.example.edu"))
@@ -152,7 +152,7 @@ def test_a_batch_is_bounded_and_an_unreadable_message_is_flagged_once(tmp_path, 
     server.clear_flags(MAILBOX)
     assert process_mailbox(settings, engine).counts == {"messages": 3, "duplicate": 3}
     with Session(engine) as session:
-        rows = {m.kind: m for m in store.reader_messages(session)}
+        rows = {m.kind: m for m in db.messages.recent(session)}
     assert rows["unreadable"].detail.startswith("IndexError")
     assert rows["feedback"].message_id.startswith("sha256:")
     assert rows["feedback"].body == "No Message-ID here."
@@ -165,7 +165,7 @@ def test_tls_modes_and_errors_name_the_setting(tmp_path, imap_server):
 
     def run(**extra: object):
         settings = make_settings(tmp_path, **{**base, **extra})
-        engine = store.make_engine(settings.effective_database_url)
+        engine = db.engine.make_engine(settings.effective_database_url)
         return process_mailbox(settings, engine, ssl_context=server.context, timeout=10)
 
     assert run(imap_security="starttls").counts == {"messages": 1, "auto": 1}
@@ -186,10 +186,10 @@ def test_tls_modes_and_errors_name_the_setting(tmp_path, imap_server):
     # An untrusted certificate is a TLS error, not a login or connection one.
     settings = make_settings(tmp_path, **{**base, "imap_security": "starttls"})
     with pytest.raises(MailboxError, match="DIGEST_IMAP_SECURITY"):
-        process_mailbox(settings, store.make_engine(settings.effective_database_url),
+        process_mailbox(settings, db.engine.make_engine(settings.effective_database_url),
                         timeout=10)
     with pytest.raises(MailboxError, match="DIGEST_IMAP_HOST: not set"):
-        process_mailbox(make_settings(tmp_path), store.make_engine("sqlite://"))
+        process_mailbox(make_settings(tmp_path), db.engine.make_engine("sqlite://"))
 
 
 def _closed_port() -> int:
@@ -201,7 +201,7 @@ def _closed_port() -> int:
 
 
 def test_the_cli_reads_the_mailbox_once(tmp_path, imap_server, monkeypatch, capsys):
-    from digest_mailer.cli import main
+    from digest_mailer.faces.cli import main
 
     server = imap_server()
     server.append(MAILBOX, stop_reply("bob@lab.example.net"))
@@ -284,7 +284,7 @@ def test_forged_bounces_and_unsubscribes_change_nobody(tmp_path: Path, imap_serv
         chinese_unsubscribe("zhang@example.cn"),
     )
 
-    with caplog.at_level(logging.WARNING, logger="digest_mailer.replies"):
+    with caplog.at_level(logging.WARNING, logger="digest_mailer.services.replies"):
         report = process_mailbox(world.pipeline.settings, world.pipeline.engine)
     assert report.errors == []
     assert report.counts == {
@@ -299,9 +299,9 @@ def test_forged_bounces_and_unsubscribes_change_nobody(tmp_path: Path, imap_serv
         assert after[address] == ("unsubscribed", 0, "reply: unsubscribe"), address
     # Kept for the admin, linked to the subscriber they name, saying why nothing was done.
     with Session(world.pipeline.engine) as session:
-        unverified = [m for m in store.reader_messages(session)
+        unverified = [m for m in db.messages.recent(session)
                       if m.kind.startswith("unverified_")]
-        names = {s.id: s.email for s in store.all_subscribers(session)}
+        names = {s.id: s.email for s in db.subscribers.every(session)}
     assert sorted({names[m.subscriber_id] for m in unverified if m.subscriber_id}) == [
         alice, carol, dave]
     assert all("unverified:" in m.detail for m in unverified)
@@ -327,7 +327,7 @@ def test_authentication_results_are_believed_only_from_a_trusted_server(
                               (f"mx.other.example, {RECEIVER.upper()}", "unsubscribe")):
         settings = make_settings(tmp_path, database_url=database_url,
                                  **imap_settings(server, imap_authserv_id=trusted))
-        engine = store.make_engine(settings.effective_database_url, auto_migrate=True)
+        engine = db.engine.make_engine(settings.effective_database_url, auto_migrate=True)
         with Session(engine) as session:
             session.exec(delete(ReaderMessage))  # type: ignore[call-overload]
             session.exec(delete(Subscriber))  # type: ignore[call-overload]
@@ -337,5 +337,5 @@ def test_authentication_results_are_believed_only_from_a_trusted_server(
         counts = process_mailbox(settings, engine).counts
         assert counts[expected or "unverified_unsubscribe"] == 1, (trusted, counts)
         with Session(engine) as session:
-            status = store.subscriber_by_email(session, "zhang@example.cn").status
+            status = db.subscribers.by_email(session, "zhang@example.cn").status
         assert status == ("unsubscribed" if expected == "unsubscribe" else "active")

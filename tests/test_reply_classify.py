@@ -25,15 +25,15 @@ from mailsamples import (
 from sqlmodel import Session
 from world import parse
 
-from digest_mailer import store
-from digest_mailer.links import LinkSigner
-from digest_mailer.models import Subscriber
-from digest_mailer.replies import Verdict, apply, classify
-from digest_mailer.replycheck import (
+from digest_mailer import db
+from digest_mailer.db.models import Subscriber
+from digest_mailer.mail.links import LinkSigner
+from digest_mailer.replies.evidence import (
     authenticated_from,
     referenced_message_ids,
     returned_message_ids,
 )
+from digest_mailer.services.replies import Verdict, apply, classify
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -138,7 +138,7 @@ def test_non_standard_bounces_are_read_conservatively():
 
 
 def test_a_stop_from_a_non_subscriber_changes_nothing(tmp_path):
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    engine = db.engine.make_engine(f"sqlite:///{tmp_path / 'd.db'}")
     with Session(engine) as session:
         session.add(Subscriber(email="reader@example.net", categories=["cs.LG"]))
         left = Subscriber(email="left@example.net", status="unsubscribed")
@@ -152,10 +152,10 @@ def test_a_stop_from_a_non_subscriber_changes_nothing(tmp_path):
         # A late bounce for someone who left does not overwrite why they left.
         late = verdict(hard_bounce("left@example.net"))
         assert apply(session, late, "<b@x>", NOW, soft_bounce_threshold=1) == "stored"
-        statuses = {s.email: (s.status, s.soft_bounces) for s in store.all_subscribers(session)}
+        statuses = {s.email: (s.status, s.soft_bounces) for s in db.subscribers.every(session)}
         assert statuses == {"reader@example.net": ("active", 0),
                             "left@example.net": ("unsubscribed", 0)}
-        rows = store.reader_messages(session)
+        rows = db.messages.recent(session)
         assert [(m.kind, m.subscriber_id is None) for m in rows] == [
             ("bounce_hard", False), ("unsubscribe", True)]
 
@@ -270,7 +270,7 @@ def test_authentication_results_need_one_from():
 
 
 def test_forged_mail_changes_nobody_and_genuine_mail_does(tmp_path):
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    engine = db.engine.make_engine(f"sqlite:///{tmp_path / 'd.db'}")
     signer = LinkSigner("https://digest.example.org", ["k"], "")
     with Session(engine) as session:
         victim = Subscriber(email="victim@example.net", categories=["cs.LG"])
@@ -298,7 +298,7 @@ def test_forged_mail_changes_nobody_and_genuine_mail_does(tmp_path):
             "unverified")
         session.refresh(victim)
         assert (victim.status, victim.soft_bounces) == ("active", 0)
-        kinds = [m.kind for m in store.reader_messages(session)]
+        kinds = [m.kind for m in db.messages.recent(session)]
         assert kinds == ["unverified_unsubscribe"] * 2 + ["unverified_bounce"] * 2
 
         # Genuine: the token of the victim's own mailto unsubscribes them …
@@ -313,9 +313,9 @@ def test_forged_mail_changes_nobody_and_genuine_mail_does(tmp_path):
 
 
 def test_the_admin_overview_flags_unverified_messages():
-    from digest_mailer.models import ReaderMessage
+    from digest_mailer.db.models import ReaderMessage
+    from digest_mailer.faces.web.pages import Pages
     from digest_mailer.settings import _bundled
-    from digest_mailer.web.pages import Pages
 
     forged = ReaderMessage(message_id="<1@x>", kind="unverified_unsubscribe",
                            from_address="victim@example.net", subject="unsubscribe",

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest_mailer.schedule import due_date, local_date, zone
+from digest_mailer.domain.schedule import due_date, local_date, zone
 
 
 def utc(*args: int) -> datetime:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from digest_mailer.select import Profile, Selection, phrase_pattern, select_papers
+from digest_mailer.domain.select import Profile, Selection, phrase_pattern, select_papers
 
 
 @dataclass(frozen=True)
@@ -325,7 +325,7 @@ def test_keys_follow_reading_order_across_groups() -> None:
 
 
 def test_votes_move_similar_papers_up_and_disliked_ones_down() -> None:
-    from digest_mailer.select import taste_from_votes
+    from digest_mailer.domain.select import taste_from_votes
 
     papers = [Paper("a", title="Sparse Autoencoders for Protein Design", categories=["cs.LG"]),
               Paper("b", title="Optimal Transport Between Gaussian Mixtures",
@@ -340,7 +340,7 @@ def test_votes_move_similar_papers_up_and_disliked_ones_down() -> None:
 
 
 def test_regroup_keeps_the_given_order_inside_groups() -> None:
-    from digest_mailer.select import regroup
+    from digest_mailer.domain.select import regroup
 
     papers = [Paper("x", title="t", categories=["cs.AI"], announce_type="cross"),
               Paper("y", title="t", categories=["cs.LG"]),
@@ -383,7 +383,7 @@ def test_fast_selection_equals_scoring_every_candidate() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from digest_mailer.select import SelectionIndex
+    from digest_mailer.domain.select import SelectionIndex
 
     papers = _demo_papers()
     start = datetime(2026, 11, 24, tzinfo=UTC)

@@ -16,7 +16,7 @@ from smtpserver import LoopbackSmtp
 from sqlmodel import Session
 from world import World, paper_links, parse, parts
 
-from digest_mailer import store
+from digest_mailer import db
 
 # (substring of the file name, category the source is filed under), first match wins.
 CATEGORIES = (
@@ -95,7 +95,7 @@ def test_every_shared_feed_through_the_whole_pipeline(shared_world, shared_feeds
     world, smtp, urls = shared_world
     ingest = world.pipeline.refresh_feeds()
     with Session(world.pipeline.engine) as session:
-        errors = {s.url: s.last_error for s in store.all_sources(session)}
+        errors = {s.url: s.last_error for s in db.sources.every(session)}
 
     def error_of(fragment: str) -> str | None:
         (name,) = [n for n in urls if fragment in n]
@@ -154,7 +154,7 @@ def test_every_shared_feed_through_the_whole_pipeline(shared_world, shared_feeds
     med_links = paper_links(texts["med@example.org"])
     assert sorted(med_links) == sorted(htmllib.unescape(u) for u in feed_links)
     with Session(world.pipeline.engine) as session:
-        medscape_entries = [e for e in store.entries_by_keys(session, med_links)]
+        medscape_entries = [e for e in db.entries.by_keys(session, med_links)]
     assert len(medscape_entries) == 20
     assert {tuple(e.categories) for e in medscape_entries} == {("medicine",)}
 

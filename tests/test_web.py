@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from world import World, at
 
-from digest_mailer import ledger, store
+from digest_mailer import db
 from digest_mailer.app import build_pipeline
-from digest_mailer.links import LinkSigner
-from digest_mailer.models import ReaderMessage, Subscriber, Vote
-from digest_mailer.web import create_app
-from digest_mailer.web.security import VIEW_CSP, Csrf
+from digest_mailer.db.models import ReaderMessage, Subscriber, Vote
+from digest_mailer.faces.web import create_app
+from digest_mailer.faces.web.security import VIEW_CSP, Csrf
+from digest_mailer.mail.links import LinkSigner
 
 BASE = "https://digest.example.org"
 PASSWORD = "correct horse battery staple"
@@ -204,7 +204,7 @@ def test_unknown_paths_get_a_404_page_and_every_page_has_the_security_headers(wo
 def test_tokens_never_reach_the_log(world, client, caplog):
     reader = world.subscribe("r@example.org", ["cs.CV"])
     links = links_of(world, reader)
-    with caplog.at_level(logging.INFO, logger="digest_mailer.web.access"):
+    with caplog.at_level(logging.INFO, logger="digest_mailer.faces.web.access"):
         client.get(local(links.preferences))
         client.post(local(links.unsubscribe), data={"List-Unsubscribe": "One-Click"})
     token = links.unsubscribe.rsplit("/", 1)[1]
@@ -230,7 +230,7 @@ def test_preferences_page_lists_the_configured_categories(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV"], keywords=["diffusion"])
     _, page = _prefs(client, world, reader)
     with Session(world.pipeline.engine) as session:
-        categories = {s.category for s in store.all_sources(session)}
+        categories = {s.category for s in db.sources.every(session)}
     for category in categories:
         assert f'name="categories" value="{category}"' in page.text
     assert 'value="cs.CV" checked' in page.text and ">diffusion</textarea>" in page.text
@@ -286,7 +286,7 @@ def test_a_good_save_persists_and_changes_the_next_selection(world, client):
 
 
 def test_keywords_split_on_lines_and_bars():
-    from digest_mailer.web.app import split_words
+    from digest_mailer.faces.web.app import split_words
 
     assert split_words(" graph  neural network |diffusion\r\n\nGAN|diffusion ") == [
         "graph neural network", "diffusion", "GAN"]
@@ -315,7 +315,7 @@ def test_a_more_vote_moves_papers_with_similar_titles_up_in_the_next_digest(tmp_
                                                                             feed_server):
     """Two readers with the same profile get digests over the same entries; one of them
     voted "more like this" on a paper first: papers sharing its title words rank higher."""
-    from digest_mailer.select import title_words
+    from digest_mailer.domain.select import title_words
 
     # No caps: both digests hold every cs.CV paper of the day, only the order differs.
     world = World.build(tmp_path, feed_server, max_per_category=100, max_papers=100)
@@ -340,7 +340,7 @@ def test_a_more_vote_moves_papers_with_similar_titles_up_in_the_next_digest(tmp_
 
     world.pipeline.send_digests()
     with Session(world.pipeline.engine) as session:
-        keys = {s.email: ledger.delivery_for(session, s.id, date(2026, 11, 1)).entry_keys
+        keys = {s.email: db.deliveries.of_day(session, s.id, date(2026, 11, 1)).entry_keys
                 for s in (voter, twin)}
     assert sorted(keys["voter@example.org"]) == sorted(keys["twin@example.org"])
     assert (keys["voter@example.org"].index(similar.key)
@@ -368,7 +368,7 @@ def test_view_page_is_the_digest_as_sent(world, client):
 def test_view_of_an_unsent_digest_is_refused(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV"])
     with Session(world.pipeline.engine) as session:
-        from digest_mailer.models import Delivery
+        from digest_mailer.db.models import Delivery
 
         delivery = Delivery(subscriber_id=reader.id, digest_date=date(2026, 11, 1),
                             entry_keys=[], cutoff=world.now)
@@ -386,7 +386,7 @@ def test_view_of_a_maybe_delivered_digest_works(world, client, status):
     reader = world.subscribe("r@example.org", ["cs.CV", "cs.LG"])
     world.pipeline.send_digests()
     with Session(world.pipeline.engine) as session:
-        delivery = ledger.delivery_for(session, reader.id, date(2026, 11, 1))
+        delivery = db.deliveries.of_day(session, reader.id, date(2026, 11, 1))
         delivery.status = status
         session.add(delivery)
         session.commit()
@@ -450,7 +450,7 @@ def test_admin_pages_show_runs_source_errors_and_reader_messages(world, client, 
     world.pipeline.refresh_feeds(force=True)
     world.pipeline.send_digests()
     with Session(world.pipeline.engine) as session:
-        store.add_reader_message(session, ReaderMessage(
+        db.messages.add(session, ReaderMessage(
             message_id="<m1@example.org>", kind="feedback", from_address="r@example.org",
             subject="Re: digest", body="Great <b>digest</b>, thanks!"))
     login(client)
@@ -492,7 +492,7 @@ def test_admin_csv_upload_runs_the_cli_importer_and_shows_its_report(world, clie
     rows = re.findall(r"<tr><td>(\d+)</td><td>(\w+)</td><td>([^<]*)</td></tr>", html)
     assert [(line, column) for line, column, _ in rows] == [("3", "email"), ("4", "timezone")]
     with Session(world.pipeline.engine) as session:
-        assert store.subscriber_by_email(session, "new@example.org") is not None
+        assert db.subscribers.by_email(session, "new@example.org") is not None
     refused = client.post("/admin/import", files={"file": ("s.csv", b"email\n", "text/csv")})
     assert refused.status_code == 403  # no CSRF token
 
@@ -512,5 +512,5 @@ def test_admin_upload_with_a_cell_past_the_csv_field_limit_reports_its_line(worl
     rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", response.text)
     assert [line for line, _, _ in rows] == ["3"] and "longer than" in rows[0][2]
     with Session(world.pipeline.engine) as session:
-        assert store.subscriber_by_email(session, "huge@example.org") is None
-        assert store.subscriber_by_email(session, "after@example.org") is not None
+        assert db.subscribers.by_email(session, "huge@example.org") is None
+        assert db.subscribers.by_email(session, "after@example.org") is not None

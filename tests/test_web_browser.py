@@ -16,9 +16,9 @@ from conftest import REPO, require
 from sqlmodel import Session
 from world import World
 
-from digest_mailer import store
-from digest_mailer.models import Subscriber
-from digest_mailer.web import create_app
+from digest_mailer import db
+from digest_mailer.db.models import Subscriber
+from digest_mailer.faces.web import create_app
 
 live_server = webserver.live_server
 pytestmark = pytest.mark.network
@@ -184,7 +184,7 @@ def test_admin_in_a_browser_login_and_csv_upload(site, browser, tmp_path):
     assert rows[1].text.startswith("3 email")
     browser.save_screenshot(str(SHOTS / "admin-import-report.png"))
     with Session(site.pipeline.engine) as session:
-        assert store.subscriber_by_email(session, "grace@example.org") is not None
+        assert db.subscribers.by_email(session, "grace@example.org") is not None
 
     browser.find_element(By.LINK_TEXT, "Subscribers").click()
     _wait_text(browser, "grace@example.org")

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 from world import World
 
-from digest_mailer import store
-from digest_mailer.web import create_app
-from digest_mailer.web.login import ADMIN_COOKIE
+from digest_mailer import db
+from digest_mailer.faces.web import create_app
+from digest_mailer.faces.web.login import ADMIN_COOKIE
 
 PASSWORD = "fuzz-admin-password"
 BASE = "https://digest.example.org"
@@ -64,7 +64,7 @@ def test_no_request_generated_from_the_openapi_schema_gets_a_5xx(fuzz_world):
 def test_random_preferences_forms_never_get_a_5xx(fuzz_world):
     with TestClient(create_app(fuzz_world.pipeline), base_url=BASE) as client:
         with Session(fuzz_world.pipeline.engine) as session:
-            reader = store.subscriber_by_email(session, "r@example.org")
+            reader = db.subscribers.by_email(session, "r@example.org")
             assert reader is not None
             path = "/p/" + fuzz_world.pipeline.signer.token("preferences", reader.public_id)
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)

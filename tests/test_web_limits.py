@@ -19,8 +19,8 @@ from webprocess import MB, WebProcess, stream_request
 from world import make_settings
 
 from digest_mailer.app import build_pipeline
-from digest_mailer.models import Subscriber
-from digest_mailer.web.admin import MAX_UPLOAD_BYTES
+from digest_mailer.db.models import Subscriber
+from digest_mailer.faces.web.admin import MAX_UPLOAD_BYTES
 
 pytestmark = pytest.mark.network
 

@@ -25,8 +25,8 @@ from webprocess import WebProcess
 from world import make_settings
 
 from digest_mailer.app import build_pipeline
-from digest_mailer.web import create_app
-from digest_mailer.web.login import ADMIN_COOKIE, ATTACK_FIRST_WAIT
+from digest_mailer.faces.web import create_app
+from digest_mailer.faces.web.login import ADMIN_COOKIE, ATTACK_FIRST_WAIT
 
 pytestmark = pytest.mark.network
 

@@ -16,9 +16,9 @@ import webserver
 from sqlmodel import Session, select
 from world import DEMO, World, arxiv_items, at, parse, parts, with_items
 
-from digest_mailer import ledger, store
-from digest_mailer.models import Subscriber, Vote
-from digest_mailer.web import create_app
+from digest_mailer import db
+from digest_mailer.db.models import Subscriber, Vote
+from digest_mailer.faces.web import create_app
 
 live_server = webserver.live_server
 pytestmark = pytest.mark.network
@@ -51,7 +51,7 @@ def _messages(smtp) -> dict[str, list]:
 def _snapshot(world: World) -> tuple[list, list]:
     with Session(world.pipeline.engine) as session:
         subs = [(s.email, s.status, s.status_reason, s.status_changed_at)
-                for s in store.all_subscribers(session)]
+                for s in db.subscribers.every(session)]
         votes = [(v.subscriber_id, v.entry_key, v.vote, v.created_at)
                  for v in session.exec(select(Vote))]
     return subs, votes
@@ -79,7 +79,7 @@ def test_one_click_unsubscribe_as_gmail_does_then_the_next_run_leaves_the_reader
     assert response.status_code == 200
     assert "location" not in response.headers and "set-cookie" not in response.headers
     with Session(world.pipeline.engine) as session:
-        leaver = store.subscriber_by_email(session, "leaver@example.org")
+        leaver = db.subscribers.by_email(session, "leaver@example.org")
         assert leaver is not None and (leaver.status, leaver.status_reason) == (
             "unsubscribed", "one-click")
 
@@ -93,7 +93,7 @@ def test_one_click_unsubscribe_as_gmail_does_then_the_next_run_leaves_the_reader
     assert len(got["leaver@example.org"]) == 1  # day 1 only
     assert len(got["stayer@example.org"]) == 2 and len(got["other@example.org"]) == 2
     with Session(world.pipeline.engine) as session:
-        assert ledger.delivery_for(session, leaver.id, date(2026, 11, 2)) is None
+        assert db.deliveries.of_day(session, leaver.id, date(2026, 11, 2)) is None
 
 
 def test_fetching_every_link_of_a_digest_changes_nothing(tmp_path, feed_server, smtp_server,

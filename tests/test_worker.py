@@ -1,4 +1,4 @@
-"""The real Huey worker: `huey_consumer digest_mailer.tasks.huey` on SqliteHuey and RedisHuey.
+"""The real Huey worker: `huey_consumer digest_mailer.faces.tasks.huey` on SqliteHuey and RedisHuey.
 
 The CLI sets up sources and readers, a separate process enqueues a tick (calling a Huey task
 function outside the consumer enqueues it), and the consumer, a subprocess, runs it: refresh
@@ -23,7 +23,7 @@ from world import DEMO, REPO
 
 BIN = Path(sys.executable).parent
 SCRIPT = BIN / "digest-mailer"
-CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "digest_mailer.cli"]
+CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "digest_mailer.faces.cli"]
 CONSUMER = BIN / "huey_consumer"
 TIMEOUT = 60
 READERS = {"cv@example.org": "cs.CV", "lg@example.org": "cs.LG"}
@@ -68,7 +68,7 @@ class Worker:
     def enqueue_tick(self) -> str:
         """Call tick() outside a consumer: it is enqueued, not run. Returns the task id."""
         out = self.python(
-            "from digest_mailer.tasks import huey, tick\n"
+            "from digest_mailer.faces.tasks import huey, tick\n"
             "result = tick()\n"
             "print(type(result).__name__, huey.immediate, huey.pending_count(), result.id)\n")
         kind, immediate, pending, task_id = out.split()
@@ -77,7 +77,7 @@ class Worker:
         return task_id
 
     def pending(self) -> int:
-        return int(self.python("from digest_mailer.tasks import huey\n"
+        return int(self.python("from digest_mailer.faces.tasks import huey\n"
                                "print(huey.pending_count())"))
 
     def consume(self, until: object, *, limit: float, crash: bool = False,
@@ -88,7 +88,7 @@ class Worker:
         """
         self.runs += 1
         log_path = self.cwd / f"consumer-{self.runs}.log"
-        command = command or [str(CONSUMER), "digest_mailer.tasks.huey", "-w", "1", "-k",
+        command = command or [str(CONSUMER), "digest_mailer.faces.tasks.huey", "-w", "1", "-k",
                               "thread"]
         with log_path.open("wb") as log:
             process = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=log,
@@ -172,7 +172,7 @@ def test_the_consumer_sends_each_due_digest_once(worker: Worker):
     assert _received(worker.smtp) == sorted(READERS), log
     assert len(worker.smtp.messages) == 2, log
     assert f"{first} executed in" in log, log
-    assert re.search(r"digest_mailer\.tasks\.send_batch: \S+ .*executed in", log), log
+    assert re.search(r"digest_mailer\.faces\.tasks\.send_batch: \S+ .*executed in", log), log
     assert "Traceback" not in log and "Unhandled exception" not in log, log
 
     # A second tick finds nothing due: the Delivery rows say both digests were sent.
@@ -198,7 +198,7 @@ def test_a_worker_killed_mid_tick_does_not_block_later_ticks(worker: Worker, fee
     slow = feed_server.add_slow("/slow.xml", 5.0)
     worker.cli("feeds", "add", slow, "--label", "Journal (slow)", "--category", "journal")
     first = worker.enqueue_tick()
-    worker.consume(lambda text: f"Executing digest_mailer.tasks.tick: {first}" in text,
+    worker.consume(lambda text: f"Executing digest_mailer.faces.tasks.tick: {first}" in text,
                    limit=20, crash=True)
     assert worker.smtp.messages == []  # killed before any digest went out
     feed_server.add_status("/slow.xml", 404)  # fast from now on
@@ -219,5 +219,5 @@ def test_procfile_runs_the_worker_and_the_web_app():
     lines = procfile_lines()
     assert "worker" in lines and "web" in lines, lines
     worker = lines["worker"].split()
-    assert worker[:2] == ["huey_consumer", "digest_mailer.tasks.huey"], worker
+    assert worker[:2] == ["huey_consumer", "digest_mailer.faces.tasks.huey"], worker
     assert "digest-mailer web" in lines["web"] and "0.0.0.0" in lines["web"]

@@ -15,10 +15,10 @@ from typing import Any
 from feedserver import FeedServer
 from sqlmodel import Session
 
-from digest_mailer import store
+from digest_mailer import db
 from digest_mailer.app import build_pipeline
-from digest_mailer.models import Subscriber
-from digest_mailer.pipeline import Pipeline
+from digest_mailer.db.models import Subscriber
+from digest_mailer.services.send import Pipeline
 from digest_mailer.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ class World:
 
     def add_source(self, path: str, label: str, category: str) -> None:
         with Session(self.pipeline.engine) as session:
-            store.add_source(session, self.feeds.url(path), label, category)
+            db.sources.add(session, self.feeds.url(path), label, category)
 
     def add_demo_sources(self) -> None:
         for row in demo_sources():

@@ -15,7 +15,7 @@ from urllib.request import url2pathname
 
 import httpx
 
-from digest_mailer.digest import FetchOutcome
+from digest_mailer.domain.digest import FetchOutcome
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, "

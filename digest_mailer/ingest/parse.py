@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import feedparser
 
-from digest_mailer.digest import ParsedEntry, ParsedFeed
+from digest_mailer.domain.digest import ParsedEntry, ParsedFeed
 from digest_mailer.ingest.arxiv import is_arxiv_category, read_old_title
 from digest_mailer.ingest.authors import split_authors
 from digest_mailer.ingest.clean import arxiv_id, clean_text, strip_arxiv_prefix

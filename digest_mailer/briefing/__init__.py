@@ -1,0 +1,1 @@
+"""The briefing paragraph: the LLM briefer, its answer checks, and the extractive one."""

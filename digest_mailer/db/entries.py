@@ -1,0 +1,64 @@
+"""Queries on the stored papers (entries)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from digest_mailer.db.models import Entry, Source
+from digest_mailer.domain.digest import ParsedEntry
+
+
+def store(session: Session, source: Source, entries: Sequence[ParsedEntry],
+                  now: datetime) -> tuple[int, int]:
+    """Insert new entries; merge categories of known ones. Returns (new, merged).
+
+    first_seen is never moved: a paper seen yesterday stays yesterday's, whatever feed
+    (a cross-list, a replacement) brings it again.
+    """
+    keys = [e.key for e in entries]
+    known = {e.key: e for e in session.exec(select(Entry).where(col(Entry.key).in_(keys)))}
+    new = merged = 0
+    for parsed in entries:
+        row = known.get(parsed.key)
+        if row is None:
+            row = Entry(
+                key=parsed.key, source_id=source.id or 0, title=parsed.title,
+                abstract=parsed.abstract, authors=list(parsed.authors), link=parsed.link,
+                categories=list(parsed.categories), announce_type=parsed.announce_type,
+                doi=parsed.doi, published=parsed.published, first_seen=now,
+            )
+            known[parsed.key] = row
+            new += 1
+        else:
+            extra = [c for c in parsed.categories if c not in row.categories]
+            if not extra and not (row.is_update and not parsed.is_update):
+                continue
+            row.categories = [*row.categories, *extra]
+            # A paper first met as a cross-list or replacement becomes "new" when its
+            # primary feed announces it as new the same day.
+            if row.is_update and not parsed.is_update:
+                row.announce_type = parsed.announce_type
+            merged += 1
+        session.add(row)
+    session.commit()
+    return new, merged
+
+
+def seen_between(session: Session, after: datetime, until: datetime) -> list[Entry]:
+    """Entries first seen in (after, until], in arrival order."""
+    query = (select(Entry).where(Entry.first_seen > after, Entry.first_seen <= until)
+             .order_by(Entry.first_seen, Entry.id))
+    return list(session.exec(query))
+
+
+def by_keys(session: Session, keys: Sequence[str]) -> list[Entry]:
+    rows = {e.key: e for e in session.exec(select(Entry).where(col(Entry.key).in_(keys)))}
+    return [rows[k] for k in keys if k in rows]
+
+
+def count(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Entry)).one()

@@ -1,0 +1,34 @@
+"""Queries on the readers' votes (more/less like this)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from digest_mailer.db.engine import in_chunks
+from digest_mailer.db.models import Entry, Vote, utcnow
+
+
+def record(session: Session, subscriber_id: int, entry_key: str, vote: str) -> None:
+    """Store a vote; a later vote on the same paper replaces the earlier one."""
+    row = session.exec(select(Vote).where(Vote.subscriber_id == subscriber_id,
+                                          Vote.entry_key == entry_key)).first()
+    if row is None:
+        row = Vote(subscriber_id=subscriber_id, entry_key=entry_key, vote=vote)
+    else:
+        row.vote, row.created_at = vote, utcnow()
+    session.add(row)
+    session.commit()
+
+
+def of(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    found: dict[int, list[tuple[str, str]]] = {}
+    for chunk in in_chunks(ids):
+        query = (select(Vote.subscriber_id, Entry.title, Vote.vote)
+                 .join(Entry, col(Entry.key) == col(Vote.entry_key))
+                 .where(col(Vote.subscriber_id).in_(chunk))
+                 .order_by(col(Vote.created_at).desc()))
+        for sid, title, vote in session.exec(query):
+            found.setdefault(sid, []).append((title, vote))
+    return found

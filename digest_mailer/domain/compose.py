@@ -1,0 +1,131 @@
+"""Turn stored rows into the pure Digest object the renderer and briefer read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from digest_mailer.db.models import Entry, Subscriber
+from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, Links, Paper, Recipient
+from digest_mailer.domain.select import Profile, Selection, taste_from_votes
+
+# Human names of the categories the seeds and bundled feeds use; others show their code.
+CATEGORY_NAMES = {
+    "cs.AI": "Artificial Intelligence",
+    "cs.CL": "Computation and Language",
+    "cs.CV": "Computer Vision",
+    "cs.LG": "Machine Learning",
+    "cs.IR": "Information Retrieval",
+    "cs.RO": "Robotics",
+    "stat.ML": "Machine Learning (Statistics)",
+    "math.PR": "Probability",
+    "math.OC": "Optimization and Control",
+    "quant-ph": "Quantum Physics",
+    "bioinformatics": "Bioinformatics",
+    "genomics": "Genomics",
+}
+
+
+def category_label(category: str) -> str:
+    name = CATEGORY_NAMES.get(category)
+    return f"{name} ({category})" if name else category
+
+
+def profile_of(subscriber: Subscriber, votes: Sequence[tuple[str, str]] = ()) -> Profile:
+    """The selection profile; ``votes`` are (title, "more"|"less") pairs."""
+    return Profile(tuple(subscriber.categories), tuple(subscriber.keywords),
+                   tuple(subscriber.excluded_keywords), taste_from_votes(votes))
+
+
+def recipient_of(subscriber: Subscriber) -> Recipient:
+    return Recipient(email=subscriber.email, name=subscriber.name,
+                     language=subscriber.language, categories=tuple(subscriber.categories),
+                     keywords=tuple(subscriber.keywords))
+
+
+# The footer names this many categories and keywords (each cut), then "…": a row stored
+# before the input caps may hold thousands.
+REASON_ITEMS = 12
+REASON_ITEM_CHARS = 60
+
+
+def _listed(items: Sequence[str], quote: bool = False) -> str:
+    shown = [i if len(i) <= REASON_ITEM_CHARS else i[: REASON_ITEM_CHARS - 1] + "…"
+             for i in items[:REASON_ITEMS]]
+    shown = [f"“{i}”" for i in shown] if quote else shown
+    return ", ".join(shown) + (", …" if len(items) > REASON_ITEMS else "")
+
+
+def reason_for(subscriber: Subscriber) -> str:
+    """The footer's answer to "why do I get this?"."""
+    fields = _listed(subscriber.categories)
+    words = _listed(subscriber.keywords, quote=True)
+    if subscriber.language == "zh":
+        parts = [f"您以 {subscriber.email} 订阅了每日科研简报"]
+        if fields:
+            parts.append(f"领域:{fields}")
+        if words:
+            parts.append(f"关键词:{words}")
+        return ";".join(parts) + "。"
+    text = f"You subscribed {subscriber.email} to the daily research digest"
+    if fields:
+        text += f" for {fields}"
+    if words:
+        text += f"{' and' if fields else ' for'} the keywords {words}"
+    return text + "."
+
+
+def badge(source_label: str, category: str) -> str:
+    """'arXiv (cs.CV)': the source's family with the category the paper is shown under."""
+    family = source_label.split(" (", 1)[0] or source_label
+    return f"{family} ({category})"
+
+
+def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
+              feedback_url: Callable[[str, str], str]) -> tuple[CategoryGroup, ...]:
+    """Number the selected papers in reading order and attach their per-paper links."""
+    groups: list[CategoryGroup] = []
+    number = 0
+    configured = {c.casefold(): c for _, c in labels.values()}
+    for category, entries in selection.groups:
+        papers: list[Paper] = []
+        for entry in entries:
+            assert isinstance(entry, Entry)
+            number += 1
+            source_label = labels.get(entry.source_id, (category, category))[0]
+            papers.append(Paper(
+                number=number, key=entry.key, title=entry.title, abstract=entry.abstract,
+                authors=tuple(entry.authors), link=entry.link,
+                badge=badge(source_label, category), category=category,
+                categories=tuple(entry.categories),
+                published=entry.published.date() if entry.published else None,
+                feedback_more_url=feedback_url(entry.key, "more"),
+                feedback_less_url=feedback_url(entry.key, "less"),
+            ))
+        groups.append(CategoryGroup(category, category_label(category), tuple(papers),
+                                    _subject_name(category, entries, labels, configured)))
+    return tuple(groups)
+
+
+def _subject_name(category: str, entries: Sequence[object], labels: dict[int, tuple[str, str]],
+                  configured: dict[str, str]) -> str:
+    """A source's configured category for the Subject: the group's own when a source has
+    it, else the category of the source its first paper came from ("" if none).
+
+    The reader's own categories are sources' categories too (that is how they chose them);
+    a keyword-only group is named after whatever its entry's feed wrote, which is free text.
+    """
+    if category.casefold() in configured:
+        return configured[category.casefold()]
+    for entry in entries:
+        assert isinstance(entry, Entry)
+        if entry.source_id in labels:
+            return labels[entry.source_id][1]
+    return ""
+
+
+def build_digest(subscriber: Subscriber, digest_date: date, groups: Sequence[CategoryGroup],
+                 briefing: Briefing, links: Links) -> Digest:
+    return Digest(recipient=recipient_of(subscriber), digest_date=digest_date,
+                  groups=tuple(groups), briefing=briefing, links=links,
+                  reason=reason_for(subscriber))

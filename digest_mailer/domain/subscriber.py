@@ -1,0 +1,220 @@
+"""What a subscriber may ask for: the one validator of a subscriber's profile.
+
+The CSV importer and the preferences page both call :func:`check_profile`, so an address,
+a name, the categories, keywords and exclusions, the time zone, the send hour and the
+language obey the same rules and the same caps whichever way they arrive. Reasons are
+lower-case phrases ("unknown time zone 'Mars/Base' …"); the web page capitalises them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TypeVar
+from zoneinfo import ZoneInfo, available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+
+LANGUAGES = ("en", "zh")
+MAX_NAME_CHARS = 100  # a display name; the From/To header stays far under 998 characters
+MAX_ITEMS = 50  # keywords, exclusions and categories, each
+MAX_ITEM_CHARS = 100  # one keyword, exclusion or category
+SMTPUTF8_HINT = ("this SMTP server may not take it; set DIGEST_SMTP_UTF8=true if it "
+                 "announces SMTPUTF8")
+
+# Characters that are invisible or steer the display rather than being text: C0/C1 controls
+# (Cc), format characters (Cf: bidi overrides and isolates such as U+202E, zero-width
+# spaces and joiners, U+FEFF, soft hyphen, tag characters) and the line/paragraph
+# separators. Whitespace among them becomes a space first, so "Ada\nLovelace" keeps its gap.
+_INVISIBLE = ("Cc", "Cf", "Zl", "Zp")
+_SPACES = re.compile(r"\s+")
+_ITEM_SEPARATORS = re.compile(r"[|\r\n]+")
+T = TypeVar("T")
+
+
+class ProfileError(ValueError):
+    """One field's value is refused; ``reason`` says why, for the reader."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def clean_text(text: str) -> str:
+    """The text with controls and invisible characters removed and runs of spaces folded."""
+    spaced = _SPACES.sub(" ", text)
+    if not spaced.isascii() or not spaced.isprintable():
+        spaced = "".join(c for c in spaced if unicodedata.category(c) not in _INVISIBLE)
+        spaced = _SPACES.sub(" ", spaced)
+    return spaced.strip()
+
+
+def split_items(text: str) -> list[str]:
+    """Items given one per line or separated by "|", cleaned, duplicates dropped."""
+    items = (clean_text(item) for item in _ITEM_SEPARATORS.split(text))
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def check_name(text: str) -> str:
+    """A display name fit for a header and a page (controls and bidi overrides removed)."""
+    name = clean_text(text)
+    if len(name) > MAX_NAME_CHARS:
+        raise ProfileError("name", f"longer than {MAX_NAME_CHARS} characters")
+    return name
+
+
+def check_address(text: str, *, smtputf8: bool = False, check_dns: bool = False) -> str:
+    """The address as stored: normalised by email-validator, then lower-cased.
+
+    A non-ASCII local part (``üser@…``) can only be delivered by a server that announces
+    SMTPUTF8, so it is refused unless ``smtputf8`` says ours does; a non-ASCII domain is
+    fine (it is sent in its IDNA form).
+    """
+    address = text.strip()
+    if not address:
+        raise ProfileError("email", "no address")
+    try:
+        valid = validate_email(address, check_deliverability=check_dns,
+                               allow_smtputf8=smtputf8)
+    except EmailNotValidError as err:
+        reason = str(err)
+        if not smtputf8 and not address.partition("@")[0].isascii():
+            reason = f"{reason} ({SMTPUTF8_HINT})"
+        raise ProfileError("email", reason) from None
+    return valid.normalized.lower()
+
+
+def check_items(field: str, items: Iterable[str], noun: str) -> list[str]:
+    """Cleaned, de-duplicated keywords or exclusions within the caps."""
+    cleaned = list(dict.fromkeys(c for c in (clean_text(i) for i in items) if c))
+    if len(cleaned) > MAX_ITEMS:
+        raise ProfileError(field, f"at most {MAX_ITEMS} {noun} (found {len(cleaned)})")
+    long = next((i for i in cleaned if len(i) > MAX_ITEM_CHARS), None)
+    if long is not None:
+        raise ProfileError(field, f"each of the {noun} may have at most {MAX_ITEM_CHARS} "
+                                  f"characters ({long[:20]!r}… has {len(long)})")
+    return cleaned
+
+
+def check_categories(items: Iterable[str], known: Sequence[str]) -> list[str]:
+    """The categories in their configured spelling (matched case-insensitively).
+
+    Raises for the first unknown one, naming some of the known ones.
+    """
+    folded = {c.casefold(): c for c in known}
+    chosen: list[str] = []
+    for item in dict.fromkeys(c for c in (clean_text(i) for i in items) if c):
+        if item.casefold() not in folded:
+            listed = ", ".join(sorted(folded.values())[:12]) or "none configured"
+            raise ProfileError("categories", f"unknown category {item[:40]!r} (known: "
+                                             f"{listed})")
+        chosen.append(folded[item.casefold()])
+    chosen = list(dict.fromkeys(chosen))
+    if len(chosen) > MAX_ITEMS:
+        raise ProfileError("categories", f"at most {MAX_ITEMS} categories")
+    return chosen
+
+
+@lru_cache(maxsize=4096)
+def canonical_zone(name: str) -> str | None:
+    """The canonical IANA spelling of a zone name (matched case-insensitively), or None."""
+    if not name or len(name) > 64:
+        return None
+    canonical = _zones_folded().get(name.casefold())
+    if canonical is not None:
+        return canonical
+    try:  # a zone the listing misses (no tzdata index): ask zoneinfo itself
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return None
+    return name
+
+
+@lru_cache(maxsize=1)
+def _zones_folded() -> dict[str, str]:
+    return {z.casefold(): z for z in available_timezones()}
+
+
+def check_zone(text: str) -> str:
+    zone = canonical_zone(text.strip())
+    if zone is None:
+        raise ProfileError("timezone", f"unknown time zone {text.strip()[:64]!r} (an IANA "
+                                       "name such as 'Europe/Berlin')")
+    return zone
+
+
+def check_hour(text: str) -> int:
+    hour = text.strip()
+    if not (hour.isascii() and hour.isdecimal() and 0 <= int(hour) <= 23):
+        raise ProfileError("send_hour", "must be an hour from 0 to 23")
+    return int(hour)
+
+
+def check_language(text: str) -> str:
+    language = text.strip().lower()
+    if language not in LANGUAGES:
+        raise ProfileError("language", "must be 'en' or 'zh'")
+    return language
+
+
+@dataclass
+class Profile:
+    """A checked profile: the values to store, and the reasons for any refused field."""
+
+    email: str = ""
+    name: str = ""
+    categories: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    exclusions: list[str] = field(default_factory=list)
+    timezone: str = ""
+    send_hour: int = 0
+    language: str = ""
+    errors: list[ProfileError] = field(default_factory=list)
+
+    def preferences(self) -> dict[str, object]:
+        """The values under the model's names, as ``db.subscribers.update_preferences``
+        takes them."""
+        return {"categories": self.categories, "keywords": self.keywords,
+                "excluded_keywords": self.exclusions, "timezone": self.timezone,
+                "send_hour": self.send_hour, "language": self.language}
+
+
+def check_profile(*, categories: Iterable[str], keywords: Iterable[str],
+                  exclusions: Iterable[str], timezone: str, send_hour: str, language: str,
+                  known_categories: Sequence[str], name: str | None = None,
+                  email: str | None = None, smtputf8: bool = False,
+                  check_dns: bool = False) -> Profile:
+    """Check every field (each one, so every bad field is reported at once).
+
+    ``name`` and ``email`` are checked only when given (the preferences page sets neither).
+    """
+    profile = Profile()
+
+    def attempt(check: Callable[[], T], default: T) -> T:
+        try:
+            return check()
+        except ProfileError as err:
+            profile.errors.append(err)
+            return default
+
+    if email is not None:
+        profile.email = attempt(lambda: check_address(email, smtputf8=smtputf8,
+                                                      check_dns=check_dns), "")
+    if name is not None:
+        profile.name = attempt(lambda: check_name(name), "")
+    profile.categories = attempt(lambda: check_categories(categories, known_categories), [])
+    profile.keywords = attempt(lambda: check_items("keywords", keywords, "keywords"), [])
+    profile.exclusions = attempt(lambda: check_items("exclusions", exclusions, "exclusions"),
+                                 [])
+    profile.timezone = attempt(lambda: check_zone(timezone), "")
+    profile.send_hour = attempt(lambda: check_hour(send_hour), 0)
+    profile.language = attempt(lambda: check_language(language), "")
+    failed = {e.field for e in profile.errors}
+    if not profile.categories and not profile.keywords and not failed & {"categories",
+                                                                          "keywords"}:
+        profile.errors.append(ProfileError("categories",
+                                           "give at least one category or keyword"))
+    return profile

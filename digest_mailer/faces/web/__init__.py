@@ -1,0 +1,130 @@
+"""The web face: subscriber pages behind the signed links of the digests, and admin pages.
+
+``create_app(pipeline)`` builds the FastAPI app; ``serve`` runs it on uvicorn (the
+Procfile's web line). The app only calls the pipeline and the store, never the reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from digest_mailer import db
+from digest_mailer.faces.web.limits import RequestLimits
+from digest_mailer.faces.web.login import AdminAuth
+from digest_mailer.faces.web.pages import Pages
+from digest_mailer.faces.web.security import INVALID_LINK, CsrfError, InvalidLink, SecurityHeaders
+from digest_mailer.services.send import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def health(engine: Engine) -> dict[str, Any]:
+    with Session(engine) as session:
+        sources = db.sources.every(session)
+        runs = db.runs.recent(session, 1)
+        return {
+            "status": "ok",
+            "sources": len(sources),
+            "sources_failing": [s.label for s in sources if s.last_error],
+            "entries": db.entries.count(session),
+            "last_run": runs[0].finished_at.isoformat() if runs and runs[0].finished_at else None,
+        }
+
+
+def create_app(pipeline: Pipeline) -> FastAPI:
+    from digest_mailer.faces.web import admin
+    from digest_mailer.faces.web import app as subscriber_pages
+
+    # No /docs (they load scripts from a CDN) and no public schema; tests read app.openapi().
+    web = FastAPI(title="digest-mailer", docs_url=None, redoc_url=None, openapi_url=None)
+    pages = Pages(pipeline.settings.templates_dir.parent / "web")
+    web.state.pipeline = pipeline
+    web.state.pages = pages
+    # The admin password is hashed here, once per process (argon2: ~0.2 s).
+    web.state.admin = AdminAuth(pipeline.engine, pipeline.settings.admin_password,
+                                pipeline.clock)
+
+    @web.get("/healthz", response_class=JSONResponse)
+    def healthz() -> dict[str, Any]:
+        return health(pipeline.engine)
+
+    @web.get("/", response_class=HTMLResponse)
+    def home() -> Response:
+        return pages.message("Research Digest", "The pages here are reached from the links "
+                             "in your digest email: manage preferences, unsubscribe, or view "
+                             "a digest in your browser.")
+
+    web.include_router(subscriber_pages.router)
+    web.include_router(admin.router)
+
+    @web.exception_handler(InvalidLink)
+    async def invalid_link(request: Request, exc: InvalidLink) -> Response:
+        return pages.message("Link not valid", INVALID_LINK, 400)
+
+    @web.exception_handler(CsrfError)
+    async def csrf_failed(request: Request, exc: CsrfError) -> Response:
+        return pages.message("Form expired", "This form has expired or was not sent from our "
+                             "page. Please go back, reload the page and try again.", 403)
+
+    @web.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        texts = {404: ("Not found", "There is no page at this address."),
+                 405: ("Not allowed", "This page does not accept that kind of request.")}
+        title, text = texts.get(exc.status_code, ("Request refused",
+                                                  "This request could not be handled."))
+        response = pages.message(title, text, exc.status_code)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @web.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        return pages.message("Bad request", "This request is not valid.", 400)
+
+    @web.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method,
+                  request.url.path.split("/")[1] if request.url.path else "")
+        return pages.message("Something went wrong",
+                             "Sorry, something went wrong on our side. Please try again later.",
+                             500)
+
+    max_bytes = pipeline.settings.max_request_bytes
+
+    def too_large(request: Request, limit: int) -> Response:
+        if request.scope["path"] == admin.IMPORT_PATH:
+            text = f"The file is larger than {admin.MAX_UPLOAD_BYTES // 1_000_000} MB."
+        else:
+            text = f"This request is larger than {limit:,} bytes; none of our forms sends that."
+        return pages.message("Request too large", text, 413)
+
+    # Inside SecurityHeaders (added last, so outermost): refusals get the headers too.
+    web.add_middleware(RequestLimits, gates=[admin.gate, subscriber_pages.gate],
+                       limit=lambda request: admin.request_limit(request, max_bytes),
+                       too_large=too_large)
+    web.add_middleware(SecurityHeaders)
+    return web
+
+
+def serve(pipeline: Pipeline, host: str, port: int) -> None:
+    """Run the app on uvicorn; its access log is ours, with the link tokens cut out."""
+    import uvicorn
+
+    logging.getLogger("digest_mailer.faces.web.access").setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("digest_mailer.faces.web.access").addHandler(logging.StreamHandler())
+    logging.getLogger("digest_mailer.faces.web.access").propagate = False
+    uvicorn.run(create_app(pipeline), host=host, port=port, access_log=False,
+                proxy_headers=True, server_header=False, log_level="info")
+
+
+__all__ = ["create_app", "health", "serve"]

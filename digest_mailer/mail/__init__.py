@@ -1,0 +1,1 @@
+"""The email: render, message, signed links, transports."""

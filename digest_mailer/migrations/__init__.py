@@ -1,1 +1,0 @@
-"""The Alembic migration environment, shipped inside the package (see digest_mailer.migrate)."""

@@ -1,0 +1,1 @@
+"""Reading replies: classification (pure) and the evidence a reply is ours."""

@@ -1,0 +1,1 @@
+"""Services: each owns its transactions and calls the domain and the I/O edges."""
