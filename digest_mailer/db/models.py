@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from digest_mailer.domain.digest import is_update
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -92,7 +94,7 @@ class Entry(SQLModel, table=True):
 
     @property
     def is_update(self) -> bool:
-        return self.announce_type in ("replace", "replace-cross")
+        return is_update(self.announce_type)
 
 
 class Subscriber(SQLModel, table=True):
