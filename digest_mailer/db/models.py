@@ -68,6 +68,9 @@ class Source(SQLModel, table=True):
     url: str = Field(unique=True, index=True)
     label: str  # e.g. "arXiv (cs.CV)"
     category: str  # e.g. "cs.CV"
+    # Which parser reads it (ingest.parsers.PARSERS). Set at `feeds add` or left to the
+    # first successful parse, which records the kind the document turned out to be.
+    kind: str = "rss"
     active: bool = True
     etag: str | None = None
     last_modified: str | None = None

@@ -42,6 +42,7 @@ class ParsedFeed:
     title: str
     entries: tuple[ParsedEntry, ...]
     error: str | None = None
+    kind: str = ""  # what the document turned out to be ("rss", "atom"); "" when unknown
 
 
 @dataclass(frozen=True)
