@@ -1,4 +1,10 @@
-"""The exception tree. Every error carries the context needed to act on it."""
+"""The exception tree: every error digest-mailer raises on purpose is a DigestError and
+carries the context needed to act on it.
+
+A feed that cannot be fetched or parsed is no exception: ingest returns it as a value
+(``FetchOutcome.error``, ``ParsedFeed.error``), recorded on its Source, and the run goes on.
+Exceptions that never leave their module (a body over a cap, a spent budget) stay there.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +20,6 @@ class SettingsError(DigestError):
         self.setting = setting
         self.problem = problem
         super().__init__(f"{setting}: {problem}")
-
-
-class FeedError(DigestError):
-    """A source could not be fetched or parsed. Recorded on the Source, never fatal to a run."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        self.url = url
-        self.reason = reason
-        super().__init__(f"{url}: {reason}")
 
 
 class BriefingError(DigestError):

@@ -158,7 +158,8 @@ def test_medscape_link_keys_and_escaped_html(shared_feeds: Path) -> None:
 
 def test_empty_feed_is_normal(shared_feeds: Path) -> None:
     feed = parse_file(shared_feeds, SHARED_FILES["empty"])
-    assert feed == ParsedFeed(title="test updates on arXiv.org", entries=(), error=None)
+    assert feed == ParsedFeed(title="test updates on arXiv.org", entries=(), error=None,
+                              kind="rss")
 
 
 def test_arxiv_feed_error_is_an_error(shared_feeds: Path) -> None:

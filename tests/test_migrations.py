@@ -23,9 +23,10 @@ from test_cli import clean_env, cli
 from digest_mailer import db
 from digest_mailer.db import migrate
 from digest_mailer.db.models import Delivery, Run, Source, Subscriber, Vote
+from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.errors import SchemaError
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -308,7 +309,7 @@ def test_a_database_behind_stops_the_start_unless_auto_migrate(database_url):
     migrate.upgrade(database_url, "0001")
     with pytest.raises(SchemaError, match="digest-mailer db upgrade") as err:
         db.engine.make_engine(database_url, auto_migrate=False)
-    assert "0001 (behind: head is 0003)" in str(err.value)
+    assert f"0001 (behind: head is {HEAD})" in str(err.value)
     assert version(database_url) == "0001"
     db.engine.make_engine(database_url, auto_migrate=True).dispose()
     assert version(database_url) == HEAD
@@ -319,7 +320,7 @@ def test_by_default_sqlite_upgrades_itself_and_postgresql_waits(database_url):
         db.engine.make_engine(database_url).dispose()
         assert version(database_url) == HEAD
     else:
-        with pytest.raises(SchemaError, match=r"empty database; head is 0003.*db upgrade"):
+        with pytest.raises(SchemaError, match=rf"empty database; head is {HEAD}.*db upgrade"):
             db.engine.make_engine(database_url)
         assert version(database_url) is None
 
@@ -347,3 +348,69 @@ def test_cli_db_upgrade_and_current(database_url, tmp_path):
     assert cli(tmp_path, "db", "upgrade", env=env).stdout.strip() == (
         f"database at {HEAD} (head): nothing to do")
     cli(tmp_path, "feeds", "list", env=env)
+
+
+def source_kinds(conn: sa.Connection) -> list[tuple[str, str]]:
+    return [tuple(r) for r in conn.execute(sa.text("SELECT url, kind FROM source ORDER BY id"))]
+
+
+def test_0004_gives_the_sources_of_a_0003_database_the_kind_rss(database_url):
+    migrate.upgrade(database_url, "0003")
+    engine = engine_of(database_url)
+    with engine.begin() as conn:
+        rows = fill_0001(conn)  # every 0001 column is still there at 0003
+
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0003", "0004")
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        assert source_kinds(conn) == [
+            ("https://rss.arxiv.org/rss/cs.CV", "rss"),
+            ("https://connect.biorxiv.org/biorxiv_xml/bioinformatics", "rss")]
+    engine.dispose()
+
+    # Today's code reads the kind and records the one a fetch finds.
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    with Session(app) as session:
+        arxiv = db.sources.every(session)[0]
+        assert arxiv.kind == "rss"
+        db.sources.record_fetch(session, arxiv, FetchOutcome(url=arxiv.url, status=200),
+                                None, 2, datetime(2026, 12, 1, 5, tzinfo=UTC), "atom")
+        session.commit()
+        added = db.sources.add(session, "https://example.org/atom", "Example", "cs.CV", "atom")
+        session.commit()
+        assert added.id == 3  # the sequence continues past the migrated rows
+        assert [s.kind for s in db.sources.every(session)] == ["atom", "rss", "atom"]
+    app.dispose()
+
+    # Downgrading drops the column and nothing else; upgrading again defaults to rss.
+    command.downgrade(migrate.config(database_url), "0003")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert "kind" not in {c["name"] for c in sa.inspect(conn).get_columns("source")}
+        assert conn.execute(sa.text("SELECT count(*) FROM source")).scalar_one() == 3
+    migrate.upgrade(database_url)
+    with engine.connect() as conn:
+        assert [k for _, k in source_kinds(conn)] == ["rss", "rss", "rss"]
+    engine.dispose()
+
+
+def test_a_0003_database_opened_by_later_create_all_code_gets_source_kind(database_url):
+    """create_all never adds a column: a 0003 database without alembic_version (made by
+    create_all code before 0004) lacks source.kind, is stamped 0003 and completed."""
+    migrate.upgrade(database_url, "0003")
+    engine = engine_of(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+        rows = fill_0001(conn)
+    SQLModel.metadata.create_all(engine)  # every table exists: nothing to add
+    assert migrate.current(database_url) == migrate.State(None, legacy="0003")
+
+    before, after = migrate.upgrade(database_url)
+    assert (before.legacy, after) == ("0003", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        assert [k for _, k in source_kinds(conn)] == ["rss", "rss"]
+    engine.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -22,8 +21,9 @@ def make_engine(url: str, *, auto_migrate: bool | None = None,
     database is SQLite; otherwise a database behind the code raises SchemaError.
     ``busy_timeout`` is how long a SQLite statement waits for another writer's lock.
     """
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    path = migrate.sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from digest_mailer.domain.digest import is_update
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -66,6 +68,9 @@ class Source(SQLModel, table=True):
     url: str = Field(unique=True, index=True)
     label: str  # e.g. "arXiv (cs.CV)"
     category: str  # e.g. "cs.CV"
+    # Which parser reads it (ingest.parsers.PARSERS). Set at `feeds add` or left to the
+    # first successful parse, which records the kind the document turned out to be.
+    kind: str = "rss"
     active: bool = True
     etag: str | None = None
     last_modified: str | None = None
@@ -92,7 +97,7 @@ class Entry(SQLModel, table=True):
 
     @property
     def is_update(self) -> bool:
-        return self.announce_type in ("replace", "replace-cross")
+        return is_update(self.announce_type)
 
 
 class Subscriber(SQLModel, table=True):

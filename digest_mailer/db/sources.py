@@ -10,15 +10,22 @@ from sqlmodel import Session, select
 from digest_mailer.db.models import Source
 from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.ingest.arxiv import is_arxiv_category
+from digest_mailer.ingest.parsers import DEFAULT_KIND
 
 
-def add(session: Session, url: str, label: str, category: str) -> Source:
-    """Add a source or update its label and category; the URL is its identity."""
+def add(session: Session, url: str, label: str, category: str,
+        kind: str | None = None) -> Source:
+    """Add a source or update its label and category; the URL is its identity.
+
+    ``kind`` None: "rss" for a new source (its first parse records the real kind), and the
+    kind stays for a known one.
+    """
     source = session.exec(select(Source).where(Source.url == url)).first()
     if source is None:
-        source = Source(url=url, label=label, category=category)
+        source = Source(url=url, label=label, category=category, kind=kind or DEFAULT_KIND)
     else:
         source.label, source.category, source.active = label, category, True
+        source.kind = kind or source.kind
     session.add(source)
     session.commit()
     session.refresh(source)
@@ -39,14 +46,18 @@ def due(session: Session, now: datetime, interval: timedelta) -> list[Source]:
 
 
 def record_fetch(session: Session, source: Source, outcome: FetchOutcome, error: str | None,
-                 entry_count: int, now: datetime) -> None:
-    """Store the outcome of one fetch on its source; the last error stays visible."""
+                 entry_count: int, now: datetime, kind: str = "") -> None:
+    """Store the outcome of one fetch on its source; the last error stays visible.
+
+    ``kind``: what a successfully parsed document turned out to be ("" → unchanged).
+    """
     source.last_fetched_at = now
     source.last_status = outcome.status
     source.last_error = error
     if error is None:
         source.last_success_at = now
         source.last_entry_count = entry_count
+        source.kind = kind or source.kind
         if not outcome.not_modified:
             source.etag, source.last_modified = outcome.etag, outcome.last_modified
     session.add(source)

@@ -8,6 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+UPDATE_TYPES = ("replace", "replace-cross")
+
+
+def is_update(announce_type: str) -> bool:
+    """arXiv replacements are revisions of papers already announced."""
+    return announce_type in UPDATE_TYPES
+
 
 @dataclass(frozen=True)
 class ParsedEntry:
@@ -25,8 +32,7 @@ class ParsedEntry:
 
     @property
     def is_update(self) -> bool:
-        """arXiv replacements are revisions of papers already announced."""
-        return self.announce_type in ("replace", "replace-cross")
+        return is_update(self.announce_type)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class ParsedFeed:
     title: str
     entries: tuple[ParsedEntry, ...]
     error: str | None = None
+    kind: str = ""  # what the document turned out to be ("rss", "atom"); "" when unknown
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from digest_mailer import db
 from digest_mailer.app import build_pipeline
 from digest_mailer.errors import SchemaError, SettingsError
 from digest_mailer.faces.demo import import_file, run_demo
+from digest_mailer.ingest.parsers import KINDS
 from digest_mailer.services.send import Pipeline, Report
 from digest_mailer.settings import load_settings
 
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("url")
     add.add_argument("--label", required=True, help='shown on each paper, e.g. "arXiv (cs.CV)"')
     add.add_argument("--category", required=True, help="e.g. cs.CV")
+    add.add_argument("--kind", choices=KINDS, help="its parser (default: found at first fetch)")
     feeds.add_parser("list", help="every source with its last fetch and error")
     fetch = feeds.add_parser("fetch", help="fetch sources now")
     fetch.add_argument("--due", action="store_true", help="only those due by the interval")
@@ -237,7 +239,7 @@ def _export(args: argparse.Namespace, pipeline: Pipeline) -> int:
 def _feeds(args: argparse.Namespace, pipeline: Pipeline) -> int:
     if args.action == "add":
         with Session(pipeline.engine) as session:
-            source = db.sources.add(session, args.url, args.label, args.category)
+            source = db.sources.add(session, args.url, args.label, args.category, args.kind)
         print(f"source {source.label}: {source.url}")
         return 0
     if args.action == "fetch":

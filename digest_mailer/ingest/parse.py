@@ -73,9 +73,15 @@ def parse_feed(body: bytes, *, source_category: str | None = None) -> ParsedFeed
             by_key[entry.key] = replace(seen, categories=merged)
 
     error = _document_error(doc, title, feed, usable=bool(by_key))
+    kind = _kind(str(doc.get("version") or ""))
     if error:
-        return ParsedFeed(title=title, entries=(), error=error)
-    return ParsedFeed(title=title, entries=tuple(by_key.values()))
+        return ParsedFeed(title=title, entries=(), error=error, kind=kind)
+    return ParsedFeed(title=title, entries=tuple(by_key.values()), kind=kind)
+
+
+def _kind(version: str) -> str:
+    """The source kind of feedparser's ``version`` ("rss20", "rss10", "atom10", …)."""
+    return next((k for k in ("rss", "atom") if version.startswith(k)), "")
 
 
 def _document_error(

@@ -29,7 +29,7 @@ from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, Rendere
 from digest_mailer.domain.schedule import due_date
 from digest_mailer.domain.select import Selection, regroup
 from digest_mailer.errors import DeliveryError
-from digest_mailer.ingest import FetchRequest, fetch_sources, parse_feed
+from digest_mailer.ingest import FetchRequest, fetch_sources, parse_source
 from digest_mailer.mail.links import LinkSigner
 from digest_mailer.mail.message import build_message, make_message_id
 from digest_mailer.mail.render import DigestRenderer
@@ -113,12 +113,13 @@ class Pipeline:
                 concurrency=self.settings.fetch_concurrency)
             for source, outcome in zip(sources, outcomes, strict=True):
                 report.counts["sources"] += 1
-                error, count = outcome.error, 0
+                error, count, kind = outcome.error, 0, ""
                 if error is None and outcome.not_modified:
                     report.counts["not_modified"] += 1
                 elif error is None:
-                    parsed = parse_feed(outcome.body or b"", source_category=source.category)
-                    error = parsed.error
+                    parsed = parse_source(source.kind, outcome.body or b"",
+                                          source_category=source.category)
+                    error, kind = parsed.error, parsed.kind
                     if error is None:
                         count = len(parsed.entries)
                         new, merged = db.entries.store(session, source, parsed.entries, now)
@@ -129,7 +130,7 @@ class Pipeline:
                     report.fail(source.label, error)
                 else:
                     report.counts["fetched"] += 1
-                db.sources.record_fetch(session, source, outcome, error, count, now)
+                db.sources.record_fetch(session, source, outcome, error, count, now, kind)
             report.counts["entries_total"] = db.entries.count(session)
             db.runs.save(session, Run(kind=report.kind, started_at=now,
                                         counts=dict(report.counts), errors=report.errors))
