@@ -13,9 +13,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from collections.abc import Mapping
 from functools import lru_cache
 
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from types import MappingProxyType
 from typing import Any
 
@@ -44,7 +44,7 @@ def check(code: str) -> str:
     return code
 
 
-@lru_cache(maxsize=None)
+@cache
 def texts(lang: str) -> Mapping[str, str]:
     """The table of ``lang``, read-only; a missing key raises KeyError, never English."""
     module = importlib.import_module(f"{__name__}.{check(lang)}")

@@ -66,7 +66,8 @@ TEXTS: dict[str, str] = {
     "brief.unquoted": "{lead}。",
     "brief.thread_one": "{count}条", "brief.thread_many": "{count}条",
     "brief.head_cross": "今天的{total}篇论文分布在 {categories}，有{threads}跨领域的线索。",
-    "brief.head_highlight": "今天的{total}篇论文（{categories}）没有明显的共同线索，以下是几篇亮点。",
+    "brief.head_highlight": "今天的{total}篇论文（{categories}）没有明显的共同线索，"
+                            "以下是几篇亮点。",
     "brief.head_within": "今天的{total}篇论文（{categories}）没有跨领域的共同线索，"
                          "但领域内有相近的工作。",
     "brief.head_shared": "今天 {categories} 的{total}篇论文有{threads}共同线索。",
@@ -147,7 +148,8 @@ TEXTS: dict[str, str] = {
     "page.preferences.max_papers_error": "请选择{low}至{high}之间的数字。",
     "page.preferences.save": "保存偏好",
     "page.home.title": "科研简报",
-    "page.home.text": "这里的页面都通过简报邮件中的链接打开：管理偏好、退订，或在浏览器中查看简报。",
+    "page.home.text": "这里的页面都通过简报邮件中的链接打开：管理偏好、退订，"
+                      "或在浏览器中查看简报。",
     "page.invalid_link.title": "链接无效",
     "page.invalid_link.text": "此链接无效。它可能在复制时被截断，或者已经过期。"
                               "请使用最近一期简报邮件中的链接。",
