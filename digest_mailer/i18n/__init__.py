@@ -22,6 +22,8 @@ from functools import cache
 from types import MappingProxyType
 from typing import Any
 
+from markupsafe import Markup
+
 from digest_mailer.errors import DigestError
 
 # The registry, in the order a reader is offered them; the reference language first.
@@ -68,5 +70,12 @@ def words(key: str) -> tuple[str, ...]:
 
 
 def page_context(lang: str = REFERENCE) -> dict[str, Any]:
-    """What a web page template needs to speak ``lang``: the table as ``t``, and ``lang``."""
-    return {"t": texts(lang), "lang": check(lang)}
+    """What a web page template needs to speak ``lang``: the table as ``t``, ``lang``, and
+    :func:`markup` for strings that carry markup."""
+    return {"t": texts(lang), "lang": check(lang), "markup": markup}
+
+
+def markup(table: Mapping[str, str], key: str, **fmt: Any) -> Markup:
+    """A page string that holds markup of its own (``<strong>{email}</strong>``): the table
+    is trusted, every value put into it is escaped."""
+    return Markup(table[key]).format(**fmt)

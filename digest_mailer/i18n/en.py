@@ -93,7 +93,7 @@ TEXTS: dict[str, str] = {
     "reply.unsubscribe": "unsubscribe|stop",
     # --- web pages ------------------------------------------------------------------------------
     "page.product": "Research Digest",
-    "page.title": "{title} · Research Digest",
+    "page.title_suffix": " · Research Digest",
     "page.unsubscribe.title": "Unsubscribe",
     "page.unsubscribe.heading": "Unsubscribe from the research digest?",
     "page.unsubscribe.lead": "You will no longer receive the morning digest at"

@@ -89,7 +89,7 @@ TEXTS: dict[str, str] = {
     "reply.unsubscribe": "退订|取消订阅",
     # --- web pages ------------------------------------------------------------------------------
     "page.product": "科研简报",
-    "page.title": "{title}｜科研简报",
+    "page.title_suffix": "｜科研简报",
     "page.unsubscribe.title": "退订",
     "page.unsubscribe.heading": "要退订科研简报吗？",
     "page.unsubscribe.lead": "退订后，<strong>{email}</strong> 将不再收到每日早间简报。",
