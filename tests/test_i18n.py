@@ -180,7 +180,7 @@ def test_the_chinese_email_follows_the_rules() -> None:
     assert reason == ("您以 a@example.org 订阅了每日科研简报；领域：cs.CV, cs.LG；"
                       "关键词：“diffusion”。")
     assert zh_faults(reason) == []
-    assert category_label("cs.CV", "zh") == "计算机视觉（cs.CV）"
+    assert category_label("cs.CV", "zh") == "计算机视觉 (cs.CV)"  # the code as typed
     assert category_label("cs.CV") == "Computer Vision (cs.CV)"
 
 

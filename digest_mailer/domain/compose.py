@@ -19,7 +19,7 @@ def category_label(category: str, language: str = "en") -> str:
     name = table.get(f"category.{category}")
     if not name:
         return category
-    return name + table["lang.word_sep"] + table["lang.parenthesised"].format(text=category)
+    return table["lang.category_label"].format(name=name, code=category)
 
 
 def profile_of(subscriber: Subscriber, votes: Sequence[tuple[str, str]] = ()) -> Profile:

@@ -11,6 +11,7 @@ TEXTS: dict[str, str] = {
     "lang.list_and": " and ",
     "lang.colon": ":",
     "lang.parenthesised": "({text})",
+    "lang.category_label": "{name} ({code})",
     "lang.num.1": "one", "lang.num.2": "two", "lang.num.3": "three", "lang.num.4": "four",
     "lang.num.5": "five",
     "lang.date_long": "{day} {month} {year}",

@@ -12,6 +12,7 @@ TEXTS: dict[str, str] = {
     "lang.list_and": " 和 ",
     "lang.colon": "：",
     "lang.parenthesised": "（{text}）",
+    "lang.category_label": "{name} ({code})",  # the code in Latin brackets, as typed
     "lang.num.1": "一", "lang.num.2": "两", "lang.num.3": "三", "lang.num.4": "四",
     "lang.num.5": "五",
     "lang.date_long": "{year}年{month}{day}日",
