@@ -223,7 +223,8 @@ def test_subject() -> None:
     assert subject_for(make_digest(2)).endswith("2 new papers in cs.CV and cs.LG")
     assert subject_for(make_digest(0)) == "Research digest, 24 Nov 2026: no new papers"
     zh = subject_for(make_digest(14, language="zh"))
-    assert zh == "科研简报 2026-11-24：cs.CV、cs.LG 等 4 个领域的 14 篇新论文"
+    # The measure word sits on its number ("14篇", not "14 篇"): tests/test_i18n.py.
+    assert zh == "科研简报 2026-11-24：cs.CV、cs.LG及另外2个领域的14篇新论文"
     hostile = make_digest(3)
     group = replace(hostile.groups[0], category="cs.CV\r\nBcc: x@evil.org")
     subject = subject_for(replace(hostile, groups=(group, *hostile.groups[1:])))

@@ -18,6 +18,7 @@ import re
 
 from digest_mailer.briefing.linkcheck import link_like
 from digest_mailer.errors import BriefingError
+from digest_mailer.i18n import LANGUAGES, texts
 
 _SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.I | re.S)
 _TAG = re.compile(r"</?[A-Za-z!][^>]*(?:>|$)")
@@ -26,12 +27,9 @@ _LINE_MARK = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+•]\s+|\d+[.)]\s+)+")
 _INLINE_HEADING = re.compile(r"(?<!\S)#{1,6}\s+")
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _CITATION = re.compile(r"\[([\d\s,;–-]*\d[\d\s,;–-]*)\]")
+# How a refusal starts, in every language we brief in (each table's brief.refusals).
 _REFUSAL = re.compile(
-    r"^\W*(?:I[’']?m sorry|I am sorry|sorry\b|I apologi[sz]e|I can(?:[’']?t|not| not)\b|"
-    r"I[’']?m unable|I am unable|I won[’']?t|as an AI|as a language model|"
-    r"抱歉|对不起|很抱歉|我无法|我不能|作为一个?(?:AI|人工智能|语言模型))",
-    re.I,
-)
+    r"^\W*(?:" + "|".join(texts(code)["brief.refusals"] for code in LANGUAGES) + ")", re.I)
 # Phrases only the system prompt contains: seeing one means the model printed its prompt.
 _LEAK = re.compile(r"You write the briefing paragraph|untrusted DATA from public feeds", re.I)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")

@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
+from digest_mailer.i18n import texts
 
 Term = tuple[str, ...]
 
@@ -72,10 +73,7 @@ _CUE = re.compile(r"\b(?:we (?:show|prove|propose|introduce|find|demonstrate|est
 _TOKEN = re.compile(r"[^\W\d_]\w*(?:[-–][^\W\d_]\w*)*-?|[^\s\w]|\d\S*")
 _MATH = re.compile(r"\$[^$]*\$")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|et al|cf|vs|Fig|Eq|resp|approx)|\b[A-Z])\.$")
-_NUM = {"en": {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"},
-        "zh": {1: "一", 2: "两", 3: "三", 4: "四", 5: "五"}}
-_VERBS = {"en": (("links", "link"), ("connects", "connect"), ("spans", "span")),
-          "zh": ("连接了", "串起了", "贯穿")}
+_VERBS = 3  # brief.cross.1..3 in each language table: the verb varies from theme to theme
 MAX_THEMES = 3
 MAX_CITED = 5
 MAX_QUOTE = 240
@@ -174,15 +172,14 @@ class ExtractiveBriefer:
         papers = list({p.number: p for g in groups for p in g.papers}.values())
         if not papers:
             return Briefing(text="", kind="extractive")
-        lang = "zh" if language == "zh" else "en"
+        lang = texts(language)  # an unknown code raises here: no English in its place
         order = list(dict.fromkeys(p.category for p in papers))
         sentences = {p.number: _sentences(p.abstract) for p in papers}
         used: set[str] = set()
         parts: list[tuple[str, str, str, int]] = []  # (kind, lead, quote, quoted paper)
         if len(papers) == 1:
             paper = papers[0]
-            lead = (f"今天只有 1 篇论文（{paper.category}）" if lang == "zh"
-                    else f"Today's digest has one paper, in {paper.category}")
+            lead = lang["brief.one_paper"].format(category=paper.category)
             quote = self._quote(sentences[paper.number], None, used)
             text = self._assemble("", [("one", lead, quote, paper.number)], lang, shrink=True)
             return Briefing(text=text, kind="extractive")
@@ -197,7 +194,7 @@ class ExtractiveBriefer:
             for paper in sorted(papers, key=lambda p: (turns[p.number], order.index(p.category)))[
                 :MAX_THEMES
             ]:
-                lead = f"来自 {paper.category}" if lang == "zh" else f"From {paper.category}"
+                lead = lang["brief.highlight"].format(category=paper.category)
                 quote = self._quote(sentences[paper.number], None, used)
                 parts.append(("highlight", lead, quote, paper.number))
         for k in range(len(parts), 0, -1):  # drop the weakest themes until the paragraph fits
@@ -207,10 +204,10 @@ class ExtractiveBriefer:
                 return Briefing(text=text, kind="extractive")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _assemble(self, head: str, parts: list[tuple[str, str, str, int]], lang: str, *,
-                  shrink: bool = False) -> str:
+    def _assemble(self, head: str, parts: list[tuple[str, str, str, int]],
+                  lang: Mapping[str, str], *, shrink: bool = False) -> str:
         """Header and sentences; with ``shrink``, quotes are shortened until the text fits."""
-        sep = " " if lang == "en" else ""
+        sep = lang["lang.word_sep"]
 
         def build(limit: int) -> str:
             segs = [_seg(lead, quote, n, lang, limit) for _, lead, quote, n in parts]
@@ -244,12 +241,13 @@ class ExtractiveBriefer:
             used.add(best[0])
         return best
 
-    def _fit(self, text: str, lang: str) -> str:
-        """The last guard on length: cut at a word (a character for Chinese) and mark it."""
+    def _fit(self, text: str, lang: Mapping[str, str]) -> str:
+        """The last guard on length: cut at a word (a character where words have no spaces
+        between them, as in Chinese) and mark it."""
         if len(text) <= self.max_chars:
             return text
         head = text[: self.max_chars - 1]
-        if lang == "en" and " " in head:
+        if lang["lang.word_sep"] and " " in head:
             head = head.rsplit(" ", 1)[0]
         return head.rstrip(",;:“ ") + "…"
 
@@ -328,65 +326,57 @@ def _cite(numbers: Sequence[int]) -> str:
     return "[" + ", ".join(str(n) for n in numbers) + "]"
 
 
-def _join(items: Sequence[str], lang: str) -> str:
+def _join(items: Sequence[str], lang: Mapping[str, str]) -> str:
     if len(items) < 2:
         return "".join(items)
-    last = " 和 " if lang == "zh" else " and "
-    return ("、" if lang == "zh" else ", ").join(items[:-1]) + last + items[-1]
+    return lang["lang.list_sep"].join(items[:-1]) + lang["lang.list_and"] + items[-1]
 
 
 def _upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _count(n: int, lang: str) -> str:
-    return _NUM[lang].get(n, str(n))
+def _count(n: int, lang: Mapping[str, str]) -> str:
+    """"five" / "五" up to five, digits above."""
+    return lang.get(f"lang.num.{n}", str(n))
 
 
-def _lead(theme: Theme, kind: str, lang: str, index: int = 0) -> str:
+def _lead(theme: Theme, kind: str, lang: Mapping[str, str], index: int = 0) -> str:
     """The start of a theme's sentence, up to and including the citation of its papers; the
-    verb joining fields varies from one cross-category theme to the next."""
-    cite, many = _cite(theme.numbers), _count(len(theme.numbers), lang)
-    verbs = _VERBS[lang][index % len(_VERBS[lang])]
-    if lang == "zh":
-        if kind == "cross":
-            return f"「{theme.label}」{verbs} {_join(theme.categories, lang)} {cite}"
-        where = f"在 {theme.categories[0]} 中，" if kind == "within" else ""
-        return f"{where}{many} 篇论文都涉及「{theme.label}」{cite}"
+    verb joining fields varies from one cross-category theme to the next. The sentence
+    starts with a capital where the language has them ("Diffusion models link …")."""
+    fields = {"label": theme.label, "cite": _cite(theme.numbers),
+              "count": _count(len(theme.numbers), lang)}
     if kind == "cross":
-        verb = verbs[1] if theme.plural else verbs[0]
-        return f"{_upper_first(theme.label)} {verb} {_join(theme.categories, lang)} {cite}"
-    papers = f"{many} papers take up {theme.label} {cite}"
-    return f"In {theme.categories[0]}, {papers}" if kind == "within" else _upper_first(papers)
+        key = f"brief.cross{'_plural' if theme.plural else ''}.{index % _VERBS + 1}"
+        return _upper_first(lang[key].format(categories=_join(theme.categories, lang), **fields))
+    if kind == "within":
+        return _upper_first(lang["brief.within"].format(category=theme.categories[0], **fields))
+    return _upper_first(lang["brief.shared"].format(**fields))
 
 
-def _seg(lead: str, quote: str, number: int, lang: str, limit: int = MAX_QUOTE) -> str:
+def _seg(lead: str, quote: str, number: int, lang: Mapping[str, str],
+         limit: int = MAX_QUOTE) -> str:
     """One sentence: the lead, then the quoted sentence and the paper it comes from."""
     if len(quote) > limit:
         quote = quote[: limit - 1].rsplit(" ", 1)[0] + "…"
     quote = quote.rstrip(".;:。；：")
-    if lang == "zh":
-        return f"{lead}：“{quote}” [{number}]。" if quote else f"{lead}。"
-    return f"{lead}: “{quote}” [{number}]." if quote else f"{lead}."
+    if quote:
+        return lang["brief.quoted"].format(lead=lead, quote=quote, number=number)
+    return lang["brief.unquoted"].format(lead=lead)
 
 
-def _header(total: int, order: list[str], kinds: list[str], lang: str) -> str:
+def _header(total: int, order: list[str], kinds: list[str], lang: Mapping[str, str]) -> str:
     cats, cross = _join(order, lang), kinds.count("cross")
-    if lang == "zh":
-        if cross:
-            return f"今天的 {total} 篇论文分布在 {cats}，有{_count(cross, lang)}条跨领域的线索。"
-        if "highlight" in kinds:
-            return f"今天的 {total} 篇论文（{cats}）没有明显的共同线索，以下是几篇亮点。"
-        if "within" in kinds:
-            return f"今天的 {total} 篇论文（{cats}）没有跨领域的共同线索，但领域内有相近的工作。"
-        return f"今天 {cats} 的 {total} 篇论文有{_count(len(kinds), lang)}条共同线索。"
     shared = cross or len(kinds)
-    threads = f"{_count(shared, lang)} thread{'s' if shared > 1 else ''}"
+    threads = lang["brief.thread_one" if shared == 1 else "brief.thread_many"].format(
+        count=_count(shared, lang))
     if cross:
-        return f"Today's {total} papers in {cats} share {threads} across fields."
-    if "highlight" in kinds:
-        return f"Today's {total} papers in {cats} share no common thread; some highlights."
-    if "within" in kinds:
-        return (f"No thread spans the fields of today's {total} papers ({cats}), "
-                "but some recur within one.")
-    return f"Today's {total} papers in {cats} share {threads}."
+        key = "brief.head_cross"
+    elif "highlight" in kinds:
+        key = "brief.head_highlight"
+    elif "within" in kinds:
+        key = "brief.head_within"
+    else:
+        key = "brief.head_shared"
+    return lang[key].format(total=total, categories=cats, threads=threads)

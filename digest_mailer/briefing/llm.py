@@ -24,6 +24,7 @@ import openai
 from digest_mailer.briefing.check import check_briefing
 from digest_mailer.domain.digest import Briefing, CategoryGroup
 from digest_mailer.errors import BriefingError
+from digest_mailer.i18n import texts
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ SUMMARY_CHARS = 100
 TITLE_CHARS = 100
 _KEY_SENTENCE = re.compile(r"\b(?:we (?:propose|introduce|present|develop|show)|this (?:paper|work)"
                            r"|in this (?:paper|work)|here we)\b", re.I)
-LANGUAGES = {"en": "English", "zh": "Simplified Chinese (简体中文)"}
 RETRY_DELAY = 0.5  # seconds before the first retry of a failed request, doubling after
 _RETRY_STATUSES = (408, 409, 429)  # and every 5xx: what the openai client itself retries
 
@@ -189,7 +189,7 @@ def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: in
     """The chat messages: the task in the system message, the papers as delimited user data."""
     categories = ", ".join(dict.fromkeys(g.category for g in groups)) or "none"
     system = _SYSTEM.format(
-        max_chars=max_chars, language=LANGUAGES.get(language, "English"), categories=categories
+        max_chars=max_chars, language=texts(language)["lang.prompt_name"], categories=categories
     )
     blocks = []
     for group in groups:

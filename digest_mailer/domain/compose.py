@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
 
 from digest_mailer.db.models import Entry, Subscriber
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, Links, Paper, Recipient
 from digest_mailer.domain.select import Profile, Selection, taste_from_votes
-
-# Human names of the categories the seeds and bundled feeds use; others show their code.
-CATEGORY_NAMES = {
-    "cs.AI": "Artificial Intelligence",
-    "cs.CL": "Computation and Language",
-    "cs.CV": "Computer Vision",
-    "cs.LG": "Machine Learning",
-    "cs.IR": "Information Retrieval",
-    "cs.RO": "Robotics",
-    "stat.ML": "Machine Learning (Statistics)",
-    "math.PR": "Probability",
-    "math.OC": "Optimization and Control",
-    "quant-ph": "Quantum Physics",
-    "bioinformatics": "Bioinformatics",
-    "genomics": "Genomics",
-}
+from digest_mailer.i18n import texts
 
 
-def category_label(category: str) -> str:
-    name = CATEGORY_NAMES.get(category)
-    return f"{name} ({category})" if name else category
+def category_label(category: str, language: str = "en") -> str:
+    """'Computer Vision (cs.CV)': the table's name for the categories the seeds and bundled
+    feeds use (category.*) with the code; any other category shows its code."""
+    table = texts(language)
+    name = table.get(f"category.{category}")
+    if not name:
+        return category
+    return table["lang.category_label"].format(name=name, code=category)
 
 
 def profile_of(subscriber: Subscriber, votes: Sequence[tuple[str, str]] = ()) -> Profile:
@@ -60,19 +51,14 @@ def reason_for(subscriber: Subscriber) -> str:
     """The footer's answer to "why do I get this?"."""
     fields = _listed(subscriber.categories)
     words = _listed(subscriber.keywords, quote=True)
-    if subscriber.language == "zh":
-        parts = [f"您以 {subscriber.email} 订阅了每日科研简报"]
-        if fields:
-            parts.append(f"领域:{fields}")
-        if words:
-            parts.append(f"关键词:{words}")
-        return ";".join(parts) + "。"
-    text = f"You subscribed {subscriber.email} to the daily research digest"
+    t = texts(subscriber.language)
+    text = t["email.reason"].format(email=subscriber.email)
     if fields:
-        text += f" for {fields}"
+        text += t["email.reason_categories"].format(categories=fields)
     if words:
-        text += f"{' and' if fields else ' for'} the keywords {words}"
-    return text + "."
+        key = "email.reason_keywords_also" if fields else "email.reason_keywords"
+        text += t[key].format(keywords=words)
+    return text + t["email.reason_end"]
 
 
 def badge(source_label: str, category: str) -> str:
@@ -126,6 +112,10 @@ def _subject_name(category: str, entries: Sequence[object], labels: dict[int, tu
 
 def build_digest(subscriber: Subscriber, digest_date: date, groups: Sequence[CategoryGroup],
                  briefing: Briefing, links: Links) -> Digest:
+    # Headings in the reader's language; groups_of names them in English because the
+    # same groups feed the briefing of every reader.
+    lang = subscriber.language
+    groups = [replace(g, label=category_label(g.category, lang)) for g in groups]
     return Digest(recipient=recipient_of(subscriber), digest_date=digest_date,
                   groups=tuple(groups), briefing=briefing, links=links,
                   reason=reason_for(subscriber))

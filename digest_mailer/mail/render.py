@@ -25,6 +25,7 @@ from markupsafe import Markup
 from mjml import mjml2html
 
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, RenderedDigest
+from digest_mailer.i18n import texts
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -43,50 +44,8 @@ URL_CHARS = 2000  # a longer link is dropped: no real paper needs one
 HTML_BUDGET = 100_000  # bytes of the HTML part; Gmail clips at ~102 KB
 MIN_ABSTRACT_CHARS = 60  # shorter than this an abstract says nothing: drop it instead
 
-# Spelled out here because strftime("%b") follows the process locale.
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
-
-# Chrome strings shared by both templates; feed text is never translated.
-STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "html_lang": "en", "font": "Helvetica,Arial,sans-serif",
-        "product": "Research Digest", "greeting": "Prepared for {name}",
-        "subject": "Research digest, {date}: {count} in {cats}",
-        "subject_empty": "Research digest, {date}: no new papers",
-        "subject_unnamed": "Research digest, {date}: {count}",
-        "briefing": "Today's briefing",
-        "kind_llm": "Briefing written by an AI model{model} from today's abstracts"
-                    " — may contain errors",
-        "kind_extractive": "Briefing extracted from today's abstracts (no AI model used)",
-        "toc": "In this issue", "paper_one": "1 paper", "paper_many": "{n} papers",
-        "new_one": "1 new paper", "new_many": "{n} new papers",
-        "and_more": "{first} and {n} more", "and": "{first} and {last}",
-        "empty": "No new papers in your categories today.", "et_al": "et al.",
-        "more_like": "More like this", "less_like": "Less like this",
-        "why": "Why you get this email", "preferences": "Manage preferences",
-        "unsubscribe": "Unsubscribe", "view_online": "View in browser",
-        "omitted": "{n} more papers did not fit in this email; all are in the browser view.",
-    },
-    "zh": {
-        "html_lang": "zh-Hans", "font": "PingFang SC,Microsoft YaHei,Helvetica,Arial,sans-serif",
-        "product": "科研简报", "greeting": "{name}，您好",
-        "subject": "科研简报 {date}：{cats} 的 {count}",
-        "subject_many": "科研简报 {date}：{cats} 等 {k} 个领域的 {count}",
-        "subject_empty": "科研简报 {date}：今日没有新论文",
-        "subject_unnamed": "科研简报 {date}：{count}",
-        "briefing": "今日简报",
-        "kind_llm": "本简报由 AI 模型{model}根据今日摘要生成，可能有误",
-        "kind_extractive": "本简报摘自今日论文摘要（未使用 AI 模型）",
-        "toc": "本期内容", "paper_one": "1 篇", "paper_many": "{n} 篇",
-        "new_one": "1 篇新论文", "new_many": "{n} 篇新论文",
-        "empty": "您关注的领域今日没有新论文。", "et_al": "等",
-        "more_like": "多推荐类似论文", "less_like": "少推荐类似论文",
-        "why": "您为何收到此邮件", "preferences": "管理订阅偏好",
-        "unsubscribe": "退订", "view_online": "在浏览器中查看",
-        "omitted": "另有 {n} 篇论文未能放入本邮件，请在浏览器中查看全部。",
-    },
-}
+# A Subject names this many categories, then "and N more".
+SUBJECT_CATEGORIES = 3
 
 # Characters mjml-python refuses to parse (C0 controls, non-characters) or cannot encode
 # (lone surrogates): one stray byte in a feed must not break a whole send.
@@ -97,11 +56,6 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _WIDE_OR_RUN = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]|"
                           "[^\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+")
 _TRAILING = " ,;:.-–—"
-
-
-def strings_for(language: str) -> dict[str, str]:
-    """The chrome strings for a language, English when it is unknown."""
-    return STRINGS.get(language, STRINGS["en"])
 
 
 def clean(value: str) -> str:
@@ -171,12 +125,20 @@ def _author_list(authors: tuple[str, ...], language: str) -> str:
     names = [n for n in (person_name(a, AUTHOR_CHARS) for a in authors[: MAX_AUTHORS * 4]) if n]
     shown = ", ".join(names[:MAX_AUTHORS])
     more = len(names) > MAX_AUTHORS or len(authors) > MAX_AUTHORS * 4
-    return f"{shown} {strings_for(language)['et_al']}" if more else shown
+    return f"{shown} {texts(language)['email.et_al']}" if more else shown
 
 
 def paper_count(n: int, language: str = "en") -> str:
-    t = strings_for(language)
-    return t["paper_one"] if n == 1 else t["paper_many"].format(n=n)
+    t = texts(language)
+    return t["email.paper_one"] if n == 1 else t["email.paper_many"].format(n=n)
+
+
+def join_list(items: list[str] | tuple[str, ...], language: str) -> str:
+    """"a, b and c" in the reader's language ("a、b 和 c")."""
+    t = texts(language)
+    if len(items) < 2:
+        return "".join(items)
+    return t["lang.list_sep"].join(items[:-1]) + t["lang.list_and"] + items[-1]
 
 
 def paragraphs(text: str) -> list[str]:
@@ -214,61 +176,55 @@ def wrap(text: str, indent: str = "", width: int = TEXT_WIDTH, hang: str | None 
 
 
 def format_date(day: date, language: str = "en", short: bool = False) -> str:
-    if language == "zh":
-        return day.isoformat() if short else f"{day.year}年{day.month}月{day.day}日"
-    month = MONTHS[day.month - 1]
-    return f"{day.day} {month[:3] if short else month} {day.year}"
+    t, shape = texts(language), "short" if short else "long"
+    month = t[f"lang.month{'_short' if short else ''}.{day.month}"]
+    return t[f"lang.date_{shape}"].format(day=day.day, month=month, year=day.year)
 
 
 def briefing_label(briefing: Briefing, language: str = "en") -> str:
     """Say honestly who wrote the briefing: an AI model or an extract of the abstracts."""
-    t = strings_for(language)
+    t = texts(language)
     if briefing.kind == "extractive":
-        return t["kind_extractive"]
+        return t["email.kind_extractive"]
     if briefing.kind != "llm":
         raise ValueError(f"unknown briefing kind {briefing.kind!r} (expected llm|extractive)")
     model = one_line(briefing.model or "")
-    if not model:
-        return t["kind_llm"].format(model="")
-    return t["kind_llm"].format(model=f"（{model}）" if language == "zh" else f" ({model})")
+    shown = t["email.kind_llm_model"].format(model=model) if model else ""
+    return t["email.kind_llm"].format(model=shown)
 
 
 def subject_for(digest: Digest) -> str:
     """One line with the date, the paper count and the categories; never CR/LF."""
     lang = digest.recipient.language
-    t = strings_for(lang)
+    t = texts(lang)
     day = format_date(digest.digest_date, lang, short=True)
     groups = [g for g in digest.groups if g.papers]
     n = sum(len(g.papers) for g in groups)
     if not n:
-        return one_line(t["subject_empty"].format(date=day))
+        return one_line(t["email.subject_empty"].format(date=day))
     # Configured names only: the reader's categories, else CategoryGroup.subject_name (a
     # source's category), never a feed's free-form tag; each once, cut to a sane length.
     mine = {c.casefold() for c in digest.recipient.categories}
     named = (g.category if g.subject_name is None or g.category.casefold() in mine
              else g.subject_name for g in groups)
     cats = list(dict.fromkeys(c for c in (trim_words(c, LABEL_CHARS) for c in named) if c))
-    count = t["new_one"] if n == 1 else t["new_many"].format(n=n)
+    count = t["email.new_one"] if n == 1 else t["email.new_many"].format(n=n)
     if not cats:
-        text = t["subject_unnamed"].format(date=day, count=count)
-    elif lang == "zh":
-        key = "subject_many" if len(cats) > 2 else "subject"
-        text = t[key].format(date=day, cats="、".join(cats[:2]), k=len(cats), count=count)
+        text = t["email.subject_unnamed"].format(date=day, count=count)
     else:
-        if len(cats) > 3:
-            listed = t["and_more"].format(first=", ".join(cats[:2]), n=len(cats) - 2)
-        elif len(cats) > 1:
-            listed = t["and"].format(first=", ".join(cats[:-1]), last=cats[-1])
+        if len(cats) > SUBJECT_CATEGORIES:
+            listed = t["email.subject_more"].format(first=t["lang.list_sep"].join(cats[:2]),
+                                                    more=len(cats) - 2)
         else:
-            listed = cats[0]
-        text = t["subject"].format(date=day, count=count, cats=listed)
+            listed = join_list(cats, lang)
+        text = t["email.subject"].format(date=day, count=count, categories=listed)
     return one_line(text)
 
 
 def preheader_for(digest: Digest) -> str:
     """The inbox snippet: the start of the briefing, else the first title."""
     source = one_line(digest.briefing.text) or (digest.papers[0].title if digest.papers else "")
-    return trim_words(source, PREHEADER_CHARS) or strings_for(digest.recipient.language)["empty"]
+    return trim_words(source, PREHEADER_CHARS) or texts(digest.recipient.language)["email.empty"]
 
 
 def _finalize(value: Any) -> Any:
@@ -301,15 +257,16 @@ class DigestRenderer:
         self._text = self.env.get_template(TEXT_TEMPLATE)
 
     def context(self, digest: Digest) -> dict[str, Any]:
-        lang = digest.recipient.language if digest.recipient.language in STRINGS else "en"
-        t = strings_for(lang)
+        lang = digest.recipient.language
+        t = texts(lang)
         name = person_name(digest.recipient.name)
         return {
             "d": digest,
             "t": t,
             "lang": lang,
+            "colon": t["lang.colon"] + t["lang.word_sep"],  # "label: value" / "标签：值"
             "date_long": format_date(digest.digest_date, lang),
-            "greeting": t["greeting"].format(name=name) if name else "",
+            "greeting": t["email.greeting"].format(name=name) if name else "",
             "briefing": paragraphs(_cut(digest.briefing.text, BRIEFING_CHARS)),
             "briefing_label": briefing_label(digest.briefing, lang),
             "groups": [g for g in digest.groups if g.papers],

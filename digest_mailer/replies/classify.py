@@ -14,6 +14,7 @@ from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import parseaddr
 
+from digest_mailer.i18n import words
 from digest_mailer.replies.evidence import (
     authenticated_from,
     referenced_message_ids,
@@ -24,7 +25,9 @@ from digest_mailer.replies.mailtext import body_text, excerpt_of
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY_CODE = re.compile(r"\b([45])\d\d\b")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_UNSUBSCRIBE = re.compile(r"^(unsubscribe|stop|退订|取消订阅)[\s.!。！]*$", re.IGNORECASE)
+# A reply whose first line is only such a word, in any of our languages (reply.unsubscribe).
+_UNSUBSCRIBE = re.compile(rf"^({'|'.join(map(re.escape, words('reply.unsubscribe')))})[\s.!。！]*$",
+                          re.IGNORECASE)
 _AUTO_SUBJECTS = (
     "out of office", "out of the office", "automatic reply", "auto reply", "auto-reply",
     "autoreply", "auto response", "auto-response", "autosvar", "abwesenheitsnotiz",

@@ -8,6 +8,8 @@ from typing import Any
 import jinja2
 from fastapi.responses import HTMLResponse
 
+from digest_mailer import i18n
+
 
 class Pages:
     def __init__(self, directory: Path) -> None:
@@ -17,6 +19,8 @@ class Pages:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True, lstrip_blocks=True,
         )
+        # English unless a render passes the reader's table (i18n.page_context(lang)).
+        self.env.globals.update(i18n.page_context())
 
     def render(self, name: str, status_code: int = 200,
                headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:

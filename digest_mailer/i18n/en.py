@@ -1,0 +1,194 @@
+"""English: the reference table; every other language has exactly these keys and placeholders."""
+
+TEXTS: dict[str, str] = {
+    # --- the language's own conventions ---------------------------------------------------
+    "lang.name": "English",
+    "lang.prompt_name": "English",  # the language as the briefing model is asked to write it
+    "lang.html": "en",
+    "lang.font": "Helvetica,Arial,sans-serif",
+    "lang.word_sep": " ",  # between words and sentences; "" where text has no spaces
+    "lang.list_sep": ", ",
+    "lang.list_and": " and ",
+    "lang.colon": ":",
+    "lang.parenthesised": "({text})",
+    "lang.category_label": "{name} ({code})",
+    "lang.num.1": "one", "lang.num.2": "two", "lang.num.3": "three", "lang.num.4": "four",
+    "lang.num.5": "five",
+    "lang.date_long": "{day} {month} {year}",
+    "lang.date_short": "{day} {month} {year}",
+    # Spelled out here because strftime("%b") follows the process locale.
+    "lang.month.1": "January", "lang.month.2": "February", "lang.month.3": "March",
+    "lang.month.4": "April", "lang.month.5": "May", "lang.month.6": "June",
+    "lang.month.7": "July", "lang.month.8": "August", "lang.month.9": "September",
+    "lang.month.10": "October", "lang.month.11": "November", "lang.month.12": "December",
+    "lang.month_short.1": "Jan", "lang.month_short.2": "Feb", "lang.month_short.3": "Mar",
+    "lang.month_short.4": "Apr", "lang.month_short.5": "May", "lang.month_short.6": "Jun",
+    "lang.month_short.7": "Jul", "lang.month_short.8": "Aug", "lang.month_short.9": "Sep",
+    "lang.month_short.10": "Oct", "lang.month_short.11": "Nov", "lang.month_short.12": "Dec",
+    # --- the digest email --------------------------------------------------------------------
+    "email.product": "Research Digest",
+    "email.greeting": "Prepared for {name}",
+    "email.subject": "Research digest, {date}: {count} in {categories}",
+    "email.subject_empty": "Research digest, {date}: no new papers",
+    "email.subject_unnamed": "Research digest, {date}: {count}",
+    "email.subject_more": "{first} and {more} more",  # past SUBJECT_CATEGORIES names
+    "email.briefing": "Today's briefing",
+    "email.kind_llm": "Briefing written by an AI model{model} from today's abstracts"
+                      " — may contain errors",
+    "email.kind_llm_model": " ({model})",
+    "email.kind_extractive": "Briefing extracted from today's abstracts (no AI model used)",
+    "email.toc": "In this issue",
+    "email.paper_one": "1 paper", "email.paper_many": "{n} papers",
+    "email.new_one": "1 new paper", "email.new_many": "{n} new papers",
+    "email.empty": "No new papers in your categories today.",
+    "email.et_al": "et al.",
+    "email.more_like": "More like this", "email.less_like": "Less like this",
+    "email.why": "Why you get this email",
+    "email.preferences": "Manage preferences",
+    "email.unsubscribe": "Unsubscribe",
+    "email.view_online": "View in browser",
+    "email.omitted": "{n} more papers did not fit in this email; all are in the browser view.",
+    "email.reason": "You subscribed {email} to the daily research digest",
+    "email.reason_categories": " for {categories}",
+    "email.reason_keywords": " for the keywords {keywords}",
+    "email.reason_keywords_also": " and the keywords {keywords}",
+    "email.reason_end": ".",
+    # --- the extractive briefing ------------------------------------------------------------
+    "brief.one_paper": "Today's digest has one paper, in {category}",
+    "brief.highlight": "From {category}",
+    # The verb joining fields varies from one cross-category theme to the next.
+    "brief.cross.1": "{label} links {categories} {cite}",
+    "brief.cross.2": "{label} connects {categories} {cite}",
+    "brief.cross.3": "{label} spans {categories} {cite}",
+    "brief.cross_plural.1": "{label} link {categories} {cite}",
+    "brief.cross_plural.2": "{label} connect {categories} {cite}",
+    "brief.cross_plural.3": "{label} span {categories} {cite}",
+    "brief.within": "In {category}, {count} papers take up {label} {cite}",
+    "brief.shared": "{count} papers take up {label} {cite}",
+    "brief.quoted": "{lead}: “{quote}” [{number}].",
+    "brief.unquoted": "{lead}.",
+    "brief.thread_one": "{count} thread", "brief.thread_many": "{count} threads",
+    "brief.head_cross": "Today's {total} papers in {categories} share {threads} across fields.",
+    "brief.head_highlight": "Today's {total} papers in {categories} share no common thread;"
+                            " some highlights.",
+    "brief.head_within": "No thread spans the fields of today's {total} papers ({categories}),"
+                         " but some recur within one.",
+    "brief.head_shared": "Today's {total} papers in {categories} share {threads}.",
+    # How a model's refusal starts (regular expressions, "|"-separated; see briefing/check.py).
+    "brief.refusals": r"I[’']?m sorry|I am sorry|sorry\b|I apologi[sz]e|I can(?:[’']?t|not| not)\b"
+                      r"|I[’']?m unable|I am unable|I won[’']?t|as an AI|as a language model",
+    # --- category display names (others show their code) ------------------------------------
+    "category.cs.AI": "Artificial Intelligence",
+    "category.cs.CL": "Computation and Language",
+    "category.cs.CV": "Computer Vision",
+    "category.cs.LG": "Machine Learning",
+    "category.cs.IR": "Information Retrieval",
+    "category.cs.RO": "Robotics",
+    "category.stat.ML": "Machine Learning (Statistics)",
+    "category.math.PR": "Probability",
+    "category.math.OC": "Optimization and Control",
+    "category.quant-ph": "Quantum Physics",
+    "category.bioinformatics": "Bioinformatics",
+    "category.genomics": "Genomics",
+    # --- words a reader writes back ("|"-separated; matched case-insensitively) -------------
+    "reply.unsubscribe": "unsubscribe|stop",
+    # --- web pages ------------------------------------------------------------------------------
+    "page.product": "Research Digest",
+    "page.title_suffix": " · Research Digest",
+    "page.unsubscribe.title": "Unsubscribe",
+    "page.unsubscribe.heading": "Unsubscribe from the research digest?",
+    "page.unsubscribe.lead": "You will no longer receive the morning digest at"
+                             " <strong>{email}</strong>.",
+    "page.unsubscribe.button": "Unsubscribe",
+    "page.unsubscribe.hint": "Changed your mind? Just close this page: nothing happens until"
+                             " you press the button.",
+    "page.unsubscribed.title": "Unsubscribed",
+    "page.unsubscribed.bounced_heading": "You no longer receive the digest",
+    "page.unsubscribed.bounced_text": "Mail to <strong>{email}</strong> could not be delivered,"
+                                      " so we stopped sending the digest there.\nIf your mailbox"
+                                      " works again, please ask the digest's administrator to"
+                                      " re-enable it.",
+    "page.unsubscribed.heading": "You are unsubscribed",
+    "page.unsubscribed.notice": "You will no longer receive the digest at"
+                                " <strong>{email}</strong>.",
+    "page.unsubscribed.mistake": "Unsubscribed by mistake?",
+    "page.unsubscribed.undo": "Undo — keep sending me the digest",
+    "page.resubscribed.title": "Subscribed again",
+    "page.resubscribed.heading": "Welcome back",
+    "page.resubscribed.notice": "You are subscribed again: the digest comes to"
+                                " <strong>{email}</strong> as before.",
+    "page.resubscribed.link": "Change your categories, keywords or send time",
+    "page.feedback.title": "Feedback",
+    "page.feedback.ask_more": "Show me more papers like “{title}”?",
+    "page.feedback.ask_less": "Show me fewer papers like “{title}”?",
+    "page.feedback.yes_more": "Yes, more like this",
+    "page.feedback.yes_less": "Yes, fewer like this",
+    "page.feedback.hint": "Your answer changes the order of papers in your next digests.",
+    "page.feedback_done.title": "Thank you",
+    "page.feedback_done.heading": "Thank you",
+    "page.feedback_done.noted_more": "Noted: more papers like “{title}”.",
+    "page.feedback_done.noted_less": "Noted: fewer papers like “{title}”.",
+    "page.feedback_done.effect_more": "From your next digest on, papers whose titles share words"
+                                      " with this one\n{words}\nare placed higher within your"
+                                      " categories.\nYour categories and keywords still decide"
+                                      " which papers come at all.",
+    "page.feedback_done.effect_less": "From your next digest on, papers whose titles share words"
+                                      " with this one\n{words}\nare placed lower within your"
+                                      " categories.\nYour categories and keywords still decide"
+                                      " which papers come at all.",
+    "page.feedback_done.words": "({words})",
+    "page.feedback_done.preferences": "Manage your categories and keywords",
+    "page.preferences.title": "Preferences",
+    "page.preferences.heading": "Your digest preferences",
+    "page.preferences.for": "For <strong>{email}</strong>",
+    "page.preferences.saved": "Saved. Your next digest uses these preferences.",
+    "page.preferences.not_saved": "Nothing was saved: please correct the fields marked below.",
+    "page.preferences.inactive": "You are not receiving the digest at the moment; saving here"
+                                 " does not subscribe you again.",
+    "page.preferences.categories": "Categories",
+    "page.preferences.no_sources": "No sources are configured yet.",
+    "page.preferences.keywords": "Keywords",
+    "page.preferences.keywords_hint": "One per line (or separated by “|”). A paper matching a"
+                                      " keyword in its title or abstract is included from any"
+                                      " category.",
+    "page.preferences.exclusions": "Exclude papers mentioning",
+    "page.preferences.exclusions_hint": "One per line. Exclusions win over everything else.",
+    "page.preferences.send_hour": "Send at (hour)",
+    "page.preferences.timezone": "Time zone",
+    "page.preferences.timezone_hint": "For example Europe/Berlin, America/New_York,"
+                                      " Asia/Shanghai.",
+    "page.preferences.language": "Language",
+    "page.preferences.max_papers": "Papers per digest",
+    "page.preferences.max_papers_hint": "From {low} to {high}.",
+    "page.preferences.max_papers_error": "Choose a number from {low} to {high}.",
+    "page.preferences.save": "Save preferences",
+    # Texts the web face passes to pages.message(title, text) (moved there by a follow-up).
+    "page.home.title": "Research Digest",
+    "page.home.text": "The pages here are reached from the links in your digest email: manage"
+                      " preferences, unsubscribe, or view a digest in your browser.",
+    "page.invalid_link.title": "Link not valid",
+    "page.invalid_link.text": "This link is not valid. It may have been cut short when it was"
+                              " copied, or it is too old. Please use the link in your latest"
+                              " digest email.",
+    "page.not_one_click.title": "Not unsubscribed",
+    "page.not_one_click.text": "This request did not say List-Unsubscribe=One-Click; nothing was"
+                               " changed. Use the button on the unsubscribe page.",
+    "page.not_sent.title": "Not sent yet",
+    "page.not_sent.text": "This digest has not been sent yet.",
+    "page.form_expired.title": "Form expired",
+    "page.form_expired.text": "This form has expired or was not sent from our page. Please go"
+                              " back, reload the page and try again.",
+    "page.not_found.title": "Not found",
+    "page.not_found.text": "There is no page at this address.",
+    "page.not_allowed.title": "Not allowed",
+    "page.not_allowed.text": "This page does not accept that kind of request.",
+    "page.refused.title": "Request refused",
+    "page.refused.text": "This request could not be handled.",
+    "page.bad_request.title": "Bad request",
+    "page.bad_request.text": "This request is not valid.",
+    "page.server_error.title": "Something went wrong",
+    "page.server_error.text": "Sorry, something went wrong on our side. Please try again later.",
+    "page.too_large.title": "Request too large",
+    "page.too_large.text": "This request is larger than {limit} bytes; none of our forms sends"
+                           " that.",
+}
