@@ -1,4 +1,4 @@
-"""Queries on the sources (feeds) and the categories readers may choose."""
+"""Queries on the sources (feeds) and the categories readers may choose. The caller commits."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ def add(session: Session, url: str, label: str, category: str) -> Source:
     else:
         source.label, source.category, source.active = label, category, True
     session.add(source)
-    session.commit()
-    session.refresh(source)
+    session.flush()  # the id, for the caller
     return source
 
 
@@ -50,7 +49,6 @@ def record_fetch(session: Session, source: Source, outcome: FetchOutcome, error:
         if not outcome.not_modified:
             source.etag, source.last_modified = outcome.etag, outcome.last_modified
     session.add(source)
-    session.commit()
 
 
 # Every category element of the entries whose key is an arXiv id: no ":" ("2604.21935",

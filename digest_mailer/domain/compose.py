@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import TYPE_CHECKING, cast
 
-from digest_mailer.db.models import Entry, Subscriber
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, Links, Paper, Recipient
 from digest_mailer.domain.select import Profile, Selection, taste_from_votes
+
+if TYPE_CHECKING:  # the rows are read by attribute only: the domain needs no database
+    from digest_mailer.db.models import Entry, Subscriber
 
 # Human names of the categories the seeds and bundled feeds use; others show their code.
 CATEGORY_NAMES = {
@@ -89,8 +92,8 @@ def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
     configured = {c.casefold(): c for _, c in labels.values()}
     for category, entries in selection.groups:
         papers: list[Paper] = []
-        for entry in entries:
-            assert isinstance(entry, Entry)
+        for item in entries:
+            entry = cast("Entry", item)
             number += 1
             source_label = labels.get(entry.source_id, (category, category))[0]
             papers.append(Paper(
@@ -117,8 +120,8 @@ def _subject_name(category: str, entries: Sequence[object], labels: dict[int, tu
     """
     if category.casefold() in configured:
         return configured[category.casefold()]
-    for entry in entries:
-        assert isinstance(entry, Entry)
+    for item in entries:
+        entry = cast("Entry", item)
         if entry.source_id in labels:
             return labels[entry.source_id][1]
     return ""
