@@ -124,6 +124,7 @@ def main() -> None:
                 for category in categories():
                     db.sources.add(session, f"https://example.org/{category}.xml",
                                      f"bench ({category})", category)
+                session.commit()
             known = categories()
             data = path.read_bytes()
 

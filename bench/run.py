@@ -36,9 +36,8 @@ from sqlmodel import Session, select
 from synthetic import CATEGORIES, make_entries, make_subscribers
 
 from digest_mailer import db
-from digest_mailer.app import build_pipeline
+from digest_mailer.app import App
 from digest_mailer.db.models import BriefingCacheEntry, Delivery, Run, Subscriber
-from digest_mailer.services.send import Pipeline
 from digest_mailer.settings import load_settings
 
 LLM_DELAY = 0.3
@@ -48,7 +47,7 @@ class SlowLLM(ThreadingHTTPServer):
     """Answers every chat completion after 300 ms; counts calls and prompt tokens."""
 
     daemon_threads = True
-    request_queue_size = 256  # the pipeline sends many requests at once
+    request_queue_size = 256  # the send path makes many requests at once
 
     def __init__(self, counts: Any) -> None:
         super().__init__(("127.0.0.1", 0), _LLMHandler)
@@ -141,21 +140,21 @@ class Services:
 
 
 class StageClock:
-    """Wraps the pipeline's stage entry points to add up their wall time."""
+    """Wraps the send path's stage entry points to add up their wall time."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, app: App) -> None:
         self.seconds: Counter[str] = Counter()
-        self._wrap(pipeline, "_prepare", "select")  # choose papers, write and claim the row
-        self._wrap(pipeline.briefer, "brief", "brief")
-        self._wrap(pipeline.renderer, "render", "render")
-        factory = pipeline.transport_factory
+        self._wrap(app.send, "_prepare", "select")  # choose papers, write and claim the row
+        self._wrap(app.briefer, "brief", "brief")
+        self._wrap(app.renderer, "render", "render")
+        factory = app.send.transport_factory
 
         def timed_factory():  # type: ignore[no-untyped-def]
             transport = factory()
             self._wrap(transport, "send", "send")
             return transport
 
-        pipeline.transport_factory = timed_factory
+        app.send.transport_factory = timed_factory
 
     def _wrap(self, owner: object, name: str, stage: str) -> None:
         inner = getattr(owner, name)
@@ -183,9 +182,9 @@ def build_world(args: argparse.Namespace, tmp: Path, services: Services) -> dict
         max_per_category=args.papers, send_batch_size=args.batch,
         llm_concurrency=args.llm_concurrency, auto_migrate=True)
     rng = random.Random(7)
-    pipeline = build_pipeline(settings)
+    app = App(settings)
     start = time.perf_counter()
-    with Session(pipeline.engine) as session:
+    with Session(app.engine) as session:
         sources = {c: db.sources.add(session, f"https://bench.example.org/{c}", f"arXiv ({c})",
                                        c) for c in CATEGORIES}
         entries = make_entries(args.entries, rng)
@@ -196,30 +195,30 @@ def build_world(args: argparse.Namespace, tmp: Path, services: Services) -> dict
         session.add_all(Subscriber(**row) for row in make_subscribers(args.subscribers, rng))
         session.commit()
     print(f"world: {args.entries} entries, {args.subscribers} subscribers, "
-          f"{pipeline.engine.dialect.name}, built in {time.perf_counter() - start:.1f} s")
+          f"{app.engine.dialect.name}, built in {time.perf_counter() - start:.1f} s")
     return {"settings": settings}
 
 
-def reset(pipeline: Pipeline) -> None:
-    with Session(pipeline.engine) as session:
+def reset(app: App) -> None:
+    with Session(app.engine) as session:
         for table in (Delivery, BriefingCacheEntry, Run):
             session.exec(delete(table))  # type: ignore[call-overload]
         session.commit()
 
 
 def worker(settings_kw: dict, ids: list[int], batch: int, day: date, out: multiprocessing.Queue):
-    pipeline = build_pipeline(load_settings(env_file=None, **settings_kw))
-    clock = StageClock(pipeline)
+    app = App(load_settings(env_file=None, **settings_kw))
+    clock = StageClock(app)
     counts: Counter[str] = Counter()
     for start in range(0, len(ids), batch):
-        counts.update(pipeline.send_digests(ids[start:start + batch], digest_date=day).counts)
+        counts.update(app.send.send(ids[start:start + batch], digest_date=day).counts)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out.put((dict(counts), dict(clock.seconds), peak_rss_mb(), usage.ru_utime, usage.ru_stime))
 
 
 def run(label: str, settings, llm: Services, ids: list[int], workers: int, batch: int) -> None:
-    pipeline = build_pipeline(settings)
-    reset(pipeline)
+    app = App(settings)
+    reset(app)
     calls0, tokens0 = llm.calls, llm.prompt_tokens
     day = date(2026, 11, 24)
     kw = {k: getattr(settings, k) for k in (
@@ -245,7 +244,7 @@ def run(label: str, settings, llm: Services, ids: list[int], workers: int, batch
     user, system = (sum(r[i] for r in results) for i in (3, 4))
     sent = counts["sent"]
     calls, tokens = llm.calls - calls0, llm.prompt_tokens - tokens0
-    with Session(pipeline.engine) as session:
+    with Session(app.engine) as session:
         rows = session.exec(select(Delivery.entry_keys, Subscriber.language).join(
             Subscriber, Subscriber.id == Delivery.subscriber_id))
         keys = {(tuple(entry_keys), language) for entry_keys, language in rows}
@@ -301,8 +300,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url) as url:
         args.database_url = url
         world = build_world(args, Path(tmp), services)
-        pipeline = build_pipeline(world["settings"])
-        with Session(pipeline.engine) as session:
+        app = App(world["settings"])
+        with Session(app.engine) as session:
             ids = [s.id for s in db.subscribers.active(session)]
         for workers in args.workers:
             run(f"run with {workers} worker(s)", world["settings"], services, ids, workers,

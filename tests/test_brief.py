@@ -425,9 +425,9 @@ def test_a_phishing_answer_sends_the_extractive_briefing_and_is_counted(
     feed_server.add_bytes("/cv.xml", with_items(shell, items[:4]))
     world.add_source("/cv.xml", "arXiv (cs.CV)", "cs.CV")
     world.subscribe("r@example.org", ["cs.CV"])
-    world.pipeline.refresh_feeds()
+    world.app.ingest.refresh()
 
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     assert report.counts["sent"] == 1 and report.counts["llm_failures"] == 1, report
     assert llm_server.count == 1
     (received,) = smtp.messages  # type: ignore[attr-defined]
@@ -435,7 +435,7 @@ def test_a_phishing_answer_sends_the_extractive_briefing_and_is_counted(
     assert "Briefing extracted from today's abstracts" in text
     for bad in ("evil", "password", "log in at", "https ://"):
         assert bad not in text.lower() and bad not in html.lower()
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         (delivery,) = session.exec(Delivery.__table__.select()).all()  # type: ignore[attr-defined]
         (run,) = [r for r in db.runs.recent(session) if r.kind == "send"]
     assert delivery.briefing_kind == "extractive"

@@ -58,7 +58,7 @@ def test_digest_of_hostile_stored_rows_fits_under_the_clip(
     feed_server.add_bytes("/j.xml", b"<rss version='2.0'><channel><title>J</title>"
                                     b"</channel></rss>")
     world.add_source("/j.xml", "Journal (cs.CV)", "cs.CV")
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         (source,) = db.sources.every(session)
         assert source.id is not None
         for i in range(250):
@@ -75,7 +75,7 @@ def test_digest_of_hostile_stored_rows_fits_under_the_clip(
     world.subscribe("big@example.org", ["cs.CV"], name="Reader " * 700,
                     keywords=[f"keyword{k} " + "x" * 90 for k in range(20)])
 
-    assert world.pipeline.send_digests().counts["sent"] == 1
+    assert world.app.send.send().counts["sent"] == 1
     (received,) = smtp.messages
     message = parse(received.content)
     text, html = parts(message)

@@ -25,6 +25,7 @@ from test_worker import CLI, CONSUMER, TIMEOUT, clean_env, stop
 from world import DEMO, World, parse
 
 from digest_mailer import db
+from digest_mailer.app import App
 from digest_mailer.db.models import Delivery, DeliveryStatus
 from digest_mailer.mail.transport import Pacer
 
@@ -43,7 +44,7 @@ def world_with(tmp_path: Path, feeds, smtp: LoopbackSmtp | StoreThenDropSmtp, re
     world.add_demo_sources()
     for n in range(readers):
         world.subscribe(f"r{n:02d}@example.org", [CATEGORIES[n % len(CATEGORIES)]])
-    world.pipeline.refresh_feeds()
+    world.app.ingest.refresh()
     return world
 
 
@@ -77,7 +78,7 @@ def test_the_send_rate_and_the_messages_per_connection_are_honoured(tmp_path, fe
     smtp = smtp_server()
     world = world_with(tmp_path, feed_server, smtp, 30, smtp_rate=20, smtp_batch_size=10)
     started = time.monotonic()
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     elapsed = time.monotonic() - started
     assert report.counts["sent"] == 30, report
     assert len(smtp.messages) == 30
@@ -94,7 +95,7 @@ def test_the_rate_is_shared_by_the_batches_of_one_process(tmp_path, feed_server,
     ids = list(range(1, 31))
     reports = []
     threads = [threading.Thread(target=lambda part=part: reports.append(
-        world.pipeline.send_digests(part))) for part in (ids[:15], ids[15:])]
+        world.app.send.send(part))) for part in (ids[:15], ids[15:])]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -112,7 +113,7 @@ def test_a_deferred_recipient_is_retried_in_the_run_and_the_others_go_on(tmp_pat
                                                                          smtp_server):
     smtp = smtp_server(defer=("r01@example.org",), defer_times=2)  # 451 twice, then 250
     world = world_with(tmp_path, feed_server, smtp, 4)
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     assert report.counts["sent"] == 4 and report.counts["failed"] == 0, report
     assert report.counts["smtp_retries"] == 2 and smtp.deferred["r01@example.org"] == 3
     assert sorted(r for m in smtp.messages for r in m.rcpt_tos) == [
@@ -124,16 +125,16 @@ def test_a_recipient_deferred_all_run_stays_pending_and_goes_next_run(tmp_path, 
     smtp = smtp_server(defer=("r01@example.org",))  # always 451
     world = world_with(tmp_path, feed_server, smtp, 4)
     started = time.monotonic()
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     assert time.monotonic() - started < 10
     assert report.counts["sent"] == 3 and report.counts["will_retry"] == 1, report
     assert smtp.deferred["r01@example.org"] == 3  # tried, then twice more (0.5 s, 1 s)
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         delivery = db.deliveries.of_day(session, 2, date(2026, 11, 1))
     assert delivery.status == DeliveryStatus.PENDING and "451" in delivery.last_error
 
     smtp.defer = ()  # the mailbox takes mail again
-    again = world.pipeline.send_digests()
+    again = world.app.send.send()
     assert again.counts["sent"] == 1 and again.counts["already_done"] == 3
     assert len(smtp.messages) == 4
 
@@ -145,7 +146,7 @@ def _copies(smtp: StoreThenDropSmtp) -> Counter[str]:
 
 
 def _statuses(world: World) -> dict[int, str]:
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         return {d.subscriber_id: d.status for d in session.exec(select(Delivery))}
 
 
@@ -170,12 +171,12 @@ def test_a_message_stored_then_dropped_before_250_goes_out_at_most_twice(tmp_pat
     """
     smtp = dropping_smtp()  # every message: stored, then the connection closes
     world = world_with(tmp_path, feed_server, smtp, 3)
-    first = world.pipeline.send_digests()
+    first = world.app.send.send()
     assert _copies(smtp) == {f"r{n:02d}@example.org": 1 for n in range(3)}  # none in-run
     assert first.counts["maybe_delivered"] == 3 and first.counts["will_resend"] == 3, first
     assert first.counts["sent"] == 0 and first.counts["smtp_retries"] == 0
     assert set(_statuses(world).values()) == {DeliveryStatus.RESEND}
-    reports = [world.pipeline.send_digests() for _ in range(4)]
+    reports = [world.app.send.send() for _ in range(4)]
     copies = _copies(smtp)
     print(f"copies per reader over 5 runs: {dict(copies)}")
     assert copies == {f"r{n:02d}@example.org": 2 for n in range(3)}, copies
@@ -191,10 +192,10 @@ def test_with_resend_off_a_maybe_delivered_digest_is_never_sent_again(tmp_path, 
     """The others go on over the same batch; the maybe-delivered one stays at one copy."""
     smtp = dropping_smtp(drop_for=("r01@example.org",))
     world = world_with(tmp_path, feed_server, smtp, 4, resend_unknown=False)
-    first = world.pipeline.send_digests()
+    first = world.app.send.send()
     assert first.counts["sent"] == 3 and first.counts["unknown"] == 1, first
     for _ in range(3):
-        world.pipeline.send_digests()
+        world.app.send.send()
     assert _copies(smtp) == {f"r{n:02d}@example.org": 1 for n in range(4)}
     assert _statuses(world)[2] == DeliveryStatus.UNKNOWN
     assert smtp.connections == 2  # the drop reconnected once, for the next reader
@@ -221,9 +222,11 @@ def test_a_sqlite_write_lock_during_a_send_delays_the_marks_and_sends_nothing_tw
     """
     smtp = smtp_server()
     world = world_with(tmp_path, feed_server, smtp, 6)
-    url = world.pipeline.settings.effective_database_url
-    world.pipeline.engine.dispose()
-    world.pipeline.engine = db.engine.make_engine(url, busy_timeout=0.2)
+    url = world.app.settings.effective_database_url
+    world.app.engine.dispose()
+    world.app = App(world.app.settings, clock=world.app.clock,
+                    ssl_context=world.app.ssl_context,
+                    engine=db.engine.make_engine(url, busy_timeout=0.2))
     hold = 2.0
     lockers: list[subprocess.Popen[str]] = []
 
@@ -238,7 +241,7 @@ def test_a_sqlite_write_lock_during_a_send_delays_the_marks_and_sends_nothing_tw
     smtp.on_accept = lock_once
     started = time.monotonic()
     try:
-        report = world.pipeline.send_digests()
+        report = world.app.send.send()
     finally:
         for locker in lockers:
             locker.wait(timeout=10)
@@ -260,14 +263,14 @@ def test_a_non_ascii_local_part_fails_for_good_when_the_server_lacks_smtputf8(
     smtp = smtp_server()  # aiosmtpd without enable_SMTPUTF8: no SMTPUTF8 in its EHLO
     world = world_with(tmp_path, feed_server, smtp, 2)
     world.subscribe("üser@example.org", ["cs.CV"])
-    first = world.pipeline.send_digests()
+    first = world.app.send.send()
     assert first.counts["sent"] == 2 and first.counts["failed_permanent"] == 1, first
     assert first.counts["will_retry"] == 0
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         row = db.deliveries.of_day(session, 3, date(2026, 11, 1))
     assert row is not None and row.status == DeliveryStatus.FAILED
     assert "SMTPUTF8" in (row.last_error or "") and row.attempts == 1
-    again = world.pipeline.send_digests()
+    again = world.app.send.send()
     assert again.counts["already_done"] == 3 and again.counts["failed"] == 0, again
     assert sorted(received_by(smtp)) == ["r00@example.org", "r01@example.org"]
 
@@ -280,7 +283,7 @@ def test_a_non_ascii_local_part_is_sent_when_the_server_takes_smtputf8(
     smtp = smtp_server(smtputf8=True)
     world = world_with(tmp_path, feed_server, smtp, 2)
     world.subscribe("üser@example.org", ["cs.CV"], name="Jürgen Müller")
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     assert report.counts["sent"] == 3 and report.counts["failed"] == 0, report
     assert received_by(smtp) == {"r00@example.org": 1, "r01@example.org": 1,
                                  "üser@example.org": 1}
@@ -296,17 +299,17 @@ def test_a_non_ascii_local_part_is_sent_when_the_server_takes_smtputf8(
         ascii_mail = by_rcpt[reader]
         assert not ascii_mail.smtp_utf8 and ascii_mail.content.isascii()
         assert parse(ascii_mail.content)["To"].addresses[0].addr_spec == reader
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         row = db.deliveries.of_day(session, 3, date(2026, 11, 1))
     assert row is not None and row.status == DeliveryStatus.SENT
     # The preview (and "view in browser") builds the same message and sends nothing.
-    assert world.pipeline.preview("üser@example.org").subject == row.subject
+    assert world.app.composer.preview("üser@example.org").subject == row.subject
 
 
 # --- 3. the LLM budget of a run ------------------------------------------------------------
 
 def _kinds(world: World) -> Counter[str]:
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         rows = session.exec(select(Delivery)).all()
     return Counter(d.briefing_kind for d in rows)
 
@@ -320,7 +323,7 @@ def test_briefings_not_done_within_the_time_budget_are_extractive(tmp_path, feed
                            openai_api_key="sk-test", llm_timeout=5, llm_retries=0,
                            llm_budget_seconds=1, llm_concurrency=4)
         started = time.monotonic()
-        report = world.pipeline.send_digests()
+        report = world.app.send.send()
         elapsed = time.monotonic() - started
         assert report.counts["sent"] == 7, report
         assert elapsed < 1 + 1.5, elapsed  # the budget, plus rendering and sending 7
@@ -337,7 +340,7 @@ def test_the_call_budget_lets_exactly_that_many_calls_reach_the_endpoint(tmp_pat
     smtp = smtp_server()
     world = world_with(tmp_path, feed_server, smtp, 7, openai_base_url=llm_server.base_url,
                        openai_api_key="sk-test", llm_max_calls=2)
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     assert report.counts["sent"] == 7, report
     assert llm_server.count == 2 and report.counts["llm_calls"] == 2
     assert report.counts["llm_budget_exhausted"] == 5
@@ -349,7 +352,7 @@ def test_the_token_budget_stops_calls_before_they_are_made(tmp_path, feed_server
     smtp = smtp_server()
     world = world_with(tmp_path, feed_server, smtp, 3, openai_base_url=llm_server.base_url,
                        openai_api_key="sk-test", llm_max_tokens=10)  # less than any prompt
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     assert report.counts["sent"] == 3 and llm_server.count == 0
     assert report.counts["llm_budget_exhausted"] == 3
 

@@ -238,9 +238,9 @@ def test_real_shapes_end_to_end(real_world) -> None:
     world.subscribe("hepex@example.org", ["hep-ex"])
     world.subscribe("geo@example.org", ["symplectic"])
     world.subscribe("msc@example.org", ["53D10"])
-    ingest = world.pipeline.refresh_feeds()
+    ingest = world.app.ingest.refresh()
     assert not ingest.errors, ingest.errors
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     got = _digests(smtp)
     assert sorted(got) == ["geo@example.org", "hepex@example.org", "tex@example.org"], report
 
@@ -268,7 +268,7 @@ def test_real_shapes_end_to_end(real_world) -> None:
     assert " ".join(geo_text.split()).count("Legendrian knots in overtwisted manifolds") == 1
     assert geo_html.count("Legendrian knots in overtwisted manifolds") == 1
 
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         rows = {e.key: e for e in session.exec(select(Entry))}
         subscribable = db.sources.subscribable_categories(session)
     assert rows["2106.00550"].announce_type == "cross"

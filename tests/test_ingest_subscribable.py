@@ -69,11 +69,11 @@ def test_preferences_page_offers_and_saves_an_arxiv_category(tmp_path: Path,
     world.add_source("/rss/hep-ph+hep-ex", "arXiv (hep-ph)", "hep-ph")
     feed_server.add_file("/jsg.xml", JOURNAL)
     world.add_source("/jsg.xml", "Journal (symplectic)", "symplectic")
-    world.pipeline.refresh_feeds()
+    world.app.ingest.refresh()
     reader = world.subscribe("r@example.org", ["hep-ph"])
-    server.start(create_app(world.pipeline))
+    server.start(create_app(world.app))
 
-    url = world.pipeline.signer.links(reader.public_id, "none").preferences
+    url = world.app.signer.links(reader.public_id, "none").preferences
     assert url.startswith(server.base_url)
     with httpx.Client(timeout=10, trust_env=False) as client:
         page = client.get(url)
@@ -90,6 +90,6 @@ def test_preferences_page_offers_and_saves_an_arxiv_category(tmp_path: Path,
             "categories": ["53D10"], "keywords": "", "exclusions": "", "send_hour": "7",
             "timezone": "UTC", "language": "en", "max_papers": "20", "csrf": match.group(1)})
         assert forged.status_code == 400 and "Unknown category" in forged.text
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         row = session.get(Subscriber, reader.id)
         assert row is not None and row.categories == ["hep-ex"]

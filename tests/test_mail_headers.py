@@ -65,8 +65,8 @@ def _digest_for(name: str, tmp_path: Path, feed_server: FeedServer, smtp: Loopba
     world.add_source("/cv.xml", "arXiv (cs.CV)", "cs.CV")
     # Stored as is: rows written before the input caps, or by any other door.
     world.subscribe("ada@example.org", ["cs.CV"], name=name)
-    world.pipeline.refresh_feeds()
-    assert world.pipeline.send_digests().counts["sent"] == 1
+    world.app.ingest.refresh()
+    assert world.app.send.send().counts["sent"] == 1
     (received,) = smtp.messages
     return received.content
 
@@ -128,8 +128,8 @@ def test_a_feeds_category_text_never_reaches_the_subject(
     world.add_source("/j.xml", "Journal of Diffusion", "journal")
     # A keyword reader: the paper is not in their category, their keyword brings it in.
     world.subscribe("kw@example.org", ["cs.CV"], keywords=["diffusion"])
-    world.pipeline.refresh_feeds()
-    assert world.pipeline.send_digests().counts["sent"] == 1
+    world.app.ingest.refresh()
+    assert world.app.send.send().counts["sent"] == 1
 
     (received,) = smtp.messages
     message = email.message_from_bytes(received.content, policy=email.policy.default)

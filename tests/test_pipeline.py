@@ -10,13 +10,17 @@ import pytest
 from feedserver import FeedServer
 from llm_server import LLMServer
 from smtpserver import LoopbackSmtp
-from sqlmodel import Session
+from sqlmodel import Session, select
 from world import DEMO, World, arxiv_items, at, demo_sources, paper_links, parse, parts, with_items
 
 from digest_mailer import db
 from digest_mailer.db.models import Delivery, DeliveryStatus
 from digest_mailer.mail.transport import SmtpTransport
 from digest_mailer.services.send import MAX_ATTEMPTS
+
+
+def _deliveries_on(session: Session, day: date) -> list[Delivery]:
+    return list(session.exec(select(Delivery).where(Delivery.digest_date == day)))
 
 READERS = {
     "vision@example.org": ["cs.CV", "cs.LG"],
@@ -57,17 +61,17 @@ def test_morning_run_delivers_one_checked_digest_per_reader(tmp_path, feed_serve
     for path, label in (("/down.xml", "Down"), ("/slow.xml", "Slow"), ("/broken.xml", "Broken")):
         world.add_source(path, f"Journal ({label})", "journal")
 
-    ingest = world.pipeline.refresh_feeds()
+    ingest = world.app.ingest.refresh()
     assert ingest.counts["fetched"] == 7 and ingest.counts["failed"] == 3
     assert ingest.counts["entries_new"] == 70
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         errors = {s.label: s.last_error for s in db.sources.every(session)}
     assert errors["Journal (Down)"] == "HTTP 500"
     assert "timed out" in (errors["Journal (Slow)"] or "")
     assert errors["Journal (Broken)"]
     assert all(errors[row["label"]] is None for row in demo_sources())
 
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     assert report.counts["sent"] == len(READERS), report
     got = received(smtp)
     assert sorted(got) == sorted(READERS)  # one message each; none for the unsubscribed
@@ -98,12 +102,12 @@ def test_morning_run_delivers_one_checked_digest_per_reader(tmp_path, feed_serve
 
     # Every request after the first is conditional: an unchanged feed costs one 304.
     world.now += timedelta(hours=2)
-    again = world.pipeline.refresh_feeds()
+    again = world.app.ingest.refresh()
     assert again.counts["not_modified"] == 7
     assert [h.status for h in feed_server.requests_to("/arxiv_cs.CV.xml")] == [200, 304]
     assert llm_server.count >= 1
 
-    rerun = world.pipeline.send_digests()
+    rerun = world.app.send.send()
     assert rerun.counts["sent"] == 0 and rerun.counts["already_done"] == len(READERS)
     assert len(smtp.messages) == len(READERS)  # nothing twice
 
@@ -112,8 +116,8 @@ def test_cross_listed_paper_is_shown_once_under_the_readers_first_category(
         tmp_path, feed_server, smtp_server, database_url):
     smtp = smtp_server()
     world = smtp_world(tmp_path, feed_server, smtp, database_url)
-    world.pipeline.refresh_feeds()
-    world.pipeline.send_digests()
+    world.app.ingest.refresh()
+    world.app.send.send()
     (message,) = received(smtp)["vision@example.org"]
     text, _ = parts(message)
     # 2606.19460 is new in cs.CV and cross-listed in cs.AI and cs.LG.
@@ -138,11 +142,11 @@ def test_a_paper_seen_yesterday_is_not_sent_today_and_a_skipped_day_loses_nothin
         world.now = at(day)
         if day in days:
             feed_server.add_bytes("/cv.xml", with_items(shell, days[day]))
-            world.pipeline.refresh_feeds(force=True)
+            world.app.ingest.refresh(force=True)
         if day == 3:
             continue  # the job did not run at all that day
-        world.pipeline.send_digests()
-        with Session(world.pipeline.engine) as session:
+        world.app.send.send()
+        with Session(world.app.engine) as session:
             delivery = db.deliveries.of_day(session, reader.id, date(2026, 11, day))
             assert delivery is not None and delivery.status == DeliveryStatus.SENT
             sent[day] = delivery.entry_keys
@@ -156,29 +160,29 @@ def test_nothing_new_means_no_email_but_the_day_is_closed(tmp_path, feed_server,
     smtp = smtp_server()
     world = smtp_world(tmp_path, feed_server, smtp, database_url)
     world.subscribe("quiet@example.org", ["astro-ph.GA"])
-    world.pipeline.refresh_feeds()
-    report = world.pipeline.send_digests()
+    world.app.ingest.refresh()
+    report = world.app.send.send()
     assert report.counts["skipped_empty"] == 1
     assert "quiet@example.org" not in received(smtp)
-    assert world.pipeline.due() == []  # the empty day counts as done
+    assert world.app.send.due() == []  # the empty day counts as done
 
 
 def test_smtp_down_keeps_deliveries_pending_until_the_next_tick(tmp_path, feed_server,
                                                                 smtp_server, database_url):
     smtp = smtp_server()
     world = smtp_world(tmp_path, feed_server, smtp, database_url)
-    world.pipeline.refresh_feeds()
-    world.pipeline.transport_factory = lambda: SmtpTransport.from_url(
+    world.app.ingest.refresh()
+    world.app.send.transport_factory = lambda: SmtpTransport.from_url(
         "smtp://127.0.0.1:9", timeout=2)  # nothing listens on the discard port here
-    down = world.pipeline.send_digests()
+    down = world.app.send.send()
     assert down.counts["sent"] == 0 and down.counts["will_retry"] == len(READERS)
-    with Session(world.pipeline.engine) as session:
-        statuses = {d.status for d in db.deliveries.deliveries_on(session, date(2026, 11, 1))}
+    with Session(world.app.engine) as session:
+        statuses = {d.status for d in _deliveries_on(session, date(2026, 11, 1))}
     assert statuses == {DeliveryStatus.PENDING}
-    assert sorted(world.pipeline.due()) == sorted(world.pipeline.due())  # still due
+    assert sorted(world.app.send.due()) == sorted(world.app.send.due())  # still due
 
-    world.pipeline.transport_factory = lambda: SmtpTransport.from_url(smtp.url(), timeout=5)
-    up = world.pipeline.send_digests()
+    world.app.send.transport_factory = lambda: SmtpTransport.from_url(smtp.url(), timeout=5)
+    up = world.app.send.send()
     assert up.counts["sent"] == len(READERS)
     assert all(len(v) == 1 for v in received(smtp).values())
 
@@ -187,14 +191,14 @@ def test_a_refused_recipient_fails_once_and_is_not_retried(tmp_path, feed_server
                                                            database_url):
     smtp = smtp_server(refuse=("nlp@example.org",))
     world = smtp_world(tmp_path, feed_server, smtp, database_url)
-    world.pipeline.refresh_feeds()
-    first = world.pipeline.send_digests()
+    world.app.ingest.refresh()
+    first = world.app.send.send()
     assert first.counts["failed_permanent"] == 1 and first.counts["sent"] == len(READERS) - 1
     assert any("nlp@example.org" in e and "550" in e for e in first.errors)
-    second = world.pipeline.send_digests()
+    second = world.app.send.send()
     assert second.counts["sent"] == 0 and second.counts["failed"] == 0
-    with Session(world.pipeline.engine) as session:
-        failed = [d for d in db.deliveries.deliveries_on(session, date(2026, 11, 1))
+    with Session(world.app.engine) as session:
+        failed = [d for d in _deliveries_on(session, date(2026, 11, 1))
                   if d.status == DeliveryStatus.FAILED]
     assert len(failed) == 1 and failed[0].attempts == 1
 
@@ -216,8 +220,8 @@ def test_briefing_failures_still_deliver_a_bounded_plain_briefing(tmp_path, feed
         feed_server.add_bytes("/cv.xml", with_items(shell, [hostile, *items[1:5]]))
         world.add_source("/cv.xml", "arXiv (cs.CV)", "cs.CV")
         world.subscribe("r@example.org", ["cs.CV"])
-        world.pipeline.refresh_feeds()
-        report = world.pipeline.send_digests()
+        world.app.ingest.refresh()
+        report = world.app.send.send()
         assert report.counts["sent"] == 1
         (message,) = received(smtp)["r@example.org"]
         text, html = parts(message)
@@ -227,7 +231,7 @@ def test_briefing_failures_still_deliver_a_bounded_plain_briefing(tmp_path, feed
         assert "evil.example" not in text and "evil.example" not in html
         assert "**" not in briefing and "#" not in briefing
         assert llm.count >= 1
-        with Session(world.pipeline.engine) as session:
+        with Session(world.app.engine) as session:
             (delivery,) = session.exec(Delivery.__table__.select()).all()  # type: ignore[attr-defined]
         expected = "llm" if mode == "obedient" else "extractive"
         assert delivery.briefing_kind == expected
@@ -240,15 +244,15 @@ def test_a_digest_that_keeps_failing_is_given_up_and_reported(tmp_path, feed_ser
                                                                smtp_server):
     smtp = smtp_server()
     world = smtp_world(tmp_path, feed_server, smtp, f"sqlite:///{tmp_path / 'd.db'}")
-    world.pipeline.refresh_feeds()
-    world.pipeline.transport_factory = lambda: SmtpTransport.from_url(
+    world.app.ingest.refresh()
+    world.app.send.transport_factory = lambda: SmtpTransport.from_url(
         "smtp://127.0.0.1:9", timeout=2)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        report = world.pipeline.send_digests([1])
+        report = world.app.send.send([1])
         expected = "failed_permanent" if attempt == MAX_ATTEMPTS else "will_retry"
         assert report.counts[expected] == 1, (attempt, report)
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         delivery = db.deliveries.of_day(session, 1, date(2026, 11, 1))
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.last_error.startswith(f"gave up after {MAX_ATTEMPTS} attempts")
-    assert world.pipeline.send_digests([1]).counts["already_done"] == 1
+    assert world.app.send.send([1]).counts["already_done"] == 1

@@ -31,19 +31,19 @@ def site(tmp_path, feed_server, live_server):
     server = live_server()
     world = World.build(tmp_path, feed_server, base_url=server.base_url)
     world.add_demo_sources()
-    server.start(create_app(world.pipeline))
+    server.start(create_app(world.app))
     with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as client:
         yield world, client
 
 
 def _save(world: World, client: httpx.Client, reader: Subscriber,
           **fields: object) -> tuple[httpx.Response, Subscriber]:
-    path = world.pipeline.signer.links(reader.public_id, "none").preferences
+    path = world.app.signer.links(reader.public_id, "none").preferences
     page = client.get(path)
     match = CSRF.search(page.text)
     assert page.status_code == 200 and match
     response = client.post(path, data={**GOOD, **fields, "csrf": match.group(1)})
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         stored = session.get(Subscriber, reader.id)
         assert stored is not None
         return response, stored
@@ -55,7 +55,7 @@ def test_the_page_takes_the_time_zone_spellings_the_importer_takes(site):
     response, stored = _save(world, client, reader, timezone="asia/shanghai")
     assert response.status_code == 200 and "Saved." in response.text
     assert stored.timezone == "Asia/Shanghai"
-    imported = import_csv(world.pipeline.engine, "email,categories,timezone\n"
+    imported = import_csv(world.app.engine, "email,categories,timezone\n"
                           "r@example.org,cs.CV,asia/shanghai\n")
     assert imported.rejected == [] and imported.updated == ["r@example.org"]
     assert "timezone" not in imported.changes["r@example.org"]  # the same canonical name
@@ -92,7 +92,7 @@ def test_the_page_and_the_importer_refuse_the_same_profiles(site):
         assert stored.keywords == ["kept"] and stored.excluded_keywords == []
 
         cell = value.replace("\n", "|")
-        imported = import_csv(world.pipeline.engine, f"email,categories,{field}\n"
+        imported = import_csv(world.app.engine, f"email,categories,{field}\n"
                               f"r@example.org,cs.CV,{cell}\n")
         assert [(e.line, e.column) for e in imported.rejected] == [(2, field)]
         assert reason in imported.rejected[0].reason and not imported.written
@@ -104,6 +104,6 @@ def test_the_page_and_the_importer_accept_the_caps_themselves(site):
     words = [f"{i:02d}" + "w" * (MAX_ITEM_CHARS - 2) for i in range(MAX_ITEMS)]
     response, stored = _save(world, client, reader, keywords="\n".join(words))
     assert response.status_code == 200 and stored.keywords == words
-    imported = import_csv(world.pipeline.engine, "email,categories,keywords\n"
+    imported = import_csv(world.app.engine, "email,categories,keywords\n"
                           "r@example.org,cs.CV," + "|".join(reversed(words)) + "\n")
     assert imported.rejected == [] and imported.updated == ["r@example.org"]

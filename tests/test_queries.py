@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from digest_mailer import db
@@ -222,9 +223,9 @@ class TestSubscribers:
 
     def test_status_change_is_idempotent(self, session: Session) -> None:
         ada = add_subscriber(session, "ada@example.org")
-        assert db.subscribers.set_status(session, ada, "unsubscribed", "one-click", T0)
+        assert db.subscribers.set_status(ada, "unsubscribed", "one-click", T0)
         session.commit()
-        assert not db.subscribers.set_status(session, ada, "unsubscribed", "again", T0 + HOUR)
+        assert not db.subscribers.set_status(ada, "unsubscribed", "again", T0 + HOUR)
         session.commit()
         session.expire_all()
         row = db.subscribers.by_email(session, "ada@example.org")
@@ -304,28 +305,32 @@ class TestMessages:
     def message(self, message_id: str, kind: str, **fields: object) -> ReaderMessage:
         return ReaderMessage(message_id=message_id, kind=kind, **fields)  # type: ignore[arg-type]
 
-    def test_add_is_idempotent_by_message_id(self, session: Session) -> None:
-        assert db.messages.add(session, self.message("<1@x>", "feedback", body="Thanks!"))
+    def test_record_is_idempotent_by_message_id(self, session: Session) -> None:
+        db.messages.record(session, self.message("<1@x>", "feedback", body="Thanks!"))
         session.commit()
         assert db.messages.known(session, "<1@x>") and not db.messages.known(session, "<2@x>")
-        assert not db.messages.add(session, self.message("<1@x>", "auto"))
-        session.commit()  # the session goes on after the duplicate
+        db.messages.record(session, self.message("<1@x>", "auto"))
+        with pytest.raises(IntegrityError):  # the unique Message-ID refuses the second
+            session.commit()
+        session.rollback()  # the session goes on after the duplicate
         (row,) = db.messages.recent(session)
         assert (row.message_id, row.kind, row.body) == ("<1@x>", "feedback", "Thanks!")
 
     def test_a_duplicate_rolls_its_subscriber_change_back(self, session: Session) -> None:
         ada = add_subscriber(session, "ada@example.org")
-        db.messages.add(session, self.message("<1@x>", "unsubscribe"))
+        db.messages.record(session, self.message("<1@x>", "unsubscribe"))
         session.commit()
         ada.status = "unsubscribed"
-        assert not db.messages.record(session, self.message("<1@x>", "unsubscribe"), ada)
-        session.commit()
+        db.messages.record(session, self.message("<1@x>", "unsubscribe"), ada)
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
         session.expire_all()
         assert db.subscribers.by_email(session, "ada@example.org").status == "active"
 
     def test_recent_by_kinds_newest_first(self, session: Session) -> None:
         for n, kind in enumerate(["bounce_hard", "feedback", "auto", "feedback"]):
-            db.messages.add(session, self.message(f"<{n}@x>", kind))
+            db.messages.record(session, self.message(f"<{n}@x>", kind))
             session.commit()
         assert [m.message_id for m in db.messages.recent(session, ["feedback", "auto"])] == [
             "<3@x>", "<2@x>", "<1@x>"]
@@ -410,7 +415,7 @@ class TestDeliveries:
         rows = write(session, *(delivery(p, status=s) for p, s in zip(
             people, [DeliveryStatus.RESEND, DeliveryStatus.SENT, DeliveryStatus.EMPTY],
             strict=True)))
-        claimed = [db.deliveries.claim(session, d.id, T0) for d in rows]
+        claimed = [db.deliveries.claim(session, d.id, T0, timedelta(minutes=15)) for d in rows]
         session.commit()
         assert claimed == [True, False, False]
 
@@ -420,8 +425,10 @@ class TestDeliveries:
         sent, failed = write(session, delivery(ada, status=DeliveryStatus.SENDING),
                              delivery(bob, status=DeliveryStatus.SENDING))
         sent.briefing, sent.briefing_kind, sent.subject = "Two papers [1][2].", "llm", "Digest"
-        db.deliveries.finish(session, sent, DeliveryStatus.SENT, T0 + HOUR)
-        db.deliveries.finish(session, failed, DeliveryStatus.FAILED, T0 + HOUR, "550 5.1.1")
+        db.deliveries.finish(session, sent.id,
+                             db.deliveries.outcome(sent, DeliveryStatus.SENT, T0 + HOUR))
+        db.deliveries.finish(session, failed.id, db.deliveries.outcome(
+            failed, DeliveryStatus.FAILED, T0 + HOUR, "550 5.1.1"))
         session.commit()
         session.expire_all()
         got = [(d.status, d.sent_at, d.briefing, d.briefing_kind, d.subject, d.last_error)

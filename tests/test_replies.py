@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -29,10 +30,11 @@ from sqlmodel import Session, delete
 from world import World, at, make_settings, parse
 
 from digest_mailer import db
+from digest_mailer.app import App
 from digest_mailer.db.models import ReaderMessage, Subscriber
 from digest_mailer.errors import MailboxError
 from digest_mailer.mail.links import LinkSigner
-from digest_mailer.services.replies import process_mailbox
+from digest_mailer.services.report import Report
 
 pytestmark = pytest.mark.network  # every IMAP call has a socket timeout
 
@@ -48,6 +50,11 @@ READERS = {
 }
 
 
+def process_mailbox(settings: Any, engine: Any, **options: Any) -> Report:
+    """One read of the mailbox by the reply service of an App on this engine."""
+    return App(settings, engine=engine).replies.process_mailbox(**options)
+
+
 def imap_settings(server: Dovecot, **extra: object) -> dict[str, object]:
     return {"imap_host": HOST, "imap_port": server.port, "imap_security": "none",
             "imap_user": MAILBOX, "imap_password": PASSWORD, "soft_bounce_threshold": 3,
@@ -55,13 +62,13 @@ def imap_settings(server: Dovecot, **extra: object) -> dict[str, object]:
 
 
 def statuses(world: World) -> dict[str, tuple[str, int, str | None]]:
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         return {s.email: (s.status, s.soft_bounces, s.status_reason)
                 for s in db.subscribers.every(session)}
 
 
 def stored(world: World) -> list[tuple[str, str, bool, str]]:
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         return sorted((m.kind, m.from_address, m.subscriber_id is not None, m.body)
                       for m in db.messages.recent(session, limit=1000))
 
@@ -75,8 +82,8 @@ def test_replies_are_sorted_and_acted_on_once(tmp_path: Path, imap_server, feed_
     world.add_demo_sources()
     for address in READERS:  # each was sent the digest its report or reply names
         reader = world.subscribe(address, ["cs.LG", "cs.CV", "bioinformatics"])
-        sent_digest(world.pipeline.engine, reader.id or 0, address)
-    settings, engine = world.pipeline.settings, world.pipeline.engine
+        sent_digest(world.app.engine, reader.id or 0, address)
+    settings, engine = world.app.settings, world.app.engine
     server.append(MAILBOX, out_of_office("ada@uni.example.edu"), hard_bounce("gone@example.net"),
                   mailbox_full("full@example.net", n=1), mailbox_full("full@example.net", n=2),
                   dmarc_refusal("dmarc@example.net"), stop_reply("bob@lab.example.net"),
@@ -130,8 +137,8 @@ def test_replies_are_sorted_and_acted_on_once(tmp_path: Path, imap_server, feed_
     assert statuses(world)["full@example.net"] == ("bounced", 3, "soft bounces: 3")
 
     # The next digest run leaves out the bounced and the unsubscribed.
-    world.pipeline.refresh_feeds()
-    sent = world.pipeline.send_digests()
+    world.app.ingest.refresh()
+    sent = world.app.send.send()
     assert sent.counts["sent"] == 3, sent
     recipients = sorted(parse(m.content)["To"].addresses[0].addr_spec for m in smtp.messages)
     assert recipients == ["ada@uni.example.edu", "dmarc@example.net", "grace@example.net"]
@@ -228,8 +235,8 @@ ATTACKER = "mallory@attacker.example"
 def sent_digests(world: World, smtp) -> dict[str, tuple[str, str]]:
     """Send today's digests over SMTP: each reader's Message-ID and List-Unsubscribe token,
     as the reader's mailbox received them."""
-    world.pipeline.refresh_feeds()
-    assert world.pipeline.send_digests().counts["sent"] == len(smtp.messages)
+    world.app.ingest.refresh()
+    assert world.app.send.send().counts["sent"] == len(smtp.messages)
     found = {}
     for received in smtp.messages:
         message = parse(received.content)
@@ -285,7 +292,7 @@ def test_forged_bounces_and_unsubscribes_change_nobody(tmp_path: Path, imap_serv
     )
 
     with caplog.at_level(logging.WARNING, logger="digest_mailer.services.replies"):
-        report = process_mailbox(world.pipeline.settings, world.pipeline.engine)
+        report = process_mailbox(world.app.settings, world.app.engine)
     assert report.errors == []
     assert report.counts == {
         "messages": 15, "unverified_bounce": 6, "unverified_unsubscribe": 4, "unverified": 10,
@@ -298,7 +305,7 @@ def test_forged_bounces_and_unsubscribes_change_nobody(tmp_path: Path, imap_serv
     for address in ("bob@lab.example.net", "erin@example.net", "zhang@example.cn"):
         assert after[address] == ("unsubscribed", 0, "reply: unsubscribe"), address
     # Kept for the admin, linked to the subscriber they name, saying why nothing was done.
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         unverified = [m for m in db.messages.recent(session)
                       if m.kind.startswith("unverified_")]
         names = {s.id: s.email for s in db.subscribers.every(session)}
@@ -310,7 +317,7 @@ def test_forged_bounces_and_unsubscribes_change_nobody(tmp_path: Path, imap_serv
     # A victim's own later unsubscribe still works, and the next digests leave out only
     # those who really left or bounced.
     server.append(MAILBOX, mailto_unsubscribe(dave, digests[dave][1]))
-    assert process_mailbox(world.pipeline.settings, world.pipeline.engine).counts[
+    assert process_mailbox(world.app.settings, world.app.engine).counts[
         "unsubscribed"] == 1
     smtp.messages.clear()
     world.now = at(2)

@@ -93,8 +93,8 @@ def _received(smtp: LoopbackSmtp) -> dict[str, list]:
 
 def test_every_shared_feed_through_the_whole_pipeline(shared_world, shared_feeds):
     world, smtp, urls = shared_world
-    ingest = world.pipeline.refresh_feeds()
-    with Session(world.pipeline.engine) as session:
+    ingest = world.app.ingest.refresh()
+    with Session(world.app.engine) as session:
         errors = {s.url: s.last_error for s in db.sources.every(session)}
 
     def error_of(fragment: str) -> str | None:
@@ -110,7 +110,7 @@ def test_every_shared_feed_through_the_whole_pipeline(shared_world, shared_feeds
     assert {u for u, e in errors.items() if e} == bad, errors
     assert ingest.counts["failed"] == 2 and ingest.counts["fetched"] == len(urls) - 2
 
-    report = world.pipeline.send_digests()
+    report = world.app.send.send()
     got = _received(smtp)
     assert sorted(got) == DIGESTS, report
     assert all(len(v) == 1 for v in got.values()), "one digest per reader"
@@ -153,7 +153,7 @@ def test_every_shared_feed_through_the_whole_pipeline(shared_world, shared_feeds
     assert len(feed_links) == 20
     med_links = paper_links(texts["med@example.org"])
     assert sorted(med_links) == sorted(htmllib.unescape(u) for u in feed_links)
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         medscape_entries = [e for e in db.entries.by_keys(session, med_links)]
     assert len(medscape_entries) == 20
     assert {tuple(e.categories) for e in medscape_entries} == {("medicine",)}
@@ -165,9 +165,9 @@ def test_every_shared_feed_through_the_whole_pipeline(shared_world, shared_feeds
 
 def test_a_second_run_sends_nothing_new(shared_world):
     world, smtp, _ = shared_world
-    world.pipeline.refresh_feeds()
-    first = world.pipeline.send_digests()
-    again = world.pipeline.send_digests()
+    world.app.ingest.refresh()
+    first = world.app.send.send()
+    again = world.app.send.send()
     assert again.counts["sent"] == 0
     assert first.counts["sent"] == len(DIGESTS)
     assert again.counts["already_done"] == len(READERS)  # the empty day is done too

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from world import World, at
 
 from digest_mailer import db
-from digest_mailer.app import build_pipeline
+from digest_mailer.app import App
 from digest_mailer.db.models import ReaderMessage, Subscriber, Vote
 from digest_mailer.faces.web import create_app
 from digest_mailer.faces.web.security import VIEW_CSP, Csrf
@@ -30,13 +30,13 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 def world(tmp_path: Path, feed_server) -> World:
     world = World.build(tmp_path, feed_server, admin_password=PASSWORD)
     world.add_demo_sources()
-    world.pipeline.refresh_feeds()
+    world.app.ingest.refresh()
     return world
 
 
 @pytest.fixture
 def client(world: World):
-    with TestClient(create_app(world.pipeline), base_url=BASE, follow_redirects=False) as c:
+    with TestClient(create_app(world.app), base_url=BASE, follow_redirects=False) as c:
         yield c
 
 
@@ -46,18 +46,18 @@ def local(url: str) -> str:
 
 
 def links_of(world: World, subscriber: Subscriber, delivery_public_id: str = "none"):
-    return world.pipeline.signer.links(subscriber.public_id, delivery_public_id)
+    return world.app.signer.links(subscriber.public_id, delivery_public_id)
 
 
 def reload(world: World, subscriber: Subscriber) -> Subscriber:
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         row = session.get(Subscriber, subscriber.id)
         assert row is not None
         return row
 
 
 def votes(world: World) -> list[tuple[int, str, str]]:
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         return [(v.subscriber_id, v.entry_key, v.vote) for v in session.exec(select(Vote))]
 
 
@@ -85,7 +85,7 @@ def test_one_click_post_unsubscribes_at_once_and_again_changes_nothing(world, cl
     again = client.post(path, **body)
     assert again.status_code == 200 and "set-cookie" not in again.headers
     assert reload(world, reader).status_changed_at == after.status_changed_at
-    assert world.pipeline.due(at(1, 9)) == []  # the next run leaves them out
+    assert world.app.send.due(at(1, 9)) == []  # the next run leaves them out
 
 
 def test_get_shows_a_confirm_page_and_changes_nothing(world, client):
@@ -121,7 +121,7 @@ def test_undo_resubscribes_only_an_unsubscribed_reader(world, client):
     page = client.get(bpath)  # the page of a bounced reader offers no undo
     assert "could not be delivered" in page.text and "/undo" not in page.text
     # A valid form token (as an older page would carry): the undo is still refused.
-    token = Csrf(world.pipeline.settings.effective_secret_keys()).make(f"undo:{bounced.public_id}")
+    token = Csrf(world.app.settings.effective_secret_keys()).make(f"undo:{bounced.public_id}")
     refused = client.post(f"{bpath}/undo", data={"csrf": token})
     assert refused.status_code == 409
     assert client.post(bpath, data={"List-Unsubscribe": "One-Click"}).status_code == 200
@@ -135,7 +135,7 @@ PURPOSE = {"u": "unsubscribe", "p": "preferences", "f": "feedback", "v": "view"}
 
 def _bad_token(world: World, reader: Subscriber, prefix: str, kind: str) -> str:
     """A token for the link ``/{prefix}/…`` that is wrong in the way ``kind`` says."""
-    signer = world.pipeline.signer
+    signer = world.app.signer
 
     def payload(purpose: str) -> object:
         return ([reader.public_id, "2606.19460", "more"] if purpose == "feedback"
@@ -176,7 +176,7 @@ def test_bad_tokens_get_a_plain_400_page_on_every_link(world, client, kind):
 def test_a_link_signed_with_an_older_key_still_works_after_rotation(world, tmp_path):
     reader = world.subscribe("r@example.org", ["cs.CV"])
     old_link = links_of(world, reader).unsubscribe
-    rotated = build_pipeline(world.pipeline.settings.model_copy(
+    rotated = App(world.app.settings.model_copy(
         update={"secret_key": "brand-new-key,test-key"}))
     with TestClient(create_app(rotated), base_url=BASE) as client:
         assert client.get(local(old_link)).status_code == 200
@@ -229,7 +229,7 @@ GOOD = {"categories": ["cs.CL"], "keywords": "transformer\nlanguage model | retr
 def test_preferences_page_lists_the_configured_categories(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV"], keywords=["diffusion"])
     _, page = _prefs(client, world, reader)
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         categories = {s.category for s in db.sources.every(session)}
     for category in categories:
         assert f'name="categories" value="{category}"' in page.text
@@ -270,8 +270,8 @@ def test_preferences_need_a_valid_csrf_token(world, client, csrf):
 
 def test_a_good_save_persists_and_changes_the_next_selection(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV"])
-    with Session(world.pipeline.engine) as session:
-        before = world.pipeline.select_new(session, reader, date(2026, 11, 1), world.now)
+    with Session(world.app.engine) as session:
+        before = world.app.composer.select_new(session, reader, date(2026, 11, 1), world.now)
     assert [c for c, _ in before.groups] == ["cs.CV"]
     path, page = _prefs(client, world, reader)
     response = client.post(path, data={**GOOD, "keywords": "", "exclusions": "",
@@ -280,13 +280,13 @@ def test_a_good_save_persists_and_changes_the_next_selection(world, client):
     after = reload(world, reader)
     assert (after.categories, after.send_hour, after.timezone, after.language,
             after.max_papers) == (["cs.CL"], 6, "Europe/Berlin", "zh", 12)
-    with Session(world.pipeline.engine) as session:
-        selection = world.pipeline.select_new(session, after, date(2026, 11, 1), world.now)
+    with Session(world.app.engine) as session:
+        selection = world.app.composer.select_new(session, after, date(2026, 11, 1), world.now)
     assert [c for c, _ in selection.groups] == ["cs.CL"] and 0 < len(selection) <= 12
 
 
 def test_keywords_split_on_lines_and_bars():
-    from digest_mailer.faces.web.app import split_words
+    from digest_mailer.faces.web.preferences import split_words
 
     assert split_words(" graph  neural network |diffusion\r\n\nGAN|diffusion ") == [
         "graph neural network", "diffusion", "GAN"]
@@ -296,17 +296,17 @@ def test_keywords_split_on_lines_and_bars():
 
 def test_feedback_get_confirms_and_post_votes(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV"])
-    with Session(world.pipeline.engine) as session:
-        entry = world.pipeline.select_new(session, reader, date(2026, 11, 1), world.now
+    with Session(world.app.engine) as session:
+        entry = world.app.composer.select_new(session, reader, date(2026, 11, 1), world.now
                                           ).groups[0][1][0]
-    url = world.pipeline.signer.feedback_url(reader.public_id, entry.key, "more")
+    url = world.app.signer.feedback_url(reader.public_id, entry.key, "more")
     page = client.get(local(url))
     assert page.status_code == 200 and "Show me more papers like" in page.text
     assert votes(world) == []
     done = client.post(local(url))
     assert done.status_code == 200 and "placed higher" in done.text
     assert votes(world) == [(reader.id, entry.key, "more")]
-    less = world.pipeline.signer.feedback_url(reader.public_id, entry.key, "less")
+    less = world.app.signer.feedback_url(reader.public_id, entry.key, "less")
     assert "placed lower" in client.post(local(less)).text
     assert votes(world) == [(reader.id, entry.key, "less")]  # the latest vote counts
 
@@ -320,12 +320,12 @@ def test_a_more_vote_moves_papers_with_similar_titles_up_in_the_next_digest(tmp_
     # No caps: both digests hold every cs.CV paper of the day, only the order differs.
     world = World.build(tmp_path, feed_server, max_per_category=100, max_papers=100)
     world.add_demo_sources()
-    world.pipeline.refresh_feeds()
-    client = TestClient(create_app(world.pipeline), base_url=BASE)
+    world.app.ingest.refresh()
+    client = TestClient(create_app(world.app), base_url=BASE)
     voter = world.subscribe("voter@example.org", ["cs.CV"])
     twin = world.subscribe("twin@example.org", ["cs.CV"])
-    with Session(world.pipeline.engine) as session:
-        ranked = list(world.pipeline.select_new(session, twin, date(2026, 11, 1), world.now
+    with Session(world.app.engine) as session:
+        ranked = list(world.app.composer.select_new(session, twin, date(2026, 11, 1), world.now
                                                 ).groups[0][1])
     # The vote goes to an early paper whose title shares a word with a paper further down.
     target = similar = None
@@ -335,11 +335,11 @@ def test_a_more_vote_moves_papers_with_similar_titles_up_in_the_next_digest(tmp_
             target, similar = paper, later[-1]
             break
     assert target is not None and similar is not None
-    url = world.pipeline.signer.feedback_url(voter.public_id, target.key, "more")
+    url = world.app.signer.feedback_url(voter.public_id, target.key, "more")
     assert client.post(local(url)).status_code == 200
 
-    world.pipeline.send_digests()
-    with Session(world.pipeline.engine) as session:
+    world.app.send.send()
+    with Session(world.app.engine) as session:
         keys = {s.email: db.deliveries.of_day(session, s.id, date(2026, 11, 1)).entry_keys
                 for s in (voter, twin)}
     assert sorted(keys["voter@example.org"]) == sorted(keys["twin@example.org"])
@@ -351,8 +351,8 @@ def test_a_more_vote_moves_papers_with_similar_titles_up_in_the_next_digest(tmp_
 
 def test_view_page_is_the_digest_as_sent(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV", "cs.LG"])
-    world.pipeline.send_digests()
-    (eml,) = sorted(world.pipeline.settings.effective_outbox_dir.glob("*.eml"))
+    world.app.send.send()
+    (eml,) = sorted(world.app.settings.effective_outbox_dir.glob("*.eml"))
     sent = message_from_bytes(eml.read_bytes(), policy=policy.default)
     sent_html = sent.get_body(("html",)).get_content()
     view = re.search(r'href="([^"]+/v/[^"]+)"', sent_html).group(1).replace("&amp;", "&")
@@ -367,7 +367,7 @@ def test_view_page_is_the_digest_as_sent(world, client):
 
 def test_view_of_an_unsent_digest_is_refused(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV"])
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         from digest_mailer.db.models import Delivery
 
         delivery = Delivery(subscriber_id=reader.id, digest_date=date(2026, 11, 1),
@@ -384,8 +384,8 @@ def test_view_of_an_unsent_digest_is_refused(world, client):
 def test_view_of_a_maybe_delivered_digest_works(world, client, status):
     """The server took the message but its answer was lost: the reader may hold it."""
     reader = world.subscribe("r@example.org", ["cs.CV", "cs.LG"])
-    world.pipeline.send_digests()
-    with Session(world.pipeline.engine) as session:
+    world.app.send.send()
+    with Session(world.app.engine) as session:
         delivery = db.deliveries.of_day(session, reader.id, date(2026, 11, 1))
         delivery.status = status
         session.add(delivery)
@@ -407,7 +407,7 @@ def login(client) -> str:
 
 def test_admin_is_closed_without_a_password(tmp_path, feed_server):
     world = World.build(tmp_path, feed_server)
-    with TestClient(create_app(world.pipeline), base_url=BASE) as client:
+    with TestClient(create_app(world.app), base_url=BASE) as client:
         for method, path in (("GET", "/admin"), ("GET", "/admin/login"),
                              ("POST", "/admin/login"), ("GET", "/admin/subscribers"),
                              ("POST", "/admin/import")):
@@ -447,12 +447,13 @@ def test_admin_pages_show_runs_source_errors_and_reader_messages(world, client, 
     world.add_source("/down.xml", "Journal (Down)", "journal")
     world.subscribe("r@example.org", ["cs.CV"])
     world.now = at(1, 10)
-    world.pipeline.refresh_feeds(force=True)
-    world.pipeline.send_digests()
-    with Session(world.pipeline.engine) as session:
-        db.messages.add(session, ReaderMessage(
+    world.app.ingest.refresh(force=True)
+    world.app.send.send()
+    with Session(world.app.engine) as session:
+        db.messages.record(session, ReaderMessage(
             message_id="<m1@example.org>", kind="feedback", from_address="r@example.org",
             subject="Re: digest", body="Great <b>digest</b>, thanks!"))
+        session.commit()
     login(client)
     html = client.get("/admin").text
     assert "Journal (Down)" in html and "HTTP 500" in html
@@ -491,7 +492,7 @@ def test_admin_csv_upload_runs_the_cli_importer_and_shows_its_report(world, clie
     assert "1 added" in html and "2 rejected" in html
     rows = re.findall(r"<tr><td>(\d+)</td><td>(\w+)</td><td>([^<]*)</td></tr>", html)
     assert [(line, column) for line, column, _ in rows] == [("3", "email"), ("4", "timezone")]
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         assert db.subscribers.by_email(session, "new@example.org") is not None
     refused = client.post("/admin/import", files={"file": ("s.csv", b"email\n", "text/csv")})
     assert refused.status_code == 403  # no CSRF token
@@ -511,6 +512,6 @@ def test_admin_upload_with_a_cell_past_the_csv_field_limit_reports_its_line(worl
     assert "2 added" in response.text and "1 rejected" in response.text
     rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", response.text)
     assert [line for line, _, _ in rows] == ["3"] and "longer than" in rows[0][2]
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         assert db.subscribers.by_email(session, "huge@example.org") is None
         assert db.subscribers.by_email(session, "after@example.org") is not None

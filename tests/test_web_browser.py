@@ -61,8 +61,8 @@ def site(tmp_path, feed_server, live_server):
     world = World.build(tmp_path, feed_server, base_url=server.base_url,
                         admin_password=PASSWORD)
     world.add_demo_sources()
-    world.pipeline.refresh_feeds()
-    server.start(create_app(world.pipeline))
+    world.app.ingest.refresh()
+    server.start(create_app(world.app))
     return world
 
 
@@ -71,7 +71,7 @@ def _reader(world: World) -> Subscriber:
 
 
 def _fresh(world: World, reader: Subscriber) -> Subscriber:
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         row = session.get(Subscriber, reader.id)
         assert row is not None
         return row
@@ -92,7 +92,7 @@ def test_unsubscribe_in_a_browser_then_undo(site, browser):
     from selenium.webdriver.common.by import By
 
     reader = _reader(site)
-    links = site.pipeline.signer.links(reader.public_id, "none")
+    links = site.app.signer.links(reader.public_id, "none")
     browser.get(links.unsubscribe)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Unsubscribe from the research digest?"
     assert _fresh(site, reader).status == "active"  # loading the page changed nothing
@@ -113,7 +113,7 @@ def test_preferences_in_a_browser_save_and_field_errors(site, browser):
     from selenium.webdriver.support.ui import Select
 
     reader = _reader(site)
-    url = site.pipeline.signer.links(reader.public_id, "none").preferences
+    url = site.app.signer.links(reader.public_id, "none").preferences
     browser.get(url)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Your digest preferences"
     browser.find_element(By.CSS_SELECTOR, "input[name=categories][value='cs.LG']").click()
@@ -156,7 +156,7 @@ def test_preferences_in_a_browser_save_and_field_errors(site, browser):
 def test_admin_in_a_browser_login_and_csv_upload(site, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
-    base = site.pipeline.settings.base_url
+    base = site.app.settings.base_url
     browser.get(base + "/admin")
     browser.find_element(By.ID, "password").send_keys("wrong")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
@@ -183,7 +183,7 @@ def test_admin_in_a_browser_login_and_csv_upload(site, browser, tmp_path):
     rows = browser.find_elements(By.CSS_SELECTOR, "#rejected tr")
     assert rows[1].text.startswith("3 email")
     browser.save_screenshot(str(SHOTS / "admin-import-report.png"))
-    with Session(site.pipeline.engine) as session:
+    with Session(site.app.engine) as session:
         assert db.subscribers.by_email(session, "grace@example.org") is not None
 
     browser.find_element(By.LINK_TEXT, "Subscribers").click()

@@ -34,13 +34,13 @@ FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None,
 def fuzz_world(tmp_path, feed_server) -> World:
     world = World.build(tmp_path, feed_server, admin_password=PASSWORD)
     world.add_demo_sources()
-    world.pipeline.refresh_feeds()
+    world.app.ingest.refresh()
     world.subscribe("r@example.org", ["cs.CV"])
     return world
 
 
 def test_no_request_generated_from_the_openapi_schema_gets_a_5xx(fuzz_world):
-    app = create_app(fuzz_world.pipeline)
+    app = create_app(fuzz_world.app)
     schema = schemathesis.openapi.from_dict(app.openapi())  # the app serves no schema itself
     schema.app = app
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -62,11 +62,11 @@ def test_no_request_generated_from_the_openapi_schema_gets_a_5xx(fuzz_world):
 
 
 def test_random_preferences_forms_never_get_a_5xx(fuzz_world):
-    with TestClient(create_app(fuzz_world.pipeline), base_url=BASE) as client:
-        with Session(fuzz_world.pipeline.engine) as session:
+    with TestClient(create_app(fuzz_world.app), base_url=BASE) as client:
+        with Session(fuzz_world.app.engine) as session:
             reader = db.subscribers.by_email(session, "r@example.org")
             assert reader is not None
-            path = "/p/" + fuzz_world.pipeline.signer.token("preferences", reader.public_id)
+            path = "/p/" + fuzz_world.app.signer.token("preferences", reader.public_id)
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
         text = st.text(max_size=300) | st.sampled_from(["", "7", "UTC", "en", "zh", "100"])
         form = st.fixed_dictionaries({}, optional={
@@ -91,7 +91,7 @@ def test_random_paths_and_methods_never_get_a_5xx(fuzz_world):
     segment = st.text(alphabet=string.ascii_letters + string.digits + "-_.~%!$&'()*+,;=:@",
                       max_size=40)
     prefix = st.sampled_from(["", "u", "p", "f", "v", "admin", "admin/import", "healthz"])
-    with TestClient(create_app(fuzz_world.pipeline), base_url=BASE) as client:
+    with TestClient(create_app(fuzz_world.app), base_url=BASE) as client:
 
         @FAST
         @given(prefix=prefix, tail=st.lists(segment, max_size=3),

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from webprocess import MB, WebProcess, stream_request
 from world import make_settings
 
-from digest_mailer.app import build_pipeline
+from digest_mailer.app import App
 from digest_mailer.db.models import Subscriber
 from digest_mailer.faces.web.admin import MAX_UPLOAD_BYTES
 
@@ -46,16 +46,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def reader_tokens(site: Path) -> dict[str, str]:
     """A subscriber in the server's database, and the signed tokens of their links."""
-    pipeline = build_pipeline(make_settings(
+    app = App(make_settings(
         site, var_dir=site / "var", secret_key="limits-key",
         database_url=f"sqlite:///{site / 'var' / 'digest.db'}"))
-    with Session(pipeline.engine) as session:
+    with Session(app.engine) as session:
         reader = Subscriber(email="r@example.org", categories=["cs.CV"])
         session.add(reader)
         session.commit()
         public_id = reader.public_id
-    pipeline.engine.dispose()
-    return {purpose: pipeline.signer.token(purpose, public_id)
+    app.engine.dispose()
+    return {purpose: app.signer.token(purpose, public_id)
             for purpose in ("unsubscribe", "preferences")}
 
 

@@ -24,9 +24,10 @@ from fastapi.testclient import TestClient
 from webprocess import WebProcess
 from world import make_settings
 
-from digest_mailer.app import build_pipeline
+from digest_mailer.app import App
 from digest_mailer.faces.web import create_app
-from digest_mailer.faces.web.login import ADMIN_COOKIE, ATTACK_FIRST_WAIT
+from digest_mailer.faces.web.login import ADMIN_COOKIE
+from digest_mailer.services.admin import ATTACK_FIRST_WAIT
 
 pytestmark = pytest.mark.network
 
@@ -156,9 +157,9 @@ def test_processes_share_sessions_and_a_new_password_ends_them(tmp_path, databas
     """Each process hashes the password with its own salt, yet honours the sessions of
     another with the same password; after the password is changed, none are honoured."""
     def app(password: str) -> TestClient:
-        pipeline = build_pipeline(make_settings(tmp_path, database_url=database_url,
-                                                admin_password=password))
-        return TestClient(create_app(pipeline), base_url="https://digest.example.org",
+        built = App(make_settings(tmp_path, database_url=database_url,
+                                  admin_password=password))
+        return TestClient(create_app(built), base_url="https://digest.example.org",
                           follow_redirects=False)
 
     with app(PASSWORD) as first:
@@ -177,10 +178,9 @@ def test_processes_share_sessions_and_a_new_password_ends_them(tmp_path, databas
 def test_waits_double_and_are_forgotten_an_hour_after_the_last_failure(tmp_path, database_url):
     """On the app's clock: 5 free tries, then 1 s, 2 s, 4 s …; an hour later, a fresh start."""
     now = [datetime(2026, 12, 1, 9, tzinfo=UTC)]
-    pipeline = build_pipeline(make_settings(tmp_path, database_url=database_url,
-                                            admin_password=PASSWORD))
-    pipeline.clock = lambda: now[0]
-    with TestClient(create_app(pipeline), base_url="https://digest.example.org",
+    app = App(make_settings(tmp_path, database_url=database_url, admin_password=PASSWORD),
+              clock=lambda: now[0])
+    with TestClient(create_app(app), base_url="https://digest.example.org",
                     follow_redirects=False) as client:
         csrf = CSRF.search(client.get("/admin/login").text).group(1)  # type: ignore[union-attr]
 

@@ -49,7 +49,7 @@ def _messages(smtp) -> dict[str, list]:
 
 
 def _snapshot(world: World) -> tuple[list, list]:
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         subs = [(s.email, s.status, s.status_reason, s.status_changed_at)
                 for s in db.subscribers.every(session)]
         votes = [(v.subscriber_id, v.entry_key, v.vote, v.created_at)
@@ -62,10 +62,10 @@ def test_one_click_unsubscribe_as_gmail_does_then_the_next_run_leaves_the_reader
     smtp = smtp_server()
     server = live_server(tls=tls_files)
     world = _world(tmp_path, feed_server, smtp, server.base_url)
-    server.start(create_app(world.pipeline))
+    server.start(create_app(world.app))
 
-    world.pipeline.refresh_feeds()
-    assert world.pipeline.send_digests().counts["sent"] == len(READERS)
+    world.app.ingest.refresh()
+    assert world.app.send.send().counts["sent"] == len(READERS)
     (message,) = _messages(smtp)["leaver@example.org"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     https = re.search(r"<(https://[^>]+)>", str(message["List-Unsubscribe"]))
@@ -78,7 +78,7 @@ def test_one_click_unsubscribe_as_gmail_does_then_the_next_run_leaves_the_reader
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 200
     assert "location" not in response.headers and "set-cookie" not in response.headers
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         leaver = db.subscribers.by_email(session, "leaver@example.org")
         assert leaver is not None and (leaver.status, leaver.status_reason) == (
             "unsubscribed", "one-click")
@@ -86,13 +86,13 @@ def test_one_click_unsubscribe_as_gmail_does_then_the_next_run_leaves_the_reader
     # The next morning, with new papers: everyone but the leaver gets a digest.
     world.now = at(2)
     feed_server.add_bytes("/cv.xml", world.cv_days[2])
-    world.pipeline.refresh_feeds(force=True)
-    report = world.pipeline.send_digests()
+    world.app.ingest.refresh(force=True)
+    report = world.app.send.send()
     assert report.counts["sent"] == len(READERS) - 1, report
     got = _messages(smtp)
     assert len(got["leaver@example.org"]) == 1  # day 1 only
     assert len(got["stayer@example.org"]) == 2 and len(got["other@example.org"]) == 2
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         assert db.deliveries.of_day(session, leaver.id, date(2026, 11, 2)) is None
 
 
@@ -102,9 +102,9 @@ def test_fetching_every_link_of_a_digest_changes_nothing(tmp_path, feed_server, 
     smtp = smtp_server()
     server = live_server(tls=tls_files)
     world = _world(tmp_path, feed_server, smtp, server.base_url)
-    server.start(create_app(world.pipeline))
-    world.pipeline.refresh_feeds()
-    world.pipeline.send_digests()
+    server.start(create_app(world.app))
+    world.app.ingest.refresh()
+    world.app.send.send()
     (message,) = _messages(smtp)["leaver@example.org"]
     _, html = parts(message)
     hrefs = [unescape(h) for h in re.findall(r'href="([^"]+)"', html)]
@@ -123,6 +123,6 @@ def test_fetching_every_link_of_a_digest_changes_nothing(tmp_path, feed_server, 
             assert response.status_code == 200, url
             assert "text/html" in response.headers["content-type"]
     assert _snapshot(world) == before
-    with Session(world.pipeline.engine) as session:
+    with Session(world.app.engine) as session:
         statuses = {s.status for s in session.exec(select(Subscriber))}
     assert statuses == {"active"}

@@ -5,7 +5,7 @@ links in the digests carry) can point at the server's real port:
 
     server = LiveServer()                    # or LiveServer(tls=tls_files) for https
     world = World.build(..., base_url=server.base_url)
-    server.start(create_app(world.pipeline))
+    server.start(create_app(world.app))
     ...
     server.stop()
 

@@ -15,10 +15,8 @@ from typing import Any
 from feedserver import FeedServer
 from sqlmodel import Session
 
-from digest_mailer import db
-from digest_mailer.app import build_pipeline
+from digest_mailer.app import App
 from digest_mailer.db.models import Subscriber
-from digest_mailer.services.send import Pipeline
 from digest_mailer.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,19 +61,27 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
 
 @dataclass
 class World:
-    pipeline: Pipeline
+    app: App
     feeds: FeedServer
     now: datetime
 
     @classmethod
-    def build(cls, tmp: Path, feeds: FeedServer, **overrides: Any) -> World:
-        world = cls(build_pipeline(make_settings(tmp, **overrides)), feeds, at(1))
-        world.pipeline.clock = lambda: world.now
+    def build(cls, tmp: Path, feeds: FeedServer, *, hooks: dict[str, Any] | None = None,
+              **overrides: Any) -> World:
+        """``hooks``: the App's test hooks (engine, briefer, ssl_context); the clock is
+        the world's ``now``."""
+        world: World | None = None
+
+        def clock() -> datetime:
+            assert world is not None
+            return world.now
+
+        world = cls(App(make_settings(tmp, **overrides), clock=clock, **(hooks or {})),
+                    feeds, at(1))
         return world
 
     def add_source(self, path: str, label: str, category: str) -> None:
-        with Session(self.pipeline.engine) as session:
-            db.sources.add(session, self.feeds.url(path), label, category)
+        self.app.sources.add(self.feeds.url(path), label, category)
 
     def add_demo_sources(self) -> None:
         for row in demo_sources():
@@ -83,7 +89,7 @@ class World:
             self.add_source("/" + row["url"], row["label"], row["category"])
 
     def subscribe(self, email_address: str, categories: list[str], **fields: Any) -> Subscriber:
-        with Session(self.pipeline.engine) as session:
+        with Session(self.app.engine) as session:
             subscriber = Subscriber(email=email_address, name=fields.pop("name", "Reader"),
                                     categories=categories, timezone="UTC", send_hour=7,
                                     **fields)

@@ -4,6 +4,7 @@ Callers write ``db.subscribers.by_email(session, ...)``.
 """
 
 from digest_mailer.db import (
+    admin,
     briefings,
     deliveries,
     engine,
@@ -15,5 +16,5 @@ from digest_mailer.db import (
     votes,
 )
 
-__all__ = ["briefings", "deliveries", "engine", "entries", "messages", "runs", "sources",
+__all__ = ["admin", "briefings", "deliveries", "engine", "entries", "messages", "runs", "sources",
            "subscribers", "votes"]

@@ -17,6 +17,10 @@ class DatabaseBriefingCache:
 
     A claim is a row with an empty text: the worker that wrote it asks the endpoint, the
     others wait for the text (brief.BriefingCache).
+
+    The one query module that opens its own transactions: the briefer calls it from its
+    worker threads, outside any unit of work of a service, and every claim and text must
+    be visible to the other workers at once (each call is its own short transaction).
     """
 
     def __init__(self, engine: Engine) -> None:

@@ -3,30 +3,22 @@
 A digest is a Delivery row, unique per (subscriber, local date). It is written already
 claimed by the worker that will send it, re-stamped if it waited long, and marked with
 the outcome right after the SMTP server answers. A worker that dies leaves a claim that
-another takes over once it is ``claim_timeout`` old.
+another takes over once it is ``claim_timeout`` old. Nothing here commits: the send
+service commits each claim at once (so other workers see it) and each outcome.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, update
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from digest_mailer.db.engine import dialect_insert, in_chunks
 from digest_mailer.db.models import Delivery, DeliveryStatus
 
-log = logging.getLogger(__name__)
-
-# A claim older than this is taken to belong to a worker that died mid-send.
-STALE_CLAIM = timedelta(minutes=15)
-# How long the outcome of a send is tried again while the database is locked (SQLite: a
-# writer held the lock past the busy timeout). Well inside STALE_CLAIM: the claim is ours.
-MARK_RETRY_SECONDS = 300.0
 # Plain UPDATEs: the ORM's default evaluates each one against every object in the
 # session (the batch's 2,000 entries), which cost more than the statement itself.
 _PLAIN = {"synchronize_session": False}
@@ -44,10 +36,6 @@ def of_day(session: Session, subscriber_id: int, digest_date: date) -> Delivery 
 
 def by_public_id(session: Session, public_id: str) -> Delivery | None:
     return session.exec(select(Delivery).where(Delivery.public_id == public_id)).first()
-
-
-def deliveries_on(session: Session, digest_date: date) -> list[Delivery]:
-    return list(session.exec(select(Delivery).where(Delivery.digest_date == digest_date)))
 
 
 def closed_dates(session: Session, dates: Sequence[date]) -> set[tuple[int, date]]:
@@ -123,12 +111,10 @@ def insert_claimed(session: Session, deliveries: Sequence[Delivery]) -> list[Del
             delivery = mine[(subscriber_id, day)]
             delivery.id = row_id
             written.append(delivery)
-    session.commit()
     return written
 
 
-def claim(session: Session, delivery_id: int, now: datetime,
-                   stale_after: timedelta = STALE_CLAIM) -> bool:
+def claim(session: Session, delivery_id: int, now: datetime, stale_after: timedelta) -> bool:
     """Atomically take a pending, to-resend (or abandoned) delivery for sending. One wins.
 
     A claim older than ``stale_after`` (DIGEST_CLAIM_TIMEOUT_MINUTES) is taken over.
@@ -144,7 +130,6 @@ def claim(session: Session, delivery_id: int, now: datetime,
                 attempts=Delivery.attempts + 1),
         execution_options=_PLAIN,
     )
-    session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
@@ -161,49 +146,28 @@ def renew_claim(session: Session, delivery_id: int, attempts: int, now: datetime
         .values(claimed_at=now),
         execution_options=_PLAIN,
     )
-    session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _locked(err: OperationalError) -> bool:
-    """SQLite's "database is locked" / "busy": another writer holds the lock; wait."""
-    text = str(err.orig).lower()
-    return "locked" in text or "busy" in text
+def outcome(delivery: Delivery, status: str, now: datetime,
+            error: str | None = None) -> dict[str, Any]:
+    """Set the outcome on the entity; the column values :func:`finish` writes.
 
-
-def finish(session: Session, delivery: Delivery, status: str, now: datetime,
-                    error: str | None = None, *, retry_for: float = MARK_RETRY_SECONDS,
-                    sleep: Callable[[float], None] = time.sleep) -> None:
-    """Record the outcome, with the briefing and subject that went out, and commit.
-
-    One commit per digest, right after the SMTP server answered: a worker killed later
-    can have sent at most this one digest without marking it (README: the window). A
-    locked database is waited out for ``retry_for`` seconds: the server has the message,
-    and forgetting that would send it again.
+    Taken before the write: a rollback expires the entity, and reloading it would lose
+    the briefing and subject that went out.
     """
-    assert delivery.id is not None
     delivery.status = status
     delivery.last_error = error
     if status == DeliveryStatus.SENT:
         delivery.sent_at = now
-    # Read now: a rollback below expires the entity, and reloading it would lose these.
-    values = {"status": status, "last_error": error, "sent_at": delivery.sent_at,
-              "briefing": delivery.briefing, "briefing_kind": delivery.briefing_kind,
-              "subject": delivery.subject}
+    return {"status": status, "last_error": error, "sent_at": delivery.sent_at,
+            "briefing": delivery.briefing, "briefing_kind": delivery.briefing_kind,
+            "subject": delivery.subject}
+
+
+def finish(session: Session, delivery_id: int, values: dict[str, Any]) -> None:
+    """Write an outcome (from :func:`outcome`)."""
     # On the table, not the entity: no ORM bookkeeping for a statement sent per digest.
     table = Delivery.__table__  # type: ignore[attr-defined]
-    statement = update(table).where(table.c.id == delivery.id).values(**values)
-    deadline, delay = time.monotonic() + retry_for, 0.05
-    while True:
-        try:
-            session.connection().execute(statement)
-            session.commit()
-            return
-        except OperationalError as err:
-            session.rollback()
-            if not _locked(err) or time.monotonic() >= deadline:
-                raise
-            log.warning("marking delivery %s %s: the database is locked; trying again in "
-                        "%.2gs", delivery.id, status, delay)
-            sleep(delay)
-            delay = min(delay * 2, 2.0)
+    session.connection().execute(update(table).where(table.c.id == delivery_id)
+                                 .values(**values))

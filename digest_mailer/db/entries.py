@@ -1,4 +1,4 @@
-"""Queries on the stored papers (entries)."""
+"""Queries on the stored papers (entries). The caller commits."""
 
 from __future__ import annotations
 
@@ -44,7 +44,6 @@ def store(session: Session, source: Source, entries: Sequence[ParsedEntry],
                 row.announce_type = parsed.announce_type
             merged += 1
         session.add(row)
-    session.commit()
     return new, merged
 
 

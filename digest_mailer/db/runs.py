@@ -1,4 +1,4 @@
-"""Queries on the runs (one row per ingest or send run, with its counts)."""
+"""Queries on the runs (one row per ingest or send run, with its counts). The caller commits."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from digest_mailer.db.models import Run, utcnow
 def save(session: Session, run: Run) -> Run:
     run.finished_at = utcnow()
     session.add(run)
-    session.commit()
-    session.refresh(run)
     return run
 
 

@@ -1,4 +1,4 @@
-"""Queries on the sources (feeds) and the categories readers may choose."""
+"""Queries on the sources (feeds) and the categories readers may choose. The caller commits."""
 
 from __future__ import annotations
 
@@ -27,8 +27,7 @@ def add(session: Session, url: str, label: str, category: str,
         source.label, source.category, source.active = label, category, True
         source.kind = kind or source.kind
     session.add(source)
-    session.commit()
-    session.refresh(source)
+    session.flush()  # the id, for the caller
     return source
 
 
@@ -61,7 +60,6 @@ def record_fetch(session: Session, source: Source, outcome: FetchOutcome, error:
         if not outcome.not_modified:
             source.etag, source.last_modified = outcome.etag, outcome.last_modified
     session.add(source)
-    session.commit()
 
 
 # Every category element of the entries whose key is an arXiv id: no ":" ("2604.21935",

@@ -1,4 +1,4 @@
-"""Queries on the subscribers."""
+"""Queries on the subscribers. The caller commits."""
 
 from __future__ import annotations
 
@@ -30,15 +30,12 @@ def by_public_id(session: Session, public_id: str) -> Subscriber | None:
     return session.exec(select(Subscriber).where(Subscriber.public_id == public_id)).first()
 
 
-def set_status(session: Session, subscriber: Subscriber, status: str, reason: str,
-               now: datetime) -> bool:
-    """Change a subscriber's status; False when it already had it (idempotent)."""
+def set_status(subscriber: Subscriber, status: str, reason: str, now: datetime) -> bool:
+    """Change a subscriber's status, with why and when; False when it already had it."""
     if subscriber.status == status:
         return False
     subscriber.status, subscriber.status_reason, subscriber.status_changed_at = (
         status, reason, now)
-    session.add(subscriber)
-    session.commit()
     return True
 
 
@@ -52,7 +49,6 @@ def undo_unsubscribe(session: Session, subscriber: Subscriber, now: datetime) ->
         .where(col(Subscriber.id) == subscriber.id,
                col(Subscriber.status) == SubscriberStatus.UNSUBSCRIBED)
         .values(status=SubscriberStatus.ACTIVE, status_reason="undo", status_changed_at=now))
-    session.commit()
     session.refresh(subscriber)
     return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -66,7 +62,6 @@ def update_preferences(session: Session, subscriber: Subscriber, *, categories: 
     subscriber.send_hour, subscriber.timezone = send_hour, timezone
     subscriber.language, subscriber.max_papers = language, max_papers
     session.add(subscriber)
-    session.commit()
 
 
 def search(session: Session, text: str = "", status: str = "", *, offset: int = 0,
@@ -82,12 +77,3 @@ def search(session: Session, text: str = "", status: str = "", *, offset: int = 
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(Subscriber.id).offset(offset).limit(limit))
     return list(rows), total
-
-
-def stage_status(subscriber: Subscriber, status: str, reason: str, now: datetime) -> bool:
-    """set_status without the commit: the caller commits it with the record of why."""
-    if subscriber.status == status:
-        return False
-    subscriber.status, subscriber.status_reason, subscriber.status_changed_at = (
-        status, reason, now)
-    return True

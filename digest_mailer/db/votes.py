@@ -1,4 +1,4 @@
-"""Queries on the readers' votes (more/less like this)."""
+"""Queries on the readers' votes (more/less like this). The caller commits."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ def record(session: Session, subscriber_id: int, entry_key: str, vote: str) -> N
     else:
         row.vote, row.created_at = vote, utcnow()
     session.add(row)
-    session.commit()
 
 
 def of(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
+from typing import TYPE_CHECKING, cast
 
-from digest_mailer.db.models import Entry, Subscriber
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, Links, Paper, Recipient
 from digest_mailer.domain.select import Profile, Selection, taste_from_votes
 from digest_mailer.i18n import texts
+
+if TYPE_CHECKING:  # the rows are read by attribute only: the domain needs no database
+    from digest_mailer.db.models import Entry, Subscriber
 
 
 def category_label(category: str, language: str = "en") -> str:
@@ -75,8 +78,8 @@ def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
     configured = {c.casefold(): c for _, c in labels.values()}
     for category, entries in selection.groups:
         papers: list[Paper] = []
-        for entry in entries:
-            assert isinstance(entry, Entry)
+        for item in entries:
+            entry = cast("Entry", item)
             number += 1
             source_label = labels.get(entry.source_id, (category, category))[0]
             papers.append(Paper(
@@ -103,8 +106,8 @@ def _subject_name(category: str, entries: Sequence[object], labels: dict[int, tu
     """
     if category.casefold() in configured:
         return configured[category.casefold()]
-    for entry in entries:
-        assert isinstance(entry, Entry)
+    for item in entries:
+        entry = cast("Entry", item)
         if entry.source_id in labels:
             return labels[entry.source_id][1]
     return ""

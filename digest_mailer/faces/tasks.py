@@ -1,4 +1,4 @@
-"""The worker face: Huey tasks that call the pipeline. Run with the Procfile's worker line.
+"""The worker face: Huey tasks that call the services. Run with the Procfile's worker line.
 
 Which digests are due is decided from the database at every tick, not by the tick
 itself: Huey removes a task from its queue before running it, so a killed worker loses
@@ -14,8 +14,7 @@ from functools import cache
 
 from huey import crontab
 
-from digest_mailer.app import build_huey, build_pipeline
-from digest_mailer.services.send import Pipeline
+from digest_mailer.app import App, build_huey
 from digest_mailer.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -25,17 +24,17 @@ huey = build_huey(settings)
 
 
 @cache
-def pipeline() -> Pipeline:
-    return build_pipeline(settings)
+def app() -> App:
+    return App(settings)
 
 
 @huey.periodic_task(crontab(minute=f"*/{settings.schedule_minutes}"))
 @huey.lock_task("digest-mailer-tick")
 def tick() -> int:
     """Refresh the feeds that are due, then queue the digests that are due, in batches."""
-    run = pipeline()
-    run.refresh_feeds()
-    due = run.due()
+    services = app()
+    services.ingest.refresh()
+    due = services.send.due()
     size = settings.send_batch_size
     for start in range(0, len(due), size):
         send_batch(due[start:start + size])
@@ -46,7 +45,7 @@ def tick() -> int:
 @huey.task(retries=3, retry_delay=120)
 def send_batch(subscriber_ids: list[int]) -> dict[str, int]:
     """Send one batch over one SMTP connection; already-sent digests are skipped."""
-    return dict(pipeline().send_digests(subscriber_ids).counts)
+    return dict(app().send.send(subscriber_ids).counts)
 
 
 @huey.periodic_task(crontab(minute=f"*/{settings.schedule_minutes}"))
@@ -55,6 +54,4 @@ def read_replies() -> dict[str, int]:
     """Sort the new mail of the Reply-To mailbox: bounces, unsubscribes, feedback."""
     if not settings.imap_host:
         return {}
-    from digest_mailer.services.replies import process_mailbox
-
-    return dict(process_mailbox(settings, pipeline().engine).counts)
+    return dict(app().replies.process_mailbox().counts)

@@ -65,7 +65,7 @@ class Transport(Protocol):
 class Pacer:
     """Spaces sends at most ``rate`` a second, shared by every thread that holds it.
 
-    One pacer serves a whole worker process (the pipeline owns it), so two send batches
+    One pacer serves a whole worker process (the App builds it once), so two send batches
     running at once in a ``--workers 2`` consumer share the rate instead of doubling it
     (listmonk #2974). The limit is per process: N worker processes send up to N × rate.
     ``rate`` 0 means unlimited. ``clock`` and ``sleep`` are injectable for tests.
@@ -365,10 +365,11 @@ class OutboxTransport:
         self.sent.append(path)
 
 
-def transport_from_settings(smtp_url: str, outbox_dir: Path, timeout: float) -> Transport:
+def transport_from_settings(smtp_url: str, outbox_dir: Path, timeout: float, *,
+                            ssl_context: ssl.SSLContext | None = None) -> Transport:
     """SMTP when a URL is configured, else the outbox directory."""
     if smtp_url:
-        return SmtpTransport.from_url(smtp_url, timeout=timeout)
+        return SmtpTransport.from_url(smtp_url, timeout=timeout, ssl_context=ssl_context)
     return OutboxTransport(outbox_dir)
 
 

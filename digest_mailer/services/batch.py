@@ -16,7 +16,18 @@ from sqlmodel import Session
 
 from digest_mailer import db
 from digest_mailer.db.models import Delivery, Entry, Subscriber
-from digest_mailer.domain.select import SelectionIndex
+from digest_mailer.domain.compose import profile_of
+from digest_mailer.domain.select import Selection, SelectionIndex
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """How many papers a digest takes and from how far back a first digest reaches."""
+
+    max_per_category: int
+    max_papers: int
+    first_digest_lookback_hours: float
+    include_updates: bool
 
 
 @dataclass
@@ -31,7 +42,10 @@ class SendBatch:
 
     @classmethod
     def load(cls, session: Session, subscribers: Sequence[Subscriber], days: dict[int, date],
-             now: datetime, *, lookback: timedelta, include_updates: bool) -> SendBatch:
+             now: datetime, config: SelectionConfig) -> SendBatch:
+        # A first digest covers what arrived recently, not the whole archive.
+        lookback = timedelta(hours=config.first_digest_lookback_hours)
+        include_updates = config.include_updates
         ids = [s.id for s in subscribers if s.id is not None]
         dates = sorted(set(days.values()))
         before = max(dates) if dates else now.date()
@@ -58,3 +72,12 @@ class SendBatch:
         if any(e is None for e in found):
             return None
         return found  # type: ignore[return-value]
+
+    def select(self, subscriber: Subscriber, config: SelectionConfig) -> Selection:
+        """The papers first seen since this subscriber's previous digest window closed."""
+        assert subscriber.id is not None
+        return self.index.select(
+            profile_of(subscriber, self.votes.get(subscriber.id, ())),
+            max_per_category=config.max_per_category,
+            max_papers=subscriber.max_papers or config.max_papers,
+            since=self.since(subscriber.id))

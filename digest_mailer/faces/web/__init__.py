@@ -1,7 +1,7 @@
 """The web face: subscriber pages behind the signed links of the digests, and admin pages.
 
-``create_app(pipeline)`` builds the FastAPI app; ``serve`` runs it on uvicorn (the
-Procfile's web line). The app only calls the pipeline and the store, never the reverse.
+``create_app(app)`` builds the FastAPI app on an :class:`~digest_mailer.app.App`;
+``serve`` runs it on uvicorn (the Procfile's web line). The pages call the services only.
 """
 
 from __future__ import annotations
@@ -12,49 +12,37 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from digest_mailer import db
+from digest_mailer.app import App
 from digest_mailer.faces.web.limits import RequestLimits
-from digest_mailer.faces.web.login import AdminAuth
 from digest_mailer.faces.web.pages import Pages
-from digest_mailer.faces.web.security import INVALID_LINK, CsrfError, InvalidLink, SecurityHeaders
-from digest_mailer.services.send import Pipeline
+from digest_mailer.faces.web.security import (
+    INVALID_LINK,
+    Csrf,
+    CsrfError,
+    InvalidLink,
+    SecurityHeaders,
+)
 
 log = logging.getLogger(__name__)
 
 
-def health(engine: Engine) -> dict[str, Any]:
-    with Session(engine) as session:
-        sources = db.sources.every(session)
-        runs = db.runs.recent(session, 1)
-        return {
-            "status": "ok",
-            "sources": len(sources),
-            "sources_failing": [s.label for s in sources if s.last_error],
-            "entries": db.entries.count(session),
-            "last_run": runs[0].finished_at.isoformat() if runs and runs[0].finished_at else None,
-        }
-
-
-def create_app(pipeline: Pipeline) -> FastAPI:
-    from digest_mailer.faces.web import admin
+def create_app(app: App) -> FastAPI:
+    from digest_mailer.faces.web import admin, preferences
     from digest_mailer.faces.web import app as subscriber_pages
 
     # No /docs (they load scripts from a CDN) and no public schema; tests read app.openapi().
     web = FastAPI(title="digest-mailer", docs_url=None, redoc_url=None, openapi_url=None)
-    pages = Pages(pipeline.settings.templates_dir.parent / "web")
-    web.state.pipeline = pipeline
+    pages = Pages(app.settings.templates_dir.parent / "web")
+    web.state.app = app
     web.state.pages = pages
-    # The admin password is hashed here, once per process (argon2: ~0.2 s).
-    web.state.admin = AdminAuth(pipeline.engine, pipeline.settings.admin_password,
-                                pipeline.clock)
+    web.state.admin = app.admin
+    web.state.csrf = Csrf(app.secret_keys)  # the keys were read once, by the App
 
     @web.get("/healthz", response_class=JSONResponse)
     def healthz() -> dict[str, Any]:
-        return health(pipeline.engine)
+        return app.status.health()
 
     @web.get("/", response_class=HTMLResponse)
     def home() -> Response:
@@ -63,6 +51,7 @@ def create_app(pipeline: Pipeline) -> FastAPI:
                              "a digest in your browser.")
 
     web.include_router(subscriber_pages.router)
+    web.include_router(preferences.router)
     web.include_router(admin.router)
 
     @web.exception_handler(InvalidLink)
@@ -97,7 +86,7 @@ def create_app(pipeline: Pipeline) -> FastAPI:
                              "Sorry, something went wrong on our side. Please try again later.",
                              500)
 
-    max_bytes = pipeline.settings.max_request_bytes
+    max_bytes = app.settings.max_request_bytes
 
     def too_large(request: Request, limit: int) -> Response:
         if request.scope["path"] == admin.IMPORT_PATH:
@@ -114,7 +103,7 @@ def create_app(pipeline: Pipeline) -> FastAPI:
     return web
 
 
-def serve(pipeline: Pipeline, host: str, port: int) -> None:
+def serve(app: App, host: str, port: int) -> None:
     """Run the app on uvicorn; its access log is ours, with the link tokens cut out."""
     import uvicorn
 
@@ -123,8 +112,8 @@ def serve(pipeline: Pipeline, host: str, port: int) -> None:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("digest_mailer.faces.web.access").addHandler(logging.StreamHandler())
     logging.getLogger("digest_mailer.faces.web.access").propagate = False
-    uvicorn.run(create_app(pipeline), host=host, port=port, access_log=False,
+    uvicorn.run(create_app(app), host=host, port=port, access_log=False,
                 proxy_headers=True, server_header=False, log_level="info")
 
 
-__all__ = ["create_app", "health", "serve"]
+__all__ = ["create_app", "serve"]

@@ -8,22 +8,21 @@ token bound to the session. :func:`gate` refuses strangers before a request body
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as ReceivedFile
 
-from digest_mailer import db
-from digest_mailer.db.models import SubscriberStatus
-from digest_mailer.faces.web.login import ADMIN_COOKIE, AdminAuth
-from digest_mailer.faces.web.pages import Pages
-from digest_mailer.faces.web.security import Csrf
-from digest_mailer.services.send import Pipeline
+from digest_mailer.app import App
+from digest_mailer.faces.web.context import FormText
+from digest_mailer.faces.web.context import app_of as _app
+from digest_mailer.faces.web.context import csrf_of as _csrf
+from digest_mailer.faces.web.context import pages_of as _pages
+from digest_mailer.faces.web.login import ADMIN_COOKIE
+from digest_mailer.services.admin import AdminAuth
+from digest_mailer.services.subscribers import STATUSES
 
 router = APIRouter(prefix="/admin")
 
@@ -32,24 +31,10 @@ MAX_UPLOAD_BYTES = 5_000_000  # the CSV file; the one place its size is decided
 # The whole import request may be this much larger: the multipart framing and CSRF field.
 IMPORT_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 IMPORT_PATH = "/admin/import"
-STATUSES = (SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
-FormText = Annotated[str | None, Form()]
-
-
-def _pipeline(request: Request) -> Pipeline:
-    return request.app.state.pipeline  # type: ignore[no-any-return]
-
-
-def _pages(request: Request) -> Pages:
-    return request.app.state.pages  # type: ignore[no-any-return]
 
 
 def _auth(request: Request) -> AdminAuth:
     return request.app.state.admin  # type: ignore[no-any-return]
-
-
-def _csrf(pipeline: Pipeline) -> Csrf:
-    return Csrf(pipeline.settings.effective_secret_keys())
 
 
 def _open(request: Request) -> AdminAuth:
@@ -71,13 +56,13 @@ def _client(request: Request) -> str:
 
 def _login_page(request: Request, error: str = "", status_code: int = 200,
                 headers: dict[str, str] | None = None) -> Response:
-    csrf = _csrf(_pipeline(request)).make("admin-login")
+    csrf = _csrf(request).make("admin-login")
     return _pages(request).render("admin/login.html", status_code, headers, error=error,
                                   csrf=csrf)
 
 
 def _page(request: Request, name: str, sid: str, **context: Any) -> Response:
-    csrf = _csrf(_pipeline(request)).make(f"admin:{sid}")
+    csrf = _csrf(request).make(f"admin:{sid}")
     return _pages(request).render(name, csrf=csrf, **context)
 
 
@@ -114,7 +99,7 @@ def login_form(request: Request) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, password: FormText = None, csrf: FormText = None) -> Response:
     auth = _open(request)
-    _csrf(_pipeline(request)).check(csrf, "admin-login")
+    _csrf(request).check(csrf, "admin-login")
     client = _client(request)
     refused = auth.throttle.attempt(client)
     if refused is not None:
@@ -128,7 +113,7 @@ def login(request: Request, password: FormText = None, csrf: FormText = None) ->
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(ADMIN_COOKIE, auth.issue(client), max_age=auth.max_age,
                         path="/admin", httponly=True, samesite="strict",
-                        secure=_pipeline(request).settings.base_url.startswith("https://"))
+                        secure=_app(request).settings.base_url.startswith("https://"))
     return response
 
 
@@ -138,7 +123,7 @@ def logout(request: Request, csrf: FormText = None) -> Response:
     cookie = request.cookies.get(ADMIN_COOKIE)
     sid = auth.session(cookie)
     if sid is not None:
-        _csrf(_pipeline(request)).check(csrf, f"admin:{sid}")
+        _csrf(request).check(csrf, f"admin:{sid}")
         auth.revoke(cookie)  # the session ends on the server, not only in this browser
     response = RedirectResponse("/admin/login", status_code=303)
     response.delete_cookie(ADMIN_COOKIE, path="/admin", httponly=True, samesite="strict")
@@ -152,14 +137,9 @@ def overview(request: Request) -> Response:
     sid = _session_id(request)
     if sid is None:
         return _login_page(request)
-    with Session(_pipeline(request).engine) as session:
-        sources = db.sources.every(session)
-        runs = db.runs.recent(session, 20)
-        messages = db.messages.recent(session, limit=50)
-        _, active = db.subscribers.search(session, "", SubscriberStatus.ACTIVE, limit=1)
-        _, everyone = db.subscribers.search(session, "", "", limit=1)
-        return _page(request, "admin/overview.html", sid, sources=sources, runs=runs,
-                     messages=messages, active=active, everyone=everyone)
+    seen = _app(request).status.overview()
+    return _page(request, "admin/overview.html", sid, sources=seen.sources, runs=seen.runs,
+                 messages=seen.messages, active=seen.active, everyone=seen.everyone)
 
 
 @router.get("/subscribers", response_class=HTMLResponse)
@@ -170,12 +150,11 @@ def subscribers(request: Request, q: str = "", status: str = "", page: int = 1) 
     q = q.strip()[:200]
     status = status if status in STATUSES else ""
     page = min(max(page, 1), 1_000_000)
-    with Session(_pipeline(request).engine) as session:
-        rows, total = db.subscribers.search(session, q, status,
-                                               offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
-        return _page(request, "admin/subscribers.html", sid, rows=rows, total=total, q=q,
-                     status=status, statuses=STATUSES, page=page,
-                     pages=max(1, math.ceil(total / PER_PAGE)))
+    rows, total = _app(request).subscribers.search(q, status, offset=(page - 1) * PER_PAGE,
+                                                   limit=PER_PAGE)
+    return _page(request, "admin/subscribers.html", sid, rows=rows, total=total, q=q,
+                 status=status, statuses=STATUSES, page=page,
+                 pages=max(1, math.ceil(total / PER_PAGE)))
 
 
 @router.get("/import", response_class=HTMLResponse)
@@ -192,7 +171,7 @@ async def import_upload(request: Request, csrf: FormText = None,
     sid = _session_id(request)
     if sid is None:
         return _login_page(request, status_code=403)
-    _csrf(_pipeline(request)).check(csrf, f"admin:{sid}")
+    _csrf(request).check(csrf, f"admin:{sid}")
     if not isinstance(file, ReceivedFile):
         return _page(request, "admin/import.html", sid, report=None,
                      error="Choose a CSV file to upload.")
@@ -205,22 +184,14 @@ async def import_upload(request: Request, csrf: FormText = None,
     except UnicodeDecodeError:
         return _page(request, "admin/import.html", sid, report=None,
                      error="The file is not UTF-8 text; save it as CSV UTF-8 and try again.")
-    report = import_csv(_pipeline(request), data)
+    report = import_csv(_app(request), data)
     return _page(request, "admin/import.html", sid, report=report, error="")
 
 
-def import_csv(pipeline: Pipeline, data: bytes) -> dict[str, Any]:
-    """Run the CLI's importer on an uploaded file; a plain report for the page.
-
-    The one place that knows the importer's API (``digest-mailer subscribers import``
-    calls the same ``import_file``).
-    """
-    from digest_mailer.faces.demo import import_file
-
-    with tempfile.TemporaryDirectory(prefix="digest-import-") as folder:
-        path = Path(folder) / "upload.csv"
-        path.write_bytes(data)
-        report = import_file(pipeline, path)
+def import_csv(app: App, data: bytes) -> dict[str, Any]:
+    """Run the CLI's importer on the uploaded bytes (streamed in, no temporary file); a
+    plain report for the page. The good rows are kept, the rejected ones listed."""
+    report = app.subscribers.import_csv(data, skip_invalid=True)
     return {
         "summary": report.summary(),
         "added": list(report.added), "updated": list(report.updated),

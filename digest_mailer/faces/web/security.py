@@ -1,8 +1,8 @@
 """Security helpers of the web app: signed tokens, CSRF, headers, logs (the admin login is
-in ``login.py``).
+the service ``services/admin.py``).
 
 Every token here is signed with the same secret keys as the links in the digests
-(``settings.effective_secret_keys()``, newest first), each kind with its own salt, so a
+(the App's ``secret_keys``, read once at start, newest first), each kind with its own salt, so a
 token made for one use is refused by every other.
 """
 

@@ -1,0 +1,122 @@
+"""The preferences page behind /p/{token}: the reader's categories, keywords and schedule.
+
+Checked by the one subscriber validator (:func:`digest_mailer.domain.subscriber.check_profile`),
+as CSV rows and ``digest-mailer subscribers add`` are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from digest_mailer.domain.subscriber import check_profile, split_items
+from digest_mailer.faces.web.context import FormText
+from digest_mailer.faces.web.context import app_of as _app
+from digest_mailer.faces.web.context import csrf_of as _csrf
+from digest_mailer.faces.web.context import pages_of as _pages
+from digest_mailer.faces.web.context import public_id_of as _public_id
+from digest_mailer.faces.web.security import InvalidLink
+from digest_mailer.services.subscribers import ACTIVE, MAX_PAPERS, MIN_PAPERS, Subscriber
+
+router = APIRouter()
+
+LANGUAGES = {"en": "English", "zh": "中文 (Chinese)"}
+
+
+@dataclass
+class PreferencesForm:
+    categories: list[str]
+    keywords: str
+    exclusions: str
+    send_hour: str
+    timezone: str
+    language: str
+    max_papers: str
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, subscriber: Subscriber, default_max: int) -> PreferencesForm:
+        return cls(list(subscriber.categories), "\n".join(subscriber.keywords),
+                   "\n".join(subscriber.excluded_keywords), str(subscriber.send_hour),
+                   subscriber.timezone, subscriber.language,
+                   str(subscriber.max_papers or min(max(default_max, MIN_PAPERS), MAX_PAPERS)))
+
+
+split_words = split_items  # the preferences page splits keywords as the importer does
+
+
+def _sentence(reason: str) -> str:
+    return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+
+
+def validate_preferences(form: PreferencesForm, known: list[str]) -> dict[str, Any] | None:
+    """The values to save, or None with ``form.errors`` naming each bad field.
+
+    The checks and caps are the importer's (:mod:`digest_mailer.domain.subscriber`); only the
+    number of papers is this page's own.
+    """
+    profile = check_profile(categories=form.categories, keywords=split_items(form.keywords),
+                            exclusions=split_items(form.exclusions), timezone=form.timezone,
+                            send_hour=form.send_hour, language=form.language,
+                            known_categories=known)
+    for error in profile.errors:
+        form.errors.setdefault(error.field, _sentence(error.reason))
+    size = form.max_papers.strip()
+    if not (size.isascii() and size.isdecimal() and MIN_PAPERS <= int(size) <= MAX_PAPERS):
+        form.errors["max_papers"] = f"Choose a number from {MIN_PAPERS} to {MAX_PAPERS}."
+    if form.errors:
+        return None
+    chosen = set(profile.categories)  # in the page's order
+    return {**profile.preferences(), "categories": [c for c in known if c in chosen],
+            "max_papers": int(size)}
+
+
+def _preferences_page(request: Request, subscriber: Subscriber, known: list[str],
+                      form: PreferencesForm, *, saved: bool = False,
+                      status_code: int = 200) -> Response:
+    return _pages(request).render(
+        "preferences.html", status_code, email=subscriber.email, form=form, saved=saved,
+        active=subscriber.status == ACTIVE,
+        categories=known, languages=LANGUAGES,
+        hours=range(24), min_papers=MIN_PAPERS, max_papers=MAX_PAPERS,
+        action=str(request.url.path),
+        csrf=_csrf(request).make(f"preferences:{subscriber.public_id}"))
+
+
+def _with_categories(request: Request, token: str) -> tuple[Subscriber, list[str]]:
+    found = _app(request).subscribers.preferences(_public_id(request, "preferences", token))
+    if found is None:
+        raise InvalidLink("preferences")
+    return found
+
+
+@router.get("/p/{token}", response_class=HTMLResponse)
+def preferences(request: Request, token: str) -> Response:
+    subscriber, known = _with_categories(request, token)
+    form = PreferencesForm.of(subscriber, _app(request).settings.max_papers)
+    return _preferences_page(request, subscriber, known, form)
+
+
+@router.post("/p/{token}", response_class=HTMLResponse)
+def save_preferences(request: Request, token: str, csrf: FormText = None,
+                     categories: Annotated[list[str] | None, Form()] = None,
+                     keywords: FormText = None, exclusions: FormText = None,
+                     send_hour: FormText = None, timezone: FormText = None,
+                     language: FormText = None, max_papers: FormText = None) -> Response:
+    subscriber, known = _with_categories(request, token)
+    _csrf(request).check(csrf, f"preferences:{subscriber.public_id}")
+    form = PreferencesForm(list(dict.fromkeys(categories or [])), keywords or "",
+                           exclusions or "", send_hour or "", timezone or "",
+                           language or "", max_papers or "")
+    values = validate_preferences(form, known)
+    if values is None:
+        return _preferences_page(request, subscriber, known, form, status_code=400)
+    saved = _app(request).subscribers.save_preferences(subscriber.public_id, values)
+    if saved is None:
+        raise InvalidLink("preferences")
+    subscriber, known = saved
+    form = PreferencesForm.of(subscriber, _app(request).settings.max_papers)
+    return _preferences_page(request, subscriber, known, form, saved=True)

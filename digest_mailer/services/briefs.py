@@ -1,0 +1,107 @@
+"""The concurrent briefing pass of a send batch: each distinct selection briefed once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+from digest_mailer.briefing.extractive import ExtractiveBriefer
+from digest_mailer.briefing.llm import Briefer, BudgetExhausted, RunBudget
+from digest_mailer.db.models import Delivery, Subscriber
+from digest_mailer.domain.digest import Briefing, CategoryGroup
+from digest_mailer.services.report import Report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BriefingConfig:
+    """The run's budget for the LLM (``DIGEST_LLM_*``)."""
+
+    concurrency: int
+    max_calls: int
+    max_tokens: int
+    budget_seconds: float
+
+
+@dataclass
+class Job:
+    """One claimed digest between the passes of a batch."""
+
+    subscriber: Subscriber
+    delivery: Delivery
+    groups: tuple[CategoryGroup, ...]
+    briefing: Briefing | None = None
+    # Claimed from `resend`: an earlier copy may have arrived, this is its one resend.
+    resending: bool = False
+
+
+class BriefingPass:
+    def __init__(self, briefer: Briefer, extractive: ExtractiveBriefer,
+                 config: BriefingConfig) -> None:
+        self.briefer = briefer
+        self.extractive = extractive
+        self.config = config
+
+    def briefed(self, jobs: Iterable[Job], report: Report) -> Iterator[Job]:
+        """Yield the jobs with their briefings, each as soon as its briefing is ready.
+
+        Each distinct (papers, language) is asked for once, ``llm_concurrency`` at a
+        time, within the run's budget (``llm_max_calls``, ``llm_max_tokens``,
+        ``llm_budget_seconds``): a briefing not written when it is spent, or not done by
+        the deadline, is the extractive one. A request already in flight at the deadline
+        cannot be stopped; it ends in the background, within ``llm_timeout``.
+        """
+        todo: dict[tuple[tuple[str, ...], str], list[Job]] = {}
+        for job in jobs:
+            if job.delivery.briefing is not None and job.delivery.briefing_kind:
+                job.briefing = Briefing(job.delivery.briefing, job.delivery.briefing_kind)
+                yield job
+            else:
+                key = (tuple(job.delivery.entry_keys), job.subscriber.language)
+                todo.setdefault(key, []).append(job)
+        if not todo:
+            return
+        config = self.config
+        budget = RunBudget(config.max_calls, config.max_tokens, config.budget_seconds)
+        pool = ThreadPoolExecutor(max_workers=min(config.concurrency, len(todo)),
+                                  thread_name_prefix="brief")
+        futures: dict[Future[Briefing], tuple[tuple[str, ...], str]] = {
+            pool.submit(self.briefer.brief, same[0].groups, key[1], budget): key
+            for key, same in todo.items()}
+        try:
+            for future in as_completed(futures, timeout=budget.remaining()):
+                yield from self._with_briefing(todo.pop(futures[future]), future, report)
+        except TimeoutError:
+            pass  # the deadline passed: what is left gets the extractive briefing
+        finally:
+            # Not started yet: cancelled. Running: left to finish in the background.
+            pool.shutdown(wait=False, cancel_futures=True)
+        for same in todo.values():
+            yield from self._with_briefing(same, None, report)
+
+    def _with_briefing(self, same: list[Job], future: Future[Briefing] | None,
+                       report: Report) -> Iterator[Job]:
+        briefing = None
+        if future is not None:
+            try:
+                briefing = future.result()
+            except BudgetExhausted:
+                pass
+            except Exception:  # the briefer never raises otherwise; still, send the digest
+                log.exception("briefing failed")
+        if briefing is None:
+            report.counts["llm_budget_exhausted"] += len(same)
+            briefing = self.extractive.brief(same[0].groups, same[0].subscriber.language)
+        for job in same:
+            job.briefing = briefing
+            yield job
+
+    def stats(self) -> dict[str, int]:
+        """The briefer's counters (they run for the life of the process)."""
+        stats = getattr(self.briefer, "stats", None)
+        if not callable(stats):
+            return {}
+        return {f"llm_{k}": v for k, v in stats().items() if v}

@@ -1,0 +1,135 @@
+"""Composing a digest: brief, render and build the message; preview; "view in browser".
+
+Reads only, writes nothing: the send service stores what went out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from digest_mailer import db
+from digest_mailer.briefing.llm import Briefer
+from digest_mailer.db.models import Delivery, DeliveryStatus, Entry, Subscriber
+from digest_mailer.domain.compose import build_digest, groups_of, profile_of
+from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, RenderedDigest
+from digest_mailer.domain.select import Selection, regroup
+from digest_mailer.mail.links import LinkSigner
+from digest_mailer.mail.message import build_message, make_message_id
+from digest_mailer.mail.render import DigestRenderer
+from digest_mailer.services.batch import SelectionConfig, SendBatch
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """The headers every digest carries."""
+
+    mail_from: str
+    reply_to: str
+    list_id: str
+
+    @property
+    def sender_domain(self) -> str:
+        return parseaddr(self.mail_from)[1].rpartition("@")[2] or "localhost"
+
+
+@dataclass
+class Composed:
+    delivery: Delivery
+    digest: Digest
+    rendered: RenderedDigest
+    message: EmailMessage
+
+
+class NotMailed(LookupError):
+    """A "view in browser" link to a digest that has not gone out (yet)."""
+
+
+class Composer:
+    def __init__(self, engine: Engine, briefer: Briefer, renderer: DigestRenderer,
+                 signer: LinkSigner, mail: MailConfig, selection: SelectionConfig,
+                 clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.briefer = briefer
+        self.renderer = renderer
+        self.signer = signer
+        self.mail = mail
+        self.selection = selection
+        self.clock = clock
+        self.sender_domain = mail.sender_domain
+
+    def groups(self, subscriber: Subscriber, entries: Sequence[Entry],
+               labels: dict[int, tuple[str, str]]) -> tuple[CategoryGroup, ...]:
+        # The stored keys are in reading order: a retry sends the same email.
+        public_id = subscriber.public_id
+        return groups_of(regroup(profile_of(subscriber), entries), labels,
+                         lambda key, vote: self.signer.feedback_url(public_id, key, vote))
+
+    def compose(self, session: Session, subscriber: Subscriber, delivery: Delivery, *,
+                groups: tuple[CategoryGroup, ...] | None = None,
+                briefing: Briefing | None = None, smtputf8: bool = True) -> Composed:
+        """Brief, render and build the message for a Delivery; reads only, writes nothing.
+
+        ``smtputf8``: the message may go to a non-ASCII local part (RFC 6531). True for
+        previews and "view in browser", which send nothing; a send passes whether its
+        server announced SMTPUTF8.
+        """
+        if groups is None:
+            entries = db.entries.by_keys(session, delivery.entry_keys)
+            groups = self.groups(subscriber, entries, db.sources.labels(session))
+        if briefing is None and delivery.briefing is not None and delivery.briefing_kind:
+            briefing = Briefing(delivery.briefing, delivery.briefing_kind)
+        if briefing is None:
+            briefing = self.briefer.brief(groups, subscriber.language)
+        links = self.signer.links(subscriber.public_id, delivery.public_id)
+        digest = build_digest(subscriber, delivery.digest_date, groups, briefing, links)
+        rendered = self.renderer.render(digest)
+        message = build_message(
+            rendered, to_email=subscriber.email, to_name=subscriber.name,
+            sender=self.mail.mail_from, reply_to=self.mail.reply_to,
+            list_id=self.mail.list_id, links=links,
+            message_id=delivery.message_id or make_message_id(self.sender_domain),
+            date=self.clock(), smtputf8=smtputf8)
+        return Composed(delivery, digest, rendered, message)
+
+    def select_new(self, session: Session, subscriber: Subscriber, day: date,
+                   now: datetime) -> Selection:
+        """The papers first seen since this subscriber's previous digest window closed."""
+        assert subscriber.id is not None
+        batch = SendBatch.load(session, [subscriber], {subscriber.id: day}, now,
+                               self.selection)
+        return batch.select(subscriber, self.selection)
+
+    def preview(self, email: str, digest_date: date | None = None) -> RenderedDigest:
+        """Render what the subscriber would get now, writing nothing."""
+        now = self.clock()
+        with Session(self.engine) as session:
+            subscriber = db.subscribers.by_email(session, email)
+            if subscriber is None or subscriber.id is None:
+                raise LookupError(f"no subscriber {email}")
+            day = digest_date or now.date()
+            delivery = db.deliveries.of_day(session, subscriber.id, day)
+            if delivery is None:
+                selection = self.select_new(session, subscriber, day, now)
+                delivery = Delivery(subscriber_id=subscriber.id, digest_date=day,
+                                    entry_keys=selection.keys, cutoff=now)
+            return self.compose(session, subscriber, delivery).rendered
+
+    def view(self, delivery_public_id: str) -> str:
+        """The HTML of a digest as it was sent. LookupError for an unknown one,
+        :class:`NotMailed` for one not sent yet."""
+        with Session(self.engine) as session:
+            delivery = db.deliveries.by_public_id(session, delivery_public_id)
+            subscriber = (session.get(Subscriber, delivery.subscriber_id)
+                          if delivery is not None else None)
+            if delivery is None or subscriber is None:
+                raise LookupError(delivery_public_id)
+            if delivery.status not in DeliveryStatus.MAILED:
+                raise NotMailed(delivery_public_id)
+            return self.compose(session, subscriber, delivery).rendered.html

@@ -1,0 +1,51 @@
+"""What the operators look at: recent runs, health, the admin overview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from digest_mailer import db
+from digest_mailer.db.models import ReaderMessage, Run, Source, SubscriberStatus
+
+
+@dataclass
+class Overview:
+    sources: list[Source]
+    runs: list[Run]
+    messages: list[ReaderMessage]
+    active: int
+    everyone: int
+
+
+class StatusService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def recent_runs(self, limit: int = 20) -> list[Run]:
+        with Session(self.engine) as session:
+            return db.runs.recent(session, limit)
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz: the sources, which fail, the entries and the last run."""
+        with Session(self.engine) as session:
+            sources = db.sources.every(session)
+            runs = db.runs.recent(session, 1)
+            return {
+                "status": "ok",
+                "sources": len(sources),
+                "sources_failing": [s.label for s in sources if s.last_error],
+                "entries": db.entries.count(session),
+                "last_run": (runs[0].finished_at.isoformat()
+                             if runs and runs[0].finished_at else None),
+            }
+
+    def overview(self) -> Overview:
+        with Session(self.engine) as session:
+            _, active = db.subscribers.search(session, "", SubscriberStatus.ACTIVE, limit=1)
+            _, everyone = db.subscribers.search(session, "", "", limit=1)
+            return Overview(db.sources.every(session), db.runs.recent(session, 20),
+                            db.messages.recent(session, limit=50), active, everyone)
