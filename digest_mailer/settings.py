@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digest_mailer.errors import SettingsError
+from digest_mailer.text import is_invisible
 
 PREFIX = "DIGEST_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +180,7 @@ class Settings(BaseSettings):
         # These end up in mail or HTTP headers (or the URLs in them): a CR/LF would start a
         # header of its own, and the message builder would only quietly mend it.
         if isinstance(value, str):
-            bad = next((c for c in value if _is_control(c)), None)
+            bad = next((c for c in value if is_invisible(c)), None)
             if bad is not None:
                 raise ValueError(f"contains the control character U+{ord(bad):04X}; "
                                  "give the value on one line, without control characters")
@@ -278,14 +279,6 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         return [path.read_text().strip()]
-
-
-def _is_control(char: str) -> bool:
-    """C0/C1 controls, line and paragraph separators, and invisible format characters
-    (bidi overrides, zero-width): nothing a sender name or a URL needs."""
-    import unicodedata
-
-    return unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cf")
 
 
 def _env_name(field: str) -> str:
