@@ -21,7 +21,7 @@ from sqlmodel import Session
 from digest_mailer import db
 from digest_mailer.db.models import DeliveryStatus, Subscriber, SubscriberStatus
 from digest_mailer.domain.select import title_words
-from digest_mailer.domain.subscriber import check_profile, split_items
+from digest_mailer.domain.subscriber import MAX_PAPERS, MIN_PAPERS, check_profile, split_items
 from digest_mailer.faces.web.pages import Pages
 from digest_mailer.faces.web.security import INVALID_LINK, VIEW_CSP, Csrf, InvalidLink, load_link
 from digest_mailer.services.send import Pipeline
@@ -29,7 +29,6 @@ from digest_mailer.services.send import Pipeline
 router = APIRouter()
 
 LANGUAGES = {"en": "English", "zh": "中文 (Chinese)"}
-MIN_PAPERS, MAX_PAPERS = 5, 100
 ONE_CLICK = "One-Click"
 
 FormText = Annotated[str | None, Form()]
@@ -167,23 +166,19 @@ def _sentence(reason: str) -> str:
 def validate_preferences(form: PreferencesForm, known: list[str]) -> dict[str, Any] | None:
     """The values to save, or None with ``form.errors`` naming each bad field.
 
-    The checks and caps are the importer's (:mod:`digest_mailer.domain.subscriber`); only the
-    number of papers is this page's own.
+    The checks and caps, the number of papers too, are the importer's and the CLI's
+    (:mod:`digest_mailer.domain.subscriber`).
     """
     profile = check_profile(categories=form.categories, keywords=split_items(form.keywords),
                             exclusions=split_items(form.exclusions), timezone=form.timezone,
                             send_hour=form.send_hour, language=form.language,
-                            known_categories=known)
+                            max_papers=form.max_papers, known_categories=known)
     for error in profile.errors:
         form.errors.setdefault(error.field, _sentence(error.reason))
-    size = form.max_papers.strip()
-    if not (size.isascii() and size.isdecimal() and MIN_PAPERS <= int(size) <= MAX_PAPERS):
-        form.errors["max_papers"] = f"Choose a number from {MIN_PAPERS} to {MAX_PAPERS}."
     if form.errors:
         return None
     chosen = set(profile.categories)  # in the page's order
-    return {**profile.preferences(), "categories": [c for c in known if c in chosen],
-            "max_papers": int(size)}
+    return {**profile.preferences(), "categories": [c for c in known if c in chosen]}
 
 
 def _known_categories(session: Session, subscriber: Subscriber) -> list[str]:
