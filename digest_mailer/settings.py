@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digest_mailer.errors import SettingsError
@@ -242,6 +242,8 @@ class Settings(BaseSettings):
             raise ValueError("must be more than 0 minutes")
         return value
 
+    _secret_keys: tuple[str, ...] | None = PrivateAttr(default=None)
+
     # Derived values: computed here so no other module guesses defaults.
     @property
     def effective_database_url(self) -> str:
@@ -268,17 +270,42 @@ class Settings(BaseSettings):
         return _bundled("demo")
 
     def effective_secret_keys(self) -> list[str]:
-        """The signing keys, newest first; one is generated and kept in ``var_dir`` if unset."""
+        """The signing keys, newest first; one is generated and kept in ``var_dir`` if unset.
+
+        Worked out once per Settings: later calls (one per web request) touch no file.
+        """
+        if self._secret_keys is None:
+            self._secret_keys = tuple(self._read_secret_keys())
+        return list(self._secret_keys)
+
+    def _read_secret_keys(self) -> list[str]:
         if self.secret_key:
             return [k.strip() for k in self.secret_key.split(",") if k.strip()]
         path = self.var_dir / "secret.key"
         if not path.exists():
-            import secrets
-
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+            _create_secret_file(path)
         return [path.read_text().strip()]
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a new key to ``path`` unless another process got there first.
+
+    The key is written to a private temporary file and linked into place, so a process
+    starting at the same moment reads either no file or the whole key, never half of one.
+    """
+    import secrets
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # the other process's key stands
+    finally:
+        os.unlink(temporary)
 
 
 def _env_name(field: str) -> str:

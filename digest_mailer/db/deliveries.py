@@ -22,10 +22,9 @@ from digest_mailer.db.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-# A claim older than this is taken to belong to a worker that died mid-send.
-STALE_CLAIM = timedelta(minutes=15)
 # How long the outcome of a send is tried again while the database is locked (SQLite: a
-# writer held the lock past the busy timeout). Well inside STALE_CLAIM: the claim is ours.
+# writer held the lock past the busy timeout). Well inside the claim timeout (the setting
+# DIGEST_CLAIM_TIMEOUT_MINUTES): the claim is still ours.
 MARK_RETRY_SECONDS = 300.0
 # Plain UPDATEs: the ORM's default evaluates each one against every object in the
 # session (the batch's 2,000 entries), which cost more than the statement itself.
@@ -128,7 +127,7 @@ def insert_claimed(session: Session, deliveries: Sequence[Delivery]) -> list[Del
 
 
 def claim(session: Session, delivery_id: int, now: datetime,
-                   stale_after: timedelta = STALE_CLAIM) -> bool:
+                   stale_after: timedelta) -> bool:
     """Atomically take a pending, to-resend (or abandoned) delivery for sending. One wins.
 
     A claim older than ``stale_after`` (DIGEST_CLAIM_TIMEOUT_MINUTES) is taken over.
