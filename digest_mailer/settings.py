@@ -242,7 +242,8 @@ class Settings(BaseSettings):
             raise ValueError("must be more than 0 minutes")
         return value
 
-    _secret_keys: tuple[str, ...] | None = PrivateAttr(default=None)
+    # (secret_key, var_dir) → the keys worked out from them
+    _secret_keys: tuple[tuple[str, Path], tuple[str, ...]] | None = PrivateAttr(default=None)
 
     # Derived values: computed here so no other module guesses defaults.
     @property
@@ -272,11 +273,14 @@ class Settings(BaseSettings):
     def effective_secret_keys(self) -> list[str]:
         """The signing keys, newest first; one is generated and kept in ``var_dir`` if unset.
 
-        Worked out once per Settings: later calls (one per web request) touch no file.
+        Worked out once per Settings: later calls (one per web request) touch no file. The
+        answer is kept with what it came from, so a ``model_copy`` with another
+        ``secret_key`` or ``var_dir`` works its own out.
         """
-        if self._secret_keys is None:
-            self._secret_keys = tuple(self._read_secret_keys())
-        return list(self._secret_keys)
+        source = (self.secret_key, self.var_dir)
+        if self._secret_keys is None or self._secret_keys[0] != source:
+            self._secret_keys = (source, tuple(self._read_secret_keys()))
+        return list(self._secret_keys[1])
 
     def _read_secret_keys(self) -> list[str]:
         if self.secret_key:
