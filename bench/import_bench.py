@@ -31,6 +31,11 @@ from synthetic import KEYWORDS
 
 from digest_mailer import db
 from digest_mailer.services.importer import apply_rows, import_csv, parse
+from digest_mailer.settings import Settings
+
+# What a row without a time zone or send hour gets: the settings' defaults, as the CLI uses.
+NEWCOMER = {"default_timezone": Settings.model_fields["default_timezone"].default,
+            "default_send_hour": Settings.model_fields["default_send_hour"].default}
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 FIRST = ("Ada", "Wei", "Priya", "Tomás", "Kenji", "Amélie", "Søren", "Fatima", "Olusegun",
@@ -130,7 +135,7 @@ def main() -> None:
 
             wall = time.perf_counter()
             t0 = time.perf_counter()
-            parsed = parse(data, known_categories=known)
+            parsed = parse(data, **NEWCOMER, known_categories=known)
             t1 = time.perf_counter()
             with Session(engine) as session:
                 report = apply_rows(session, parsed.rows)
@@ -143,7 +148,7 @@ def main() -> None:
                   f"peak RSS {rss_mb():.0f} MB")
 
             t0 = time.perf_counter()
-            again = import_csv(engine, data, known_categories=known)
+            again = import_csv(engine, data, **NEWCOMER, known_categories=known)
             t1 = time.perf_counter()
             print(f"re-import (import_csv, one call): {again.summary()}")
             print(f"  total wall     {t1 - t0:6.2f} s  {n / (t1 - t0):9,.0f} rows/s   "

@@ -13,10 +13,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digest_mailer.errors import SettingsError
+from digest_mailer.text import is_invisible
 
 PREFIX = "DIGEST_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +180,7 @@ class Settings(BaseSettings):
         # These end up in mail or HTTP headers (or the URLs in them): a CR/LF would start a
         # header of its own, and the message builder would only quietly mend it.
         if isinstance(value, str):
-            bad = next((c for c in value if _is_control(c)), None)
+            bad = next((c for c in value if is_invisible(c)), None)
             if bad is not None:
                 raise ValueError(f"contains the control character U+{ord(bad):04X}; "
                                  "give the value on one line, without control characters")
@@ -241,6 +242,9 @@ class Settings(BaseSettings):
             raise ValueError("must be more than 0 minutes")
         return value
 
+    # (secret_key, var_dir) → the keys worked out from them
+    _secret_keys: tuple[tuple[str, Path], tuple[str, ...]] | None = PrivateAttr(default=None)
+
     # Derived values: computed here so no other module guesses defaults.
     @property
     def effective_database_url(self) -> str:
@@ -267,25 +271,45 @@ class Settings(BaseSettings):
         return _bundled("demo")
 
     def effective_secret_keys(self) -> list[str]:
-        """The signing keys, newest first; one is generated and kept in ``var_dir`` if unset."""
+        """The signing keys, newest first; one is generated and kept in ``var_dir`` if unset.
+
+        Worked out once per Settings: later calls (one per web request) touch no file. The
+        answer is kept with what it came from, so a ``model_copy`` with another
+        ``secret_key`` or ``var_dir`` works its own out.
+        """
+        source = (self.secret_key, self.var_dir)
+        if self._secret_keys is None or self._secret_keys[0] != source:
+            self._secret_keys = (source, tuple(self._read_secret_keys()))
+        return list(self._secret_keys[1])
+
+    def _read_secret_keys(self) -> list[str]:
         if self.secret_key:
             return [k.strip() for k in self.secret_key.split(",") if k.strip()]
         path = self.var_dir / "secret.key"
         if not path.exists():
-            import secrets
-
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+            _create_secret_file(path)
         return [path.read_text().strip()]
 
 
-def _is_control(char: str) -> bool:
-    """C0/C1 controls, line and paragraph separators, and invisible format characters
-    (bidi overrides, zero-width): nothing a sender name or a URL needs."""
-    import unicodedata
+def _create_secret_file(path: Path) -> None:
+    """Write a new key to ``path`` unless another process got there first.
 
-    return unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cf")
+    The key is written to a private temporary file and linked into place, so a process
+    starting at the same moment reads either no file or the whole key, never half of one.
+    """
+    import secrets
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # the other process's key stands
+    finally:
+        os.unlink(temporary)
 
 
 def _env_name(field: str) -> str:

@@ -14,7 +14,7 @@ from digest_mailer.briefing.extractive import ExtractiveBriefer, find_themes
 from digest_mailer.db.models import Entry
 from digest_mailer.domain.compose import groups_of
 from digest_mailer.domain.digest import CategoryGroup, Paper
-from digest_mailer.domain.select import Profile, select_papers
+from digest_mailer.domain.select import Profile, SelectionIndex
 from digest_mailer.ingest import parse_feed
 
 REPO = Path(__file__).resolve().parent.parent
@@ -198,8 +198,8 @@ def demo_entries() -> list[Entry]:
 
 def demo_groups(categories: tuple[str, ...], keywords: tuple[str, ...] = (),
                 max_papers: int = 40) -> tuple[CategoryGroup, ...]:
-    selection = select_papers(Profile(categories, keywords), demo_entries(),
-                              max_per_category=10, max_papers=max_papers)  # Settings defaults
+    selection = SelectionIndex(demo_entries()).select(  # the caps: Settings defaults
+        Profile(categories, keywords), max_per_category=10, max_papers=max_papers)
     return groups_of(selection, {}, lambda key, vote: "")
 
 

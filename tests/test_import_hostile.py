@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from test_cli import COMMAND, TIMEOUT, clean_env, cli, db_count
+from test_importer import NEWCOMER
 from world import DEMO
 
 from digest_mailer import db
@@ -119,7 +120,7 @@ def test_a_long_cell_and_a_long_multiline_record_are_rejected_and_the_rest_goes_
             + 'multi@example.org,"' + "m\n" * (MAX_RECORD_CHARS // 2 + 1)      # 4-50,005
             + '",cs.CV,\n'
             + "b@example.org,B,cs.CV,\n")
-    report = import_csv(engine, text, known_categories=CATEGORIES, skip_invalid=True)
+    report = import_csv(engine, text, **NEWCOMER, known_categories=CATEGORIES, skip_invalid=True)
     rejected = [(e.line, e.column, e.reason) for e in report.rejected]
     assert len(rejected) == 2  # the skipped record's lines make no rows of their own
     assert rejected[0] == (3, "keywords", f"cell longer than {MAX_CELL_CHARS:,} characters "
@@ -134,7 +135,7 @@ def test_a_long_cell_and_a_long_multiline_record_are_rejected_and_the_rest_goes_
 
 def test_nul_in_a_cell_is_rejected_with_line_and_column_and_never_exported(engine):
     text = HEADER + "a@example.org,A,cs.CV,\nnul@example.org,Ada\0Lovelace,cs.CV,\n"
-    report = import_csv(engine, text, known_categories=CATEGORIES, skip_invalid=True)
+    report = import_csv(engine, text, **NEWCOMER, known_categories=CATEGORIES, skip_invalid=True)
     assert [(e.line, e.column) for e in report.rejected] == [(3, "name")]
     assert "NUL" in report.rejected[0].reason
     assert names(engine) == {"a@example.org": "A"}
@@ -148,7 +149,7 @@ def test_nul_in_a_cell_is_rejected_with_line_and_column_and_never_exported(engin
     with Session(engine) as session:
         assert export_csv(session, out) == 2
     assert "\0" not in out.getvalue() and "OldRow" in out.getvalue()
-    strict = import_csv(engine, text, known_categories=CATEGORIES)
+    strict = import_csv(engine, text, **NEWCOMER, known_categories=CATEGORIES)
     assert strict.refused and not strict.written
 
 
@@ -172,7 +173,7 @@ def test_caps_are_enforced_by_the_importer(engine, column, value, reason):
                         else value if c == column else ""
                         for c in ("email", "name", "categories", "keywords", "exclusions")])
             + "\n")
-    report = import_csv(engine, text, known_categories=CATEGORIES)
+    report = import_csv(engine, text, **NEWCOMER, known_categories=CATEGORIES)
     column = "(line)" if len(value) >= MAX_RECORD_CHARS else column
     assert [(e.line, e.column) for e in report.rejected] == [(2, column)]
     assert reason in report.rejected[0].reason
@@ -182,14 +183,14 @@ def test_caps_are_enforced_by_the_importer(engine, column, value, reason):
 def test_caps_at_the_limit_are_accepted(engine):
     keywords = "|".join(f"{i:03d}" + "w" * (MAX_ITEM_CHARS - 3) for i in range(MAX_ITEMS))
     text = f"{HEADER}a@example.org,{'N' * MAX_NAME_CHARS},cs.CV,{keywords}\n"
-    report = import_csv(engine, text, known_categories=CATEGORIES)
+    report = import_csv(engine, text, **NEWCOMER, known_categories=CATEGORIES)
     assert report.rejected == [] and report.added == ["a@example.org"]
 
 
 def test_more_categories_than_the_cap_are_refused(engine):
     known = [f"cat.{i}" for i in range(MAX_ITEMS + 1)]
     text = "email,categories\na@example.org," + "|".join(known) + "\n"
-    report = import_csv(engine, text, known_categories=known)
+    report = import_csv(engine, text, **NEWCOMER, known_categories=known)
     assert [(e.line, e.column) for e in report.rejected] == [(2, "categories")]
     assert f"at most {MAX_ITEMS} categories" in report.rejected[0].reason
 
@@ -199,12 +200,12 @@ def test_more_categories_than_the_cap_are_refused(engine):
 def test_bidi_zero_width_and_control_characters_are_stripped_from_names(engine):
     hostile = "\u202eAda\u200b \u2066Love\u00adlace\u2069\x07\x85\u200f\ufeff"
     text = f"{HEADER}a@example.org,\"{hostile}\",cs.CV,\n"
-    report = import_csv(engine, text, known_categories=CATEGORIES)
+    report = import_csv(engine, text, **NEWCOMER, known_categories=CATEGORIES)
     assert report.added == ["a@example.org"]
     assert names(engine) == {"a@example.org": "Ada Lovelace"}
     kept = "محمد\u200cعلی Zoë 王小明"  # ZWNJ is stripped too; letters and spaces stay
     again = import_csv(engine, f"{HEADER}a@example.org,{kept},cs.CV,\n",
-                       known_categories=CATEGORIES)
+                       **NEWCOMER, known_categories=CATEGORIES)
     assert again.updated == ["a@example.org"]
     assert names(engine) == {"a@example.org": "محمدعلی Zoë 王小明"}
 
@@ -213,11 +214,11 @@ def test_bidi_zero_width_and_control_characters_are_stripped_from_names(engine):
 
 def test_non_ascii_local_part_is_refused_unless_the_server_takes_smtputf8(engine):
     text = HEADER + "üser@example.org,U,cs.CV,\nuser@bücher.example,B,cs.CV,\n"
-    report = import_csv(engine, text, known_categories=CATEGORIES, skip_invalid=True)
+    report = import_csv(engine, text, **NEWCOMER, known_categories=CATEGORIES, skip_invalid=True)
     assert [(e.line, e.column) for e in report.rejected] == [(2, "email")]
     assert "DIGEST_SMTP_UTF8" in report.rejected[0].reason
     assert report.added == ["user@bücher.example"]  # a non-ASCII domain goes as IDNA
-    allowed = import_csv(engine, text, known_categories=CATEGORIES, smtputf8=True)
+    allowed = import_csv(engine, text, **NEWCOMER, known_categories=CATEGORIES, smtputf8=True)
     assert allowed.rejected == [] and allowed.added == ["üser@example.org"]
 
 

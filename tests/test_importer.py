@@ -1,10 +1,11 @@
-"""Subscriber CSV import: parse_csv (pure) and apply_rows against a real SQLite database."""
+"""Subscriber CSV import: parse (pure) and apply_rows against a real SQLite database."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -13,17 +14,22 @@ from sqlmodel import Session
 from digest_mailer import db
 from digest_mailer.db.models import Subscriber
 from digest_mailer.errors import ImportRowError
-from digest_mailer.services.importer import ImportReport, SubscriberRow, apply_rows, parse_csv
+from digest_mailer.services.importer import ImportReport, SubscriberRow, apply_rows
+from digest_mailer.services.importer import parse as parse_file
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = "email,name,categories,keywords,exclusions,timezone,send_hour,language\n"
 CATEGORIES = ["cs.CV", "cs.AI", "cs.CL", "cs.LG", "math.PR", "quant-ph", "bioinformatics"]
+# What a row without a time zone or send hour gets (the settings' defaults, which the
+# faces pass in: the importer has none of its own).
+NEWCOMER: dict[str, Any] = {"default_timezone": "UTC", "default_send_hour": 7}
 
 
 def parse(text: str, *, categories: list[str] = CATEGORIES, timezone: str = "UTC",
           send_hour: int = 7) -> tuple[list[SubscriberRow], list[ImportRowError]]:
-    return parse_csv(text, known_categories=categories, default_timezone=timezone,
-                     default_send_hour=send_hour)
+    parsed = parse_file(text, known_categories=categories, default_timezone=timezone,
+                        default_send_hour=send_hour)
+    return parsed.rows, parsed.errors
 
 
 def errors_of(text: str) -> list[tuple[int, str]]:
@@ -31,7 +37,7 @@ def errors_of(text: str) -> list[tuple[int, str]]:
     return [(e.line, e.column) for e in errors]
 
 
-# --- parse_csv: good rows ------------------------------------------------------------------------
+# --- parse: good rows ------------------------------------------------------------------------
 
 def test_full_row_with_bom_quoted_commas_upper_case_header_and_lists() -> None:
     text = ("\ufeffEMAIL,Name,CATEGORIES,Keywords,EXCLUSIONS,TimeZone,SEND_HOUR,Language\n"
@@ -72,7 +78,7 @@ def test_header_without_email_column() -> None:
     assert [(e.line, e.column) for e in errors] == [(1, "email")]
 
 
-# --- parse_csv: bad rows -------------------------------------------------------------------------
+# --- parse: bad rows -------------------------------------------------------------------------
 
 def test_every_bad_row_is_reported_with_its_line_and_column() -> None:
     text = HEADER + "".join([
@@ -258,7 +264,6 @@ def test_apply_keeps_an_existing_subscriber_public_id(engine: Engine) -> None:
 
 from digest_mailer.services.exporter import export_csv, neutralise, restore  # noqa: E402
 from digest_mailer.services.importer import RESUBSCRIBED, import_csv  # noqa: E402
-from digest_mailer.services.importer import parse as parse_file  # noqa: E402
 
 BASE = (HEADER
         + "ada@example.org,Ada,cs.CV|cs.LG,diffusion,survey,Europe/Paris,7,en\n"
@@ -286,7 +291,7 @@ def state(engine: Engine) -> dict[str, tuple[object, ...]]:
 
 
 def _setup(engine: Engine, status: str = "unsubscribed") -> None:
-    report = import_csv(engine, BASE, known_categories=CATEGORIES)
+    report = import_csv(engine, BASE, **NEWCOMER, known_categories=CATEGORIES)
     assert report.written and report.added == ["ada@example.org", "wei@example.edu",
                                                "gone@example.org"]
     with Session(engine) as session:
@@ -300,7 +305,7 @@ def _setup(engine: Engine, status: str = "unsubscribed") -> None:
 def test_acceptance_default_refuses_and_writes_nothing(engine: Engine) -> None:
     _setup(engine)
     before = state(engine)
-    report = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES)
+    report = import_csv(engine, ACCEPTANCE, **NEWCOMER, known_categories=CATEGORIES)
     assert report.refused and not report.written
     assert [(e.line, e.column) for e in report.rejected] == REJECTED
     reasons = {e.line: e.reason for e in report.rejected}
@@ -315,7 +320,7 @@ def test_acceptance_default_refuses_and_writes_nothing(engine: Engine) -> None:
 def test_acceptance_dry_run_prints_the_exact_plan_and_writes_nothing(engine: Engine) -> None:
     _setup(engine)
     before = state(engine)
-    report = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, dry_run=True,
+    report = import_csv(engine, ACCEPTANCE, **NEWCOMER, known_categories=CATEGORIES, dry_run=True,
                         skip_invalid=True)
     assert not report.written and not report.refused
     assert report.lines(everything=True) == [
@@ -332,7 +337,7 @@ def test_acceptance_dry_run_prints_the_exact_plan_and_writes_nothing(engine: Eng
                                  "1 left unsubscribed, 3 rejected")
     assert state(engine) == before
     # Without --skip-invalid the dry run says the real run would be refused.
-    strict = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, dry_run=True)
+    strict = import_csv(engine, ACCEPTANCE, **NEWCOMER, known_categories=CATEGORIES, dry_run=True)
     assert strict.refused and strict.added == ["new@example.org"]
     assert "would be refused" in strict.headline()
     assert state(engine) == before
@@ -344,7 +349,8 @@ def test_acceptance_skip_invalid_writes_the_good_rows_and_the_rejects(
     try:
         _setup(engine)
         before = state(engine)
-        report = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, skip_invalid=True)
+        report = import_csv(engine, ACCEPTANCE, **NEWCOMER,
+                            known_categories=CATEGORIES, skip_invalid=True)
         after = state(engine)
     finally:
         engine.dispose()
@@ -377,13 +383,14 @@ def test_acceptance_skip_invalid_writes_the_good_rows_and_the_rejects(
 def test_resubscribe_reactivates_with_a_log_record(engine: Engine, status: str,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     _setup(engine, status)
-    plain = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, skip_invalid=True)
+    plain = import_csv(engine, ACCEPTANCE, **NEWCOMER,
+                       known_categories=CATEGORIES, skip_invalid=True)
     assert plain.kept_unsubscribed == ["gone@example.org"] and not plain.resubscribed
     assert state(engine)["gone@example.org"][0] == status
     assert not [r for r in caplog.records if "resubscribed" in r.getMessage()]
 
     with caplog.at_level("WARNING", logger="digest_mailer.services.importer"):
-        report = import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES,
+        report = import_csv(engine, ACCEPTANCE, **NEWCOMER, known_categories=CATEGORIES,
                             skip_invalid=True, resubscribe=True)
     assert report.resubscribed == ["gone@example.org"] and report.kept_unsubscribed == []
     assert report.summary().endswith("3 rejected, 1 resubscribed")
@@ -399,7 +406,7 @@ def test_resubscribe_reactivates_with_a_log_record(engine: Engine, status: str,
 def test_export_neutralises_formulas_and_round_trips_unchanged(engine: Engine,
                                                                tmp_path: Path) -> None:
     _setup(engine)
-    import_csv(engine, ACCEPTANCE, known_categories=CATEGORIES, skip_invalid=True)
+    import_csv(engine, ACCEPTANCE, **NEWCOMER, known_categories=CATEGORIES, skip_invalid=True)
     before = state(engine)
     out = tmp_path / "export.csv"
     with out.open("w", newline="", encoding="utf-8-sig") as handle, Session(engine) as session:
@@ -416,7 +423,7 @@ def test_export_neutralises_formulas_and_round_trips_unchanged(engine: Engine,
     for row in rows.values():  # no cell a spreadsheet would evaluate
         assert all(not v or v[0] not in "=+-@\t\r" for v in row.values())
 
-    again = import_csv(engine, out.read_bytes(), known_categories=CATEGORIES)
+    again = import_csv(engine, out.read_bytes(), **NEWCOMER, known_categories=CATEGORIES)
     assert again.written and again.rejected == []
     assert (again.added, again.updated) == ([], [])
     assert sorted(again.unchanged) == ["ada@example.org", "new@example.org", "wei@example.edu"]
@@ -436,13 +443,13 @@ def test_neutralise_and_restore_are_inverse(value: str) -> None:
 def test_non_utf8_file_is_refused_naming_the_line(engine: Engine) -> None:
     data = ((HEADER + "a@example.org,Ada,cs.AI,,,,,\n").encode()
             + "b@example.org,José,cs.AI,,,,,\n".encode("cp1252"))
-    report = import_csv(engine, data, known_categories=CATEGORIES, skip_invalid=True)
+    report = import_csv(engine, data, **NEWCOMER, known_categories=CATEGORIES, skip_invalid=True)
     assert report.refused and not report.written
     (error,) = report.rejected
     assert (error.line, error.column) == (3, "file")
     assert "not UTF-8" in error.reason and "0xe9" in error.reason
     assert state(engine) == {}
-    utf16 = import_csv(engine, HEADER.encode("utf-16"), known_categories=CATEGORIES)
+    utf16 = import_csv(engine, HEADER.encode("utf-16"), **NEWCOMER, known_categories=CATEGORIES)
     assert utf16.refused and "UTF-16" in utf16.rejected[0].reason
 
 
@@ -454,7 +461,7 @@ def test_non_utf8_file_is_refused_naming_the_line(engine: Engine) -> None:
     '"email","categories"\r\n"x@example.org","cs.AI"\r\n',
 ])
 def test_excel_style_files(text: str) -> None:
-    parsed = parse_file(text, known_categories=CATEGORIES)
+    parsed = parse_file(text, **NEWCOMER, known_categories=CATEGORIES)
     assert parsed.errors == []
     assert [(r.email, r.categories) for r in parsed.rows] == [("x@example.org", ("cs.AI",))]
     assert parsed.rows[0].line == (3 if text.lstrip("\ufeff").startswith("sep=") else 2)
@@ -462,14 +469,13 @@ def test_excel_style_files(text: str) -> None:
 
 def test_extra_cells_and_duplicate_header_columns() -> None:
     assert errors_of("email,categories\nx@example.org,cs.AI,oops\n") == [(2, "(extra cells)")]
-    parsed = parse_file("email,Email\nx@example.org,y@example.org\n", known_categories=CATEGORIES)
+    parsed = parse_file("email,Email\nx@example.org,y@example.org\n", **NEWCOMER,
+                        known_categories=CATEGORIES)
     assert parsed.fatal and [(e.line, e.column) for e in parsed.errors] == [(1, "email")]
 
 
 def test_zone_names_are_matched_case_insensitively() -> None:
-    rows, errors = parse_csv("email,categories,timezone\nx@example.org,cs.AI,europe/PARIS\n",
-                             known_categories=CATEGORIES, default_timezone="UTC",
-                             default_send_hour=7)
+    rows, errors = parse("email,categories,timezone\nx@example.org,cs.AI,europe/PARIS\n")
     assert errors == [] and rows[0].timezone == "Europe/Paris"
 
 
@@ -479,7 +485,7 @@ def test_addresses_are_lower_cased_and_a_legacy_mixed_case_row_is_updated(
         session.add(Subscriber(email="Ada.Moreau@example.org", categories=["cs.AI"]))
         session.commit()
     report = import_csv(engine, "email,categories\nADA.moreau@Example.org,cs.AI\n",
-                        known_categories=CATEGORIES)
+                        **NEWCOMER, known_categories=CATEGORIES)
     assert report.updated == ["ada.moreau@example.org"]
     assert report.changes["ada.moreau@example.org"] == ("email",)
     assert list(state(engine)) == ["ada.moreau@example.org"]
@@ -487,8 +493,9 @@ def test_addresses_are_lower_cased_and_a_legacy_mixed_case_row_is_updated(
 
 def test_thousands_of_rows_in_chunks(engine: Engine) -> None:
     text = HEADER + "".join(f"r{i}@example.org,R {i},cs.AI,,,UTC,7,en\n" for i in range(2500))
-    first = import_csv(engine, text, known_categories=CATEGORIES)
+    first = import_csv(engine, text, **NEWCOMER, known_categories=CATEGORIES)
     assert len(first.added) == 2500
-    again = import_csv(engine, text.replace("R 7,", "R seven,"), known_categories=CATEGORIES)
+    again = import_csv(engine, text.replace("R 7,", "R seven,"), **NEWCOMER,
+                       known_categories=CATEGORIES)
     assert (len(again.unchanged), again.updated) == (2499, ["r7@example.org"])
     assert len(state(engine)) == 2500

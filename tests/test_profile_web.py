@@ -15,7 +15,7 @@ from world import World
 from digest_mailer.db.models import Subscriber
 from digest_mailer.domain.subscriber import MAX_ITEM_CHARS, MAX_ITEMS
 from digest_mailer.faces.web import create_app
-from digest_mailer.services.importer import import_csv
+from digest_mailer.services.importer import ImportReport, import_csv
 
 live_server = webserver.live_server
 pytestmark = pytest.mark.network
@@ -49,14 +49,21 @@ def _save(world: World, client: httpx.Client, reader: Subscriber,
         return response, stored
 
 
+def _import(world: World, text: str) -> ImportReport:
+    """The importer as the faces call it: the settings' defaults for empty cells."""
+    settings = world.app.settings
+    return import_csv(world.app.engine, text, default_timezone=settings.default_timezone,
+                      default_send_hour=settings.default_send_hour)
+
+
 def test_the_page_takes_the_time_zone_spellings_the_importer_takes(site):
     world, client = site
     reader = world.subscribe("r@example.org", ["cs.CV"])
     response, stored = _save(world, client, reader, timezone="asia/shanghai")
     assert response.status_code == 200 and "Saved." in response.text
     assert stored.timezone == "Asia/Shanghai"
-    imported = import_csv(world.app.engine, "email,categories,timezone\n"
-                          "r@example.org,cs.CV,asia/shanghai\n")
+    imported = _import(world, "email,categories,timezone\n"
+                       "r@example.org,cs.CV,asia/shanghai\n")
     assert imported.rejected == [] and imported.updated == ["r@example.org"]
     assert "timezone" not in imported.changes["r@example.org"]  # the same canonical name
 
@@ -92,8 +99,8 @@ def test_the_page_and_the_importer_refuse_the_same_profiles(site):
         assert stored.keywords == ["kept"] and stored.excluded_keywords == []
 
         cell = value.replace("\n", "|")
-        imported = import_csv(world.app.engine, f"email,categories,{field}\n"
-                              f"r@example.org,cs.CV,{cell}\n")
+        imported = _import(world, f"email,categories,{field}\n"
+                           f"r@example.org,cs.CV,{cell}\n")
         assert [(e.line, e.column) for e in imported.rejected] == [(2, field)]
         assert reason in imported.rejected[0].reason and not imported.written
 
@@ -104,6 +111,6 @@ def test_the_page_and_the_importer_accept_the_caps_themselves(site):
     words = [f"{i:02d}" + "w" * (MAX_ITEM_CHARS - 2) for i in range(MAX_ITEMS)]
     response, stored = _save(world, client, reader, keywords="\n".join(words))
     assert response.status_code == 200 and stored.keywords == words
-    imported = import_csv(world.app.engine, "email,categories,keywords\n"
-                          "r@example.org,cs.CV," + "|".join(reversed(words)) + "\n")
+    imported = _import(world, "email,categories,keywords\n"
+                       "r@example.org,cs.CV," + "|".join(reversed(words)) + "\n")
     assert imported.rejected == [] and imported.updated == ["r@example.org"]

@@ -1,4 +1,4 @@
-"""due_date and local_date: pure functions of an aware datetime, a zone name and an hour."""
+"""due_date: a pure function of an aware datetime, a zone name and an hour."""
 
 from __future__ import annotations
 
@@ -7,14 +7,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest_mailer.domain.schedule import due_date, local_date, zone
+from digest_mailer.domain.schedule import due_date, zone
 
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-# --- local_date -------------------------------------------------------------------------------
+def local_date(now: datetime, tz: str) -> date:
+    """The subscriber's calendar date at ``now``, through the real path: at send hour 0 a
+    digest is always due, so due_date answers with the local date itself."""
+    due = due_date(now, tz, 0)
+    assert due is not None
+    return due
+
+
+# --- the local date ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("now, tz, expected", [
     (utc(2026, 5, 10, 20, 0), "Asia/Tokyo", date(2026, 5, 11)),           # 05:00 JST

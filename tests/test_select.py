@@ -1,4 +1,4 @@
-"""select_papers: a pure function of a profile and candidate entries (plain dataclasses)."""
+"""SelectionIndex.select: a pure function of a profile and candidate entries (plain dataclasses)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from digest_mailer.domain.select import Profile, Selection, phrase_pattern, select_papers
+from digest_mailer.domain.select import Profile, Selection, SelectionIndex, phrase_pattern
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,8 @@ class Paper:
 
 def pick(profile: Profile, entries: list[Paper], *, max_per_category: int = 10,
          max_papers: int = 40, include_updates: bool = False) -> Selection:
-    return select_papers(profile, entries, max_per_category=max_per_category,
-                         max_papers=max_papers, include_updates=include_updates)
+    index = SelectionIndex(entries, include_updates=include_updates)  # as a send batch does
+    return index.select(profile, max_per_category=max_per_category, max_papers=max_papers)
 
 
 def grouped(selection: Selection) -> list[tuple[str, list[str]]]:

@@ -201,7 +201,9 @@ def test_secret_key_is_generated_once_and_kept(monkeypatch: pytest.MonkeyPatch,
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     s = load()
     assert s.effective_secret_keys() == first
-    assert s.effective_secret_keys() == first
+    key_file.unlink()  # worked out once per Settings: no file is read (or written) again
+    assert s.effective_secret_keys() == first and not key_file.exists()
+    assert s.model_copy(update={"secret_key": "other"}).effective_secret_keys() == ["other"]
 
 
 def test_secret_keys_from_variable_newest_first(monkeypatch: pytest.MonkeyPatch,

@@ -17,11 +17,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def local_date(now: datetime, timezone: str) -> date:
-    """The subscriber's calendar date at ``now`` (an aware datetime)."""
-    return now.astimezone(zone(timezone)).date()
-
-
 def due_date(now: datetime, timezone: str, send_hour: int) -> date | None:
     """The local date whose digest is due at ``now``, or None before the send hour."""
     local = now.astimezone(zone(timezone))

@@ -261,13 +261,6 @@ class SelectionIndex:
         return _fill(ranked, order, max_per_category, max_papers)
 
 
-def select_papers(profile: Profile, entries: Sequence[Candidate], *, max_per_category: int,
-                  max_papers: int, include_updates: bool = False) -> Selection:
-    """Choose, group and rank the papers of one digest (see the module docstring)."""
-    index = SelectionIndex(entries, include_updates=include_updates)
-    return index.select(profile, max_per_category=max_per_category, max_papers=max_papers)
-
-
 def _fill(ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]],
           order: dict[str, int], max_per_category: int, max_papers: int) -> Selection:
     """Cap each group, then take papers round-robin by rank up to the total cap."""

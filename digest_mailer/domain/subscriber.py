@@ -1,15 +1,17 @@
 """What a subscriber may ask for: the one validator of a subscriber's profile.
 
-The CSV importer and the preferences page both call :func:`check_profile`, so an address,
-a name, the categories, keywords and exclusions, the time zone, the send hour and the
-language obey the same rules and the same caps whichever way they arrive. Reasons are
-lower-case phrases ("unknown time zone 'Mars/Base' …"); the web page capitalises them.
+The CSV importer, the preferences page and the CLI's ``subscribers add`` all call
+:func:`check_profile`, so an address, a name, the categories, keywords and exclusions, the
+time zone, the send hour, the language and the digest size obey the same rules and the same
+caps whichever way they arrive (tests/test_subscriber_rules.py runs one table of cases
+through all three). Reasons are lower-case phrases ("unknown time zone 'Mars/Base' …"); the
+web page capitalises them. Defaults for what a row leaves out (time zone, send hour) are the
+caller's, from the settings: nothing here guesses them.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,19 +20,18 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
+from digest_mailer.text import one_line
+
+# The digest languages a subscriber may choose: the one list of codes until the i18n
+# registry (digest_mailer/i18n/) holds them; then this should read the registry.
 LANGUAGES = ("en", "zh")
+MIN_PAPERS, MAX_PAPERS = 5, 100  # a reader's own digest size (None: the setting's)
 MAX_NAME_CHARS = 100  # a display name; the From/To header stays far under 998 characters
 MAX_ITEMS = 50  # keywords, exclusions and categories, each
 MAX_ITEM_CHARS = 100  # one keyword, exclusion or category
 SMTPUTF8_HINT = ("this SMTP server may not take it; set DIGEST_SMTP_UTF8=true if it "
                  "announces SMTPUTF8")
 
-# Characters that are invisible or steer the display rather than being text: C0/C1 controls
-# (Cc), format characters (Cf: bidi overrides and isolates such as U+202E, zero-width
-# spaces and joiners, U+FEFF, soft hyphen, tag characters) and the line/paragraph
-# separators. Whitespace among them becomes a space first, so "Ada\nLovelace" keeps its gap.
-_INVISIBLE = ("Cc", "Cf", "Zl", "Zp")
-_SPACES = re.compile(r"\s+")
 _ITEM_SEPARATORS = re.compile(r"[|\r\n]+")
 T = TypeVar("T")
 
@@ -43,24 +44,15 @@ class ProfileError(ValueError):
         self.field, self.reason = field, reason
 
 
-def clean_text(text: str) -> str:
-    """The text with controls and invisible characters removed and runs of spaces folded."""
-    spaced = _SPACES.sub(" ", text)
-    if not spaced.isascii() or not spaced.isprintable():
-        spaced = "".join(c for c in spaced if unicodedata.category(c) not in _INVISIBLE)
-        spaced = _SPACES.sub(" ", spaced)
-    return spaced.strip()
-
-
 def split_items(text: str) -> list[str]:
     """Items given one per line or separated by "|", cleaned, duplicates dropped."""
-    items = (clean_text(item) for item in _ITEM_SEPARATORS.split(text))
+    items = (one_line(item) for item in _ITEM_SEPARATORS.split(text))
     return list(dict.fromkeys(item for item in items if item))
 
 
 def check_name(text: str) -> str:
     """A display name fit for a header and a page (controls and bidi overrides removed)."""
-    name = clean_text(text)
+    name = one_line(text)
     if len(name) > MAX_NAME_CHARS:
         raise ProfileError("name", f"longer than {MAX_NAME_CHARS} characters")
     return name
@@ -89,7 +81,7 @@ def check_address(text: str, *, smtputf8: bool = False, check_dns: bool = False)
 
 def check_items(field: str, items: Iterable[str], noun: str) -> list[str]:
     """Cleaned, de-duplicated keywords or exclusions within the caps."""
-    cleaned = list(dict.fromkeys(c for c in (clean_text(i) for i in items) if c))
+    cleaned = list(dict.fromkeys(c for c in (one_line(i) for i in items) if c))
     if len(cleaned) > MAX_ITEMS:
         raise ProfileError(field, f"at most {MAX_ITEMS} {noun} (found {len(cleaned)})")
     long = next((i for i in cleaned if len(i) > MAX_ITEM_CHARS), None)
@@ -106,7 +98,7 @@ def check_categories(items: Iterable[str], known: Sequence[str]) -> list[str]:
     """
     folded = {c.casefold(): c for c in known}
     chosen: list[str] = []
-    for item in dict.fromkeys(c for c in (clean_text(i) for i in items) if c):
+    for item in dict.fromkeys(c for c in (one_line(i) for i in items) if c):
         if item.casefold() not in folded:
             listed = ", ".join(sorted(folded.values())[:12]) or "none configured"
             raise ProfileError("categories", f"unknown category {item[:40]!r} (known: "
@@ -139,6 +131,7 @@ def _zones_folded() -> dict[str, str]:
 
 
 def check_zone(text: str) -> str:
+    """The zone's canonical IANA name, whatever its case (``asia/shanghai`` → ``Asia/Shanghai``)."""
     zone = canonical_zone(text.strip())
     if zone is None:
         raise ProfileError("timezone", f"unknown time zone {text.strip()[:64]!r} (an IANA "
@@ -147,6 +140,7 @@ def check_zone(text: str) -> str:
 
 
 def check_hour(text: str) -> int:
+    """A local send hour, 0 to 23, given in ASCII digits (spaces around are ignored)."""
     hour = text.strip()
     if not (hour.isascii() and hour.isdecimal() and 0 <= int(hour) <= 23):
         raise ProfileError("send_hour", "must be an hour from 0 to 23")
@@ -156,8 +150,16 @@ def check_hour(text: str) -> int:
 def check_language(text: str) -> str:
     language = text.strip().lower()
     if language not in LANGUAGES:
-        raise ProfileError("language", "must be 'en' or 'zh'")
+        raise ProfileError("language", "must be " + " or ".join(map(repr, LANGUAGES)))
     return language
+
+
+def check_max_papers(text: str) -> int:
+    """The reader's own number of papers a digest, from MIN_PAPERS to MAX_PAPERS."""
+    size = text.strip()
+    if not (size.isascii() and size.isdecimal() and MIN_PAPERS <= int(size) <= MAX_PAPERS):
+        raise ProfileError("max_papers", f"must be a number from {MIN_PAPERS} to {MAX_PAPERS}")
+    return int(size)
 
 
 @dataclass
@@ -172,24 +174,30 @@ class Profile:
     timezone: str = ""
     send_hour: int = 0
     language: str = ""
+    max_papers: int | None = None  # None: not given, the setting's number applies
     errors: list[ProfileError] = field(default_factory=list)
 
     def preferences(self) -> dict[str, object]:
         """The values under the model's names, as ``db.subscribers.update_preferences``
-        takes them."""
-        return {"categories": self.categories, "keywords": self.keywords,
-                "excluded_keywords": self.exclusions, "timezone": self.timezone,
-                "send_hour": self.send_hour, "language": self.language}
+        takes them (``max_papers`` only when it was given)."""
+        values: dict[str, object] = {
+            "categories": self.categories, "keywords": self.keywords,
+            "excluded_keywords": self.exclusions, "timezone": self.timezone,
+            "send_hour": self.send_hour, "language": self.language}
+        if self.max_papers is not None:
+            values["max_papers"] = self.max_papers
+        return values
 
 
 def check_profile(*, categories: Iterable[str], keywords: Iterable[str],
                   exclusions: Iterable[str], timezone: str, send_hour: str, language: str,
                   known_categories: Sequence[str], name: str | None = None,
-                  email: str | None = None, smtputf8: bool = False,
-                  check_dns: bool = False) -> Profile:
+                  email: str | None = None, max_papers: str | None = None,
+                  smtputf8: bool = False, check_dns: bool = False) -> Profile:
     """Check every field (each one, so every bad field is reported at once).
 
-    ``name`` and ``email`` are checked only when given (the preferences page sets neither).
+    ``name``, ``email`` and ``max_papers`` are checked only when given (the preferences
+    page sets no name or address; a CSV row may leave the digest size to the setting).
     """
     profile = Profile()
 
@@ -212,6 +220,9 @@ def check_profile(*, categories: Iterable[str], keywords: Iterable[str],
     profile.timezone = attempt(lambda: check_zone(timezone), "")
     profile.send_hour = attempt(lambda: check_hour(send_hour), 0)
     profile.language = attempt(lambda: check_language(language), "")
+    if max_papers is not None:
+        size: str = max_papers
+        profile.max_papers = attempt(lambda: check_max_papers(size), None)
     failed = {e.field for e in profile.errors}
     if not profile.categories and not profile.keywords and not failed & {"categories",
                                                                           "keywords"}:

@@ -11,7 +11,6 @@ import binascii
 import logging
 import re
 import secrets
-import unicodedata
 from datetime import UTC, datetime
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy, default
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from digest_mailer.domain.digest import Links, RenderedDigest
+from digest_mailer.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +104,6 @@ UTF8_MAIL_POLICY = MAIL_POLICY.clone(utf8=True)
 DISPLAY_NAME_CHARS = 64
 
 
-def _strip_controls(value: str) -> str:
-    """Controls and line breaks become spaces; format characters (bidi overrides such as
-    U+202E, isolates U+2066–2069, zero-width ones) are dropped: they only disguise text."""
-    chars = (" " if (cat := unicodedata.category(c)) in ("Cc", "Cs", "Zl", "Zp")
-             else "" if cat == "Cf" else c for c in value)
-    return " ".join("".join(chars).split())
-
-
 def display_name(value: str) -> str:
     """A cleaned display name of at most :data:`DISPLAY_NAME_CHARS`, cut at a word with "…"."""
     name = clean_header_value(value)
@@ -130,9 +122,9 @@ def clean_header_value(value: str) -> str:
     words are decoded first, with the parser the generator uses, because this Python
     writes a decoded ``=0D=0A`` out raw (CVE-2024-6923); what survives cannot start one.
     """
-    value = _strip_controls(value)
+    value = one_line(value)
     for _ in range(4):  # a decoded word may itself spell another one
-        cleaned = _strip_controls(str(default.header_factory("x-clean", value)))
+        cleaned = one_line(str(default.header_factory("x-clean", value)))
         if cleaned == value:
             break
         value = cleaned

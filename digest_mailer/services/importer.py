@@ -1,14 +1,17 @@
 """Subscriber CSV import: a pure parser that reports every bad row, and one apply step.
 
 Columns (header names case-insensitive, surrounding spaces ignored): email, name,
-categories, keywords, exclusions, timezone, send_hour, language; other columns (such as
-the export's "status") are ignored. List cells separate items with "|" (a keyword may be
+categories, keywords, exclusions, timezone, send_hour, language and, optionally, max_papers
+(a cell left empty keeps the subscriber's digest size); other columns (such as the export's
+"status") are ignored. List cells separate items with "|" (a keyword may be
 a phrase with spaces). UTF-8 with or without BOM; comma, semicolon or tab delimited
 (Excel's "sep=;" first line is honoured). The file is read a line at a time: a record
 past MAX_RECORD_CHARS, a cell past MAX_CELL_CHARS or with a NUL is a rejected row, never a
-crash. Each row's fields are checked by :mod:`digest_mailer.domain.subscriber`, as the preferences
-page's are. The whole import is one transaction, and someone who unsubscribed or bounced
-is never re-activated unless ``resubscribe`` is set.
+crash. Each row's fields are checked by :mod:`digest_mailer.domain.subscriber`, as the
+preferences page's and the CLI's are; a row's missing time zone and send hour are the
+caller's defaults (the settings'), never this module's. The whole import is one
+transaction, and someone who unsubscribed or bounced is never re-activated unless
+``resubscribe`` is set.
 
 :func:`import_csv` is the one entry point for the CLI and the web admin upload.
 """
@@ -45,7 +48,7 @@ log = logging.getLogger(__name__)
 
 RESUBSCRIBED = "resubscribed by import"
 FIELDS = ("name", "categories", "keywords", "excluded_keywords", "timezone", "send_hour",
-          "language")
+          "language", "max_papers")
 CHUNK = 900  # addresses per IN query (under SQLite's bound-parameter limit)
 _SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$')
 
@@ -64,6 +67,7 @@ class SubscriberRow:
     timezone: str
     send_hour: int
     language: str
+    max_papers: int | None = None  # None: the cell was empty, the stored value stays
 
 
 @dataclass
@@ -89,9 +93,12 @@ def _delimiter(first_line: str) -> str:
 
 
 def parse(source: str | bytes | BinaryIO, *, known_categories: Sequence[str],
-          default_timezone: str = "UTC", default_send_hour: int = 7, check_dns: bool = False,
+          default_timezone: str, default_send_hour: int, check_dns: bool = False,
           smtputf8: bool = False, progress: Progress | None = None) -> ParsedFile:
     """Read and validate every row; nothing is written.
+
+    ``default_timezone`` and ``default_send_hour`` fill a row's empty cells: pass the
+    settings' ``default_timezone`` and ``default_send_hour``.
 
     ``source`` may be an open binary file: it is read a line at a time, so memory stays
     bounded by MAX_RECORD_CHARS whatever the file holds.
@@ -208,8 +215,8 @@ class _Checker:
             keywords=split_items(cell("keywords")), exclusions=split_items(cell("exclusions")),
             timezone=cell("timezone") or self.default_timezone,
             send_hour=cell("send_hour") or str(self.default_send_hour),
-            language=cell("language") or "en", known_categories=self.known,
-            smtputf8=self.smtputf8, check_dns=self.check_dns)
+            language=cell("language") or "en", max_papers=cell("max_papers") or None,
+            known_categories=self.known, smtputf8=self.smtputf8, check_dns=self.check_dns)
         errors += [ImportRowError(line, e.field, e.reason) for e in profile.errors]
         if profile.email:
             if profile.email in self.seen:
@@ -221,7 +228,8 @@ class _Checker:
             return None, errors
         return SubscriberRow(line, profile.email, profile.name, tuple(profile.categories),
                              tuple(profile.keywords), tuple(profile.exclusions),
-                             profile.timezone, profile.send_hour, profile.language), []
+                             profile.timezone, profile.send_hour, profile.language,
+                             profile.max_papers), []
 
 
 def _bad_cells(line: int, cells: list[str], names: dict[int, str]) -> Iterator[ImportRowError]:
@@ -236,21 +244,15 @@ def _bad_cells(line: int, cells: list[str], names: dict[int, str]) -> Iterator[I
                                                f"{value.index(chr(0)) + 1} (a damaged file?)")
 
 
-def parse_csv(text: str | bytes | BinaryIO, *, known_categories: Sequence[str],
-              default_timezone: str, default_send_hour: int, check_dns: bool = False,
-              smtputf8: bool = False) -> tuple[list[SubscriberRow], list[ImportRowError]]:
-    """:func:`parse` as (good rows, errors)."""
-    parsed = parse(text, known_categories=known_categories, default_timezone=default_timezone,
-                   default_send_hour=default_send_hour, check_dns=check_dns, smtputf8=smtputf8)
-    return parsed.rows, parsed.errors
-
-
 # --- applying: one transaction ---------------------------------------------------------
 
 def _values(row: SubscriberRow) -> dict[str, Any]:
-    return {"name": row.name, "categories": list(row.categories),
-            "keywords": list(row.keywords), "excluded_keywords": list(row.exclusions),
-            "timezone": row.timezone, "send_hour": row.send_hour, "language": row.language}
+    values = {"name": row.name, "categories": list(row.categories),
+              "keywords": list(row.keywords), "excluded_keywords": list(row.exclusions),
+              "timezone": row.timezone, "send_hour": row.send_hour, "language": row.language}
+    if row.max_papers is not None:
+        values["max_papers"] = row.max_papers
+    return values
 
 
 def _existing(session: Session, rows: Sequence[SubscriberRow],
@@ -366,12 +368,14 @@ def _session(target: Engine | Session) -> Iterator[Session]:
 
 
 def import_csv(target: Engine | Session, data: str | bytes | BinaryIO, *,
-               known_categories: Sequence[str] | None = None, default_timezone: str = "UTC",
-               default_send_hour: int = 7, check_dns: bool = False, smtputf8: bool = False,
+               default_timezone: str, default_send_hour: int,
+               known_categories: Sequence[str] | None = None, check_dns: bool = False,
+               smtputf8: bool = False,
                dry_run: bool = False, skip_invalid: bool = False, resubscribe: bool = False,
                progress: Progress | None = None, now: datetime | None = None) -> ImportReport:
     """Parse, validate and apply a subscriber CSV: the CLI's and the admin upload's import.
 
+    ``default_timezone`` and ``default_send_hour`` (the settings') fill a row's empty cells.
     ``data`` may be an open binary file (read a line at a time). Any rejected row means
     nothing is written unless ``skip_invalid``; a file-level error (encoding, header)
     always means nothing is written. ``known_categories`` defaults to

@@ -31,7 +31,6 @@ from digest_mailer.services.importer import ImportReport, Progress, import_csv
 ACTIVE, UNSUBSCRIBED, BOUNCED = (SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED,
                                  SubscriberStatus.BOUNCED)
 STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED)
-MIN_PAPERS, MAX_PAPERS = 5, 100  # a reader's own digest size (the preferences page's range)
 VOTES = ("more", "less")
 
 
@@ -209,17 +208,13 @@ class SubscriberService:
                 keywords=split_items(wanted["keywords"]),
                 exclusions=split_items(wanted["exclusions"]), timezone=wanted["timezone"],
                 send_hour=wanted["send_hour"], language=wanted["language"],
+                max_papers=wanted["max_papers"] or None,
                 known_categories=known + (stored.categories if stored else []))
             errors = bad + profile.errors
-            size = wanted["max_papers"].strip()
-            if size and not (size.isascii() and size.isdecimal()
-                             and MIN_PAPERS <= int(size) <= MAX_PAPERS):
-                errors.append(ProfileError("max_papers", f"must be a number from {MIN_PAPERS} "
-                                                         f"to {MAX_PAPERS}"))
             if errors:
                 return ProfileChange(address, errors=errors)
             values: dict[str, Any] = {**profile.preferences(), "name": profile.name,
-                                      "max_papers": int(size) if size else None}
+                                      "max_papers": profile.max_papers}
             subscriber = stored or Subscriber(email=address)
             changed = tuple(k for k, v in values.items()
                             if stored is None or getattr(stored, k) != v)
@@ -241,5 +236,5 @@ def _fields_of(subscriber: Subscriber) -> dict[str, str]:
             "max_papers": str(subscriber.max_papers or "")}
 
 
-__all__ = ["MAX_PAPERS", "MIN_PAPERS", "STATUSES", "ProfileChange", "ProfileDefaults",
+__all__ = ["STATUSES", "ProfileChange", "ProfileDefaults",
            "SubscriberService"]

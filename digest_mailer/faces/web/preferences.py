@@ -12,14 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from digest_mailer.domain.subscriber import check_profile, split_items
+from digest_mailer.domain.subscriber import MAX_PAPERS, MIN_PAPERS, check_profile, split_items
 from digest_mailer.faces.web.context import FormText
 from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
 from digest_mailer.faces.web.context import pages_of as _pages
 from digest_mailer.faces.web.context import public_id_of as _public_id
 from digest_mailer.faces.web.security import InvalidLink
-from digest_mailer.services.subscribers import ACTIVE, MAX_PAPERS, MIN_PAPERS, Subscriber
+from digest_mailer.services.subscribers import ACTIVE, Subscriber
 
 router = APIRouter()
 
@@ -55,23 +55,19 @@ def _sentence(reason: str) -> str:
 def validate_preferences(form: PreferencesForm, known: list[str]) -> dict[str, Any] | None:
     """The values to save, or None with ``form.errors`` naming each bad field.
 
-    The checks and caps are the importer's (:mod:`digest_mailer.domain.subscriber`); only the
-    number of papers is this page's own.
+    The checks and caps, the number of papers too, are the importer's and the CLI's
+    (:mod:`digest_mailer.domain.subscriber`).
     """
     profile = check_profile(categories=form.categories, keywords=split_items(form.keywords),
                             exclusions=split_items(form.exclusions), timezone=form.timezone,
                             send_hour=form.send_hour, language=form.language,
-                            known_categories=known)
+                            max_papers=form.max_papers, known_categories=known)
     for error in profile.errors:
         form.errors.setdefault(error.field, _sentence(error.reason))
-    size = form.max_papers.strip()
-    if not (size.isascii() and size.isdecimal() and MIN_PAPERS <= int(size) <= MAX_PAPERS):
-        form.errors["max_papers"] = f"Choose a number from {MIN_PAPERS} to {MAX_PAPERS}."
     if form.errors:
         return None
     chosen = set(profile.categories)  # in the page's order
-    return {**profile.preferences(), "categories": [c for c in known if c in chosen],
-            "max_papers": int(size)}
+    return {**profile.preferences(), "categories": [c for c in known if c in chosen]}
 
 
 def _preferences_page(request: Request, subscriber: Subscriber, known: list[str],
