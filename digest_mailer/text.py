@@ -37,3 +37,18 @@ def without_format(text: str) -> str:
     if text.isascii():
         return text
     return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
+_SPACES = frozenset("\t\n\r\f\v\u2028\u2029")
+
+
+def visible(text: str) -> str:
+    """``text`` with every invisible character dropped; tabs and line breaks become spaces.
+
+    For text from strangers' feeds, where a stray control sits inside a word ("a\\x00b" is
+    "ab"), unlike a name or header where it separates two words (:func:`one_line`).
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(" " if c in _SPACES else c for c in text
+                   if c in _SPACES or not is_invisible(c))

@@ -19,13 +19,13 @@ import re
 from digest_mailer.briefing.linkcheck import link_like
 from digest_mailer.errors import BriefingError
 from digest_mailer.i18n import LANGUAGES, texts
+from digest_mailer.text import one_line
 
 _SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.I | re.S)
 _TAG = re.compile(r"</?[A-Za-z!][^>]*(?:>|$)")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _LINE_MARK = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+•]\s+|\d+[.)]\s+)+")
 _INLINE_HEADING = re.compile(r"(?<!\S)#{1,6}\s+")
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _CITATION = re.compile(r"\[([\d\s,;–-]*\d[\d\s,;–-]*)\]")
 # How a refusal starts, in every language we brief in (each table's brief.refusals).
 _REFUSAL = re.compile(
@@ -81,8 +81,7 @@ def check_briefing(text: str, *, max_chars: int, paper_count: int) -> str:
     text = _INLINE_HEADING.sub("", text)
     for mark in ("```", "`", "**", "__", "~~", "*"):
         text = text.replace(mark, "")
-    text = _INVISIBLE.sub("", text)
-    text = " ".join(text.split())
+    text = one_line(text)
     if not re.search(r"\w", text):
         raise BriefingError("the answer is empty")
     if _REFUSAL.search(text[:120]):

@@ -183,7 +183,7 @@ class ExtractiveBriefer:
             quote = self._quote(sentences[paper.number], None, used)
             text = self._assemble("", [("one", lead, quote, paper.number)], lang, shrink=True)
             return Briefing(text=text, kind="extractive")
-        for index, theme in enumerate(_themes(papers)):
+        for index, theme in enumerate(find_themes(groups)):
             pool = [(n, s) for n in theme.numbers for s in sentences[n]]
             quote, rep = self._pick(pool, theme.term, used) or ("", theme.numbers[0])
             kind = "cross" if len(theme.categories) > 1 else "within" if len(order) > 1 else "one"

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from digest_mailer.text import without_format
+
 # Top-level domains a spelled-out obfuscation ("evil dot com", "evil. com") would name;
 # with real dots any alphabetic last label counts.
 _COMMON_TLDS = ("com|net|org|info|biz|io|ai|co|me|app|dev|xyz|top|site|online|link|click|"
@@ -84,7 +86,7 @@ def _normalise(text: str) -> str:
     """The text as a reader's eye (or a mail client) would take it: full-width letters,
     invisible characters and bracketed or ideographic dots spelled plainly."""
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")  # zero-width, bidi
+    text = without_format(text)  # zero-width, bidi
     text = _BRACKETED_COLON.sub(":", text)
     text = _BRACKETED_DOT.sub(".", text)
     text = _BRACKETED_AT.sub("@", text)

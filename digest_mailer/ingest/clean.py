@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 
 import nh3
+
+from digest_mailer.text import visible
 
 # A start tag as HTML would parse it: a name, then name[=value] attributes, then ">".
 _ATTR = r"""\s+[^\s"'<>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>`]+))?"""
@@ -26,17 +27,7 @@ _LONE_LT_RE = re.compile(rf"<(?!{_AFTER_LT})")
 _CDATA_RE = re.compile(r"<!\[CDATA\[(.*?)(?:\]\]>|$)", re.DOTALL)
 # Tags that separate words visually; removing them must not glue "foo<br>bar" into "foobar".
 _BREAK_RE = re.compile(r"</?(?:br|p|div|li|ul|ol|tr|td|th|h[1-6]|blockquote|hr)\b[^>]*>", re.I)
-_INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
 _MAX_ROUNDS = 3  # escaped markup nested deeper than this is removed by regex
-
-
-def _drop_controls(text: str) -> str:
-    # Control characters (C0/C1) and zero-width marks break layouts and hide text in mail.
-    return "".join(
-        " " if ch in "\t\n\r\f\v" else ch
-        for ch in text
-        if ch in "\t\n\r\f\v" or (unicodedata.category(ch) != "Cc" and ch not in _INVISIBLE)
-    )
 
 
 def _sanitise_once(text: str) -> str:
@@ -56,7 +47,8 @@ def clean_text(value: str | None) -> str:
     """
     if not value:
         return ""
-    text = _drop_controls(str(value))
+    # Controls, zero-width and bidi marks break layouts and hide text in mail.
+    text = visible(str(value))
     for _ in range(_MAX_ROUNDS):
         text = _sanitise_once(text)
         # Unescaping once can turn "&lt;b&gt;" (escaped markup) into "<b>": go round again
@@ -67,7 +59,7 @@ def clean_text(value: str | None) -> str:
     else:
         text = _TAG_RE.sub("", text)
         text = _MARKUP_START_RE.sub("", text)
-    return " ".join(_drop_controls(text).split())
+    return " ".join(visible(text).split())
 
 
 # "arXiv:2606.19373v1 Announce Type: cross \nAbstract: …" (whitespace varies between feeds).

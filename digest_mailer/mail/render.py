@@ -26,6 +26,7 @@ from mjml import mjml2html
 
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, RenderedDigest
 from digest_mailer.i18n import texts
+from digest_mailer.text import without_format
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -116,8 +117,7 @@ def author_list(authors: tuple[str, ...] | list[str], language: str = "en") -> s
 @lru_cache(maxsize=_CACHE)
 def person_name(value: str, limit: int = NAME_CHARS) -> str:
     """A person's name for display: no format characters (zero-width, bidi), cut."""
-    return trim_words("".join(c for c in value[: limit * 4 + 64]
-                              if unicodedata.category(c) != "Cf"), limit)
+    return trim_words(without_format(value[: limit * 4 + 64]), limit)
 
 
 @lru_cache(maxsize=_CACHE)
@@ -340,13 +340,3 @@ def _first_papers(groups: list[CategoryGroup], keep: int) -> list[CategoryGroup]
         kept.append(replace(group, papers=group.papers[:keep]))
         keep -= len(kept[-1].papers)
     return kept
-
-
-@lru_cache(maxsize=4)
-def _renderer(templates_dir: Path) -> DigestRenderer:
-    return DigestRenderer(templates_dir)
-
-
-def render_digest(digest: Digest, templates_dir: Path) -> RenderedDigest:
-    """Render with a renderer cached per templates folder."""
-    return _renderer(Path(templates_dir).resolve()).render(digest)
