@@ -15,7 +15,8 @@ from huey import Huey, RedisHuey, SqliteHuey
 from sqlalchemy.engine import Engine
 
 from digest_mailer.briefing.extractive import ExtractiveBriefer
-from digest_mailer.briefing.llm import Briefer, make_briefer
+from digest_mailer.briefing.llm import make_briefer
+from digest_mailer.briefing.protocol import Briefer
 from digest_mailer.db.briefings import DatabaseBriefingCache
 from digest_mailer.db.engine import make_engine
 from digest_mailer.db.models import utcnow

@@ -20,12 +20,12 @@ from digest_mailer.briefing.extractive import ExtractiveBriefer
 from digest_mailer.briefing.llm import (
     PROMPT_VERSION,
     SUMMARY_CHARS,
-    MemoryBriefingCache,
     OpenAIBriefer,
     build_messages,
     cache_key,
     make_briefer,
 )
+from digest_mailer.briefing.protocol import MemoryBriefingCache
 from digest_mailer.db.models import Delivery
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
 from digest_mailer.errors import BriefingError

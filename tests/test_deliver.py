@@ -30,12 +30,9 @@ from digest_mailer.mail.message import (
     make_message_id,
     message_bytes,
 )
-from digest_mailer.mail.transport import (
-    OutboxTransport,
-    SmtpTransport,
-    Transport,
-    transport_from_settings,
-)
+from digest_mailer.mail.outbox import OutboxTransport
+from digest_mailer.mail.smtp import SmtpTransport
+from digest_mailer.mail.transport import Transport, transport_from_settings
 
 if TYPE_CHECKING:  # imported for real by pytest_plugins, so its asserts get rewritten
     from smtpserver import LoopbackSmtp, TlsFiles

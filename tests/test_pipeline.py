@@ -15,7 +15,7 @@ from world import DEMO, World, arxiv_items, at, demo_sources, paper_links, parse
 
 from digest_mailer import db
 from digest_mailer.db.models import Delivery, DeliveryStatus
-from digest_mailer.mail.transport import SmtpTransport
+from digest_mailer.mail.smtp import SmtpTransport
 from digest_mailer.services.send import MAX_ATTEMPTS
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from digest_mailer.domain.digest import Links, RenderedDigest
+from digest_mailer.errors import DeliveryError
 from digest_mailer.text import one_line
 
 log = logging.getLogger(__name__)
@@ -314,3 +315,11 @@ def _text_part(body: str, subtype: str) -> MIMEPart:
         encoded = "=46" + encoded[1:]
     part.set_payload(encoded.replace("\nFrom ", "\n=46rom "))
     return part
+
+
+def only_address(message: EmailMessage, field: str) -> str:
+    """The one address of a From or To header; a message with none or several is refused."""
+    addresses = getattr(message[field], "addresses", ())
+    if len(addresses) != 1:
+        raise DeliveryError("", f"message needs exactly one {field} address", permanent=True)
+    return str(addresses[0].addr_spec)

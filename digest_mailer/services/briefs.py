@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from digest_mailer.briefing.extractive import ExtractiveBriefer
-from digest_mailer.briefing.llm import Briefer, BudgetExhausted, RunBudget
+from digest_mailer.briefing.protocol import Briefer, BudgetExhausted, RunBudget
 from digest_mailer.db.models import Delivery, Subscriber
 from digest_mailer.domain.digest import Briefing, CategoryGroup
 from digest_mailer.services.report import Report

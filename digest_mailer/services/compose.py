@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from digest_mailer import db
-from digest_mailer.briefing.llm import Briefer
+from digest_mailer.briefing.protocol import Briefer
 from digest_mailer.db.models import Delivery, DeliveryStatus, Entry, Subscriber
 from digest_mailer.domain.compose import build_digest, groups_of, profile_of
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, RenderedDigest
