@@ -232,6 +232,31 @@ class TestSubscribers:
         assert (row.status, row.status_reason, row.status_changed_at) == (
             "unsubscribed", "one-click", T0)
 
+    def test_many_at_once_as_the_import_writes_them(self, session: Session) -> None:
+        add_subscriber(session, "Old.Case@Example.org", name="Legacy")  # an older version's
+        ada = add_subscriber(session, "ada@example.org", name="Ada")
+        emails = ["ada@example.org", "old.case@example.org", "nobody@example.org",
+                  *(f"r{n}@example.org" for n in range(1000))]  # past one IN chunk
+        db.subscribers.insert_many(session, [
+            {"email": f"r{n}@example.org", "name": f"R{n}", "categories": ["cs.LG"]}
+            for n in range(1000)], T0)
+        session.commit()
+        seen: list[int] = []
+        found = db.subscribers.profiles_by_email(session, emails, ("id", "email", "name"),
+                                                 done=seen.append)
+        assert sum(seen) == len(emails) and len(seen) == 2  # two chunks of 900 and 103
+        assert found["ada@example.org"].name == "Ada"
+        assert found["old.case@example.org"].email == "Old.Case@Example.org"  # found lowered
+        assert "nobody@example.org" not in found and found["r999@example.org"].name == "R999"
+        db.subscribers.update_many(session, [{"id": ada.id, "name": "Ada L."},
+                                             {"id": found["r0@example.org"].id, "send_hour": 9}])
+        session.commit()
+        session.expire_all()
+        assert db.subscribers.by_email(session, "ada@example.org").name == "Ada L."
+        r0 = db.subscribers.by_email(session, "r0@example.org")
+        assert (r0.send_hour, r0.name, r0.created_at, r0.status) == (9, "R0", T0, "active")
+        assert len({s.public_id for s in db.subscribers.every(session)}) == 1002
+
     def test_undo_unsubscribe_never_revives_a_bounce(self, session: Session) -> None:
         gone = add_subscriber(session, "gone@example.org", status="unsubscribed")
         bounced = add_subscriber(session, "bounced@example.org", status="bounced")

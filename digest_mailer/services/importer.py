@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import func, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from digest_mailer import db
-from digest_mailer.db.models import Subscriber, SubscriberStatus
+from digest_mailer.db.models import SubscriberStatus
 from digest_mailer.domain.subscriber import LANGUAGES as LANGUAGES
 from digest_mailer.domain.subscriber import check_profile, split_items
 from digest_mailer.errors import DigestError, ImportRowError
@@ -41,15 +40,14 @@ from digest_mailer.services.csvlines import MAX_CELL_CHARS as MAX_CELL_CHARS
 from digest_mailer.services.csvlines import MAX_RECORD_CHARS as MAX_RECORD_CHARS
 from digest_mailer.services.csvlines import Lines, RecordTooLong, count_lines, open_stream
 from digest_mailer.services.exporter import COLUMNS as COLUMNS
-from digest_mailer.services.exporter import ImportReport as ImportReport
 from digest_mailer.services.exporter import restore
+from digest_mailer.services.import_report import ImportReport as ImportReport
 
 log = logging.getLogger(__name__)
 
 RESUBSCRIBED = "resubscribed by import"
 FIELDS = ("name", "categories", "keywords", "excluded_keywords", "timezone", "send_hour",
           "language", "max_papers")
-CHUNK = 900  # addresses per IN query (under SQLite's bound-parameter limit)
 _SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$')
 
 # progress(desc, total) → an object with update(n) and close(), e.g. functools.partial(tqdm…)
@@ -263,22 +261,13 @@ def _existing(session: Session, rows: Sequence[SubscriberRow],
     Addresses are stored in lower case; a row stored in mixed case by an older version is
     found by one extra query over the mixed-case rows only, and gets its address lowered.
     """
-    table = Subscriber.__table__  # type: ignore[attr-defined]
-    query = select(*(table.c[name] for name in ("id", "email", "status", *FIELDS)))
     wanted = sorted({r.email for r in rows})
-    found: dict[str, Any] = {}
     bar = progress("look up", len(wanted)) if progress else None
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start:start + CHUNK]
-        found.update((s.email, s) for s in session.execute(
-            query.where(table.c.email.in_(chunk))))
-        if bar is not None:
-            bar.update(len(chunk))
+    found = db.subscribers.profiles_by_email(
+        session, wanted, ("id", "email", "status", *FIELDS),
+        done=bar.update if bar is not None else None)
     if bar is not None:
         bar.close()
-    if len(found) < len(wanted):
-        for stored in session.execute(query.where(table.c.email != func.lower(table.c.email))):
-            found.setdefault(stored.email.lower(), stored)
     return found
 
 
@@ -330,19 +319,10 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
     for values in changes:
         if "status" in values:
             values["status_changed_at"] = now
-    for start in range(0, len(changes), CHUNK):  # ORM bulk UPDATE by primary key
-        session.execute(update(Subscriber), changes[start:start + CHUNK])
-    # New rows go in as multi-row INSERTs (the model's Python defaults taken once from a
-    # template, public_id from its column default per row): ~10× faster than add_all.
-    template = Subscriber(email="").model_dump(exclude={"id", "email", "public_id"})
-    template["created_at"] = now
+    db.subscribers.update_many(session, changes)
     bar = progress("insert", len(new)) if progress and new else None
-    for start in range(0, len(new), CHUNK):
-        chunk = new[start:start + CHUNK]
-        session.execute(insert(Subscriber.__table__),  # type: ignore[attr-defined]
-                        [{**template, **_values(r), "email": r.email} for r in chunk])
-        if bar is not None:
-            bar.update(len(chunk))
+    db.subscribers.insert_many(session, [{**_values(r), "email": r.email} for r in new], now,
+                               done=bar.update if bar is not None else None)
     try:
         session.commit()
     except IntegrityError as err:
