@@ -54,6 +54,10 @@ class ImportRowError(DigestError):
         super().__init__(f"line {line}, column {column!r}: {reason}")
 
 
+class ImportConflict(DigestError):
+    """The same subscribers were written by someone else during the import: nothing was."""
+
+
 class MailboxError(DigestError):
     """The Reply-To mailbox could not be reached, logged into or opened; names the setting."""
 

@@ -111,7 +111,7 @@ def subscribers_import(args: argparse.Namespace, app: App) -> int:
 
     from tqdm import tqdm
 
-    from digest_mailer.services.importer import ImportConflict
+    from digest_mailer.errors import ImportConflict
 
     bar = partial(tqdm, file=sys.stderr, unit=" rows", leave=False,
                   disable=args.quiet or not sys.stderr.isatty())

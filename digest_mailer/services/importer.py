@@ -35,7 +35,7 @@ from digest_mailer import db
 from digest_mailer.db.models import SubscriberStatus
 from digest_mailer.domain.subscriber import LANGUAGES as LANGUAGES
 from digest_mailer.domain.subscriber import check_profile, split_items
-from digest_mailer.errors import DigestError, ImportRowError
+from digest_mailer.errors import ImportConflict, ImportRowError
 from digest_mailer.services.csvlines import MAX_CELL_CHARS as MAX_CELL_CHARS
 from digest_mailer.services.csvlines import MAX_RECORD_CHARS as MAX_RECORD_CHARS
 from digest_mailer.services.csvlines import Lines, RecordTooLong, count_lines, open_stream
@@ -75,10 +75,6 @@ class ParsedFile:
     header: list[str] = field(default_factory=list)
     cells: dict[int, list[str]] = field(default_factory=dict)  # original cells of bad records
     fatal: bool = False  # the file itself is unusable (encoding, header): nothing is imported
-
-
-class ImportConflict(DigestError):
-    """The same subscribers were written by someone else during the import."""
 
 
 # --- parsing: pure ---------------------------------------------------------------------
