@@ -1,7 +1,7 @@
 """The briefing paragraph on top of a digest, written by any OpenAI-compatible endpoint.
 
 Paper text is untrusted: it reaches the model only as delimited data, and whatever the
-model answers passes ``briefcheck.check_briefing`` before anyone sees it. Any failure falls
+model answers passes ``briefing.check.check_briefing`` before anyone sees it. Any failure falls
 back to the extractive briefer, so a digest never waits on, or breaks because of, the
 endpoint.
 """
@@ -46,7 +46,7 @@ _KEY_SENTENCE = re.compile(r"\b(?:we (?:propose|introduce|present|develop|show)|
 RETRY_DELAY = 0.5  # seconds before the first retry of a failed request, doubling after
 _RETRY_STATUSES = (408, 409, 429)  # and every 5xx: what the openai client itself retries
 
-# briefcheck._LEAK looks for two phrases of this prompt in answers: keep them in step.
+# briefing/check.py _LEAK looks for two phrases of this prompt in answers: keep them in step.
 _SYSTEM = """\
 You write the briefing paragraph for digest-mailer, a morning email of new research papers.
 

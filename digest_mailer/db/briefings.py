@@ -16,7 +16,7 @@ class DatabaseBriefingCache:
     """The briefing cache in the database, shared by every worker.
 
     A claim is a row with an empty text: the worker that wrote it asks the endpoint, the
-    others wait for the text (brief.BriefingCache).
+    others wait for the text (briefing.protocol.BriefingCache).
 
     The one query module that opens its own transactions: the briefer calls it from its
     worker threads, outside any unit of work of a service, and every claim and text must

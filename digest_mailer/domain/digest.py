@@ -1,4 +1,4 @@
-"""The domain objects that flow through the pipeline: ingest → select → brief → render → deliver.
+"""The domain objects that flow through the morning job: ingest → select → brief → render → deliver.
 
 Plain frozen dataclasses, no I/O: every stage is a function of these.
 """
