@@ -34,7 +34,6 @@ from sqlmodel import Session, select
 
 from digest_mailer import db
 from digest_mailer.db.models import Subscriber, SubscriberStatus
-from digest_mailer.domain.subscriber import LANGUAGES as LANGUAGES
 from digest_mailer.domain.subscriber import check_profile, split_items
 from digest_mailer.errors import DigestError, ImportRowError
 from digest_mailer.services.csvlines import MAX_CELL_CHARS as MAX_CELL_CHARS
