@@ -216,4 +216,6 @@ TEXTS: dict[str, str] = {
     "page.too_large.title": "Request too large",
     "page.too_large.text": "This request is larger than {limit} bytes; none of our forms sends"
                            " that.",
+    "page.too_large_file.title": "Request too large",
+    "page.too_large_file.text": "The file is larger than {limit} MB.",
 }

@@ -193,4 +193,6 @@ TEXTS: dict[str, str] = {
     "page.server_error.text": "抱歉，我们这边出了问题。请稍后再试。",
     "page.too_large.title": "请求过大",
     "page.too_large.text": "此请求超过{limit}字节；我们的表单不会发送这么多数据。",
+    "page.too_large_file.title": "请求过大",
+    "page.too_large_file.text": "文件超过{limit} MB。",
 }
