@@ -185,7 +185,6 @@ TEXTS: dict[str, str] = {
     "page.preferences.language": "Language",
     "page.preferences.max_papers": "Papers per digest",
     "page.preferences.max_papers_hint": "From {low} to {high}.",
-    "page.preferences.max_papers_error": "Choose a number from {low} to {high}.",
     "page.preferences.save": "Save preferences",
     # Texts the web face passes to pages.message(title, text) (moved there by a follow-up).
     "page.home.title": "Research Digest",

@@ -166,7 +166,6 @@ TEXTS: dict[str, str] = {
     "page.preferences.language": "语言",
     "page.preferences.max_papers": "每期论文数",
     "page.preferences.max_papers_hint": "{low}至{high}篇。",
-    "page.preferences.max_papers_error": "请选择{low}至{high}之间的数字。",
     "page.preferences.save": "保存偏好",
     "page.home.title": "科研简报",
     "page.home.text": "这里的页面都通过简报邮件中的链接打开：管理偏好、退订，"

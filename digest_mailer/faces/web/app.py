@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from digest_mailer.domain.select import title_words
-from digest_mailer.faces.web.context import FormText, message, page, reader_is
+from digest_mailer.faces.web.context import FormText, message, page, reader_is, speak
 from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
 from digest_mailer.faces.web.context import subscriber_of as _subscriber
@@ -143,7 +143,7 @@ def view(request: Request, token: str) -> Response:
     try:
         html = _app(request).composer.view(public_id)
     except NotMailed as err:
-        request.state.lang = err.language  # the reader the digest is for
+        speak(request, err.language)  # the language of the reader the digest is for
         return message(request, "not_sent", 404)
     except LookupError:
         raise InvalidLink("view") from None

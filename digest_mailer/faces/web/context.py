@@ -29,10 +29,15 @@ def csrf_of(request: Request) -> Csrf:
     return request.app.state.csrf  # type: ignore[no-any-return]
 
 
-def reader_is(request: Request, subscriber: Subscriber) -> Subscriber:
-    """Speak ``subscriber``'s language for the rest of this request: its pages, and the
+def speak(request: Request, language: str) -> None:
+    """Speak the reader's ``language`` for the rest of this request: its pages, and the
     error pages too (form expired, server error), whose handlers read :func:`lang_of`."""
-    request.state.lang = subscriber.language
+    request.state.lang = language
+
+
+def reader_is(request: Request, subscriber: Subscriber) -> Subscriber:
+    """:func:`speak` the language of the subscriber a valid link named."""
+    speak(request, subscriber.language)
     return subscriber
 
 
