@@ -8,6 +8,8 @@ Exceptions that never leave their module (a body over a cap, a spent budget) sta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class DigestError(Exception):
     """Base of every error digest-mailer raises on purpose."""
@@ -56,6 +58,21 @@ class ImportRowError(DigestError):
 
 class ImportConflict(DigestError):
     """The same subscribers were written by someone else during the import: nothing was."""
+
+
+class ProfileError(DigestError, ValueError):
+    """One field of a subscriber's profile is refused.
+
+    ``code`` names the rule (the ``profile.<code>`` key of the language tables) and ``params``
+    fill that string in, so a page can say it in the reader's language; ``reason`` is the
+    English phrase CSV reports and CLI lines show.
+    """
+
+    def __init__(self, field: str, code: str, reason: str,
+                 params: Mapping[str, object] | None = None) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.code, self.reason = field, code, reason
+        self.params: Mapping[str, object] = dict(params or {})
 
 
 class MailboxError(DigestError):

@@ -276,7 +276,8 @@ def test_a_good_save_persists_and_changes_the_next_selection(world, client):
     path, page = _prefs(client, world, reader)
     response = client.post(path, data={**GOOD, "keywords": "", "exclusions": "",
                                        "csrf": csrf_of(page.text)})
-    assert response.status_code == 200 and "Saved." in response.text
+    # The reader chose Chinese: the confirmation already speaks it.
+    assert response.status_code == 200 and "已保存。下一期简报将使用这些偏好。" in response.text
     after = reload(world, reader)
     assert (after.categories, after.send_hour, after.timezone, after.language,
             after.max_papers) == (["cs.CL"], 6, "Europe/Berlin", "zh", 12)

@@ -4,15 +4,17 @@ The CSV importer, the preferences page and the CLI's ``subscribers add`` all cal
 :func:`check_profile`, so an address, a name, the categories, keywords and exclusions, the
 time zone, the send hour, the language and the digest size obey the same rules and the same
 caps whichever way they arrive (tests/test_subscriber_rules.py runs one table of cases
-through all three). Reasons are lower-case phrases ("unknown time zone 'Mars/Base' …"); the
-web page capitalises them. Defaults for what a row leaves out (time zone, send hour) are the
-caller's, from the settings: nothing here guesses them.
+through all three). A refusal is a :class:`ProfileError` with a code: its wording is the
+``profile.<code>`` string of the language tables, an English lower-case phrase ("unknown time
+zone 'Mars/Base' …") for CSV reports and CLI lines, and :func:`describe` says it as a
+sentence in the reader's language for the preferences page. Defaults for what a row leaves
+out (time zone, send hour) are the caller's, from the settings: nothing here guesses them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TypeVar
@@ -20,28 +22,37 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
+from digest_mailer import i18n
+from digest_mailer.errors import ProfileError as ProfileError
 from digest_mailer.text import one_line
 
-# The digest languages a subscriber may choose: the one list of codes until the i18n
-# registry (digest_mailer/i18n/) holds them; then this should read the registry.
-LANGUAGES = ("en", "zh")
+LANGUAGES = i18n.LANGUAGES  # the digest languages a subscriber may choose: the registry's
 MIN_PAPERS, MAX_PAPERS = 5, 100  # a reader's own digest size (None: the setting's)
 MAX_NAME_CHARS = 100  # a display name; the From/To header stays far under 998 characters
 MAX_ITEMS = 50  # keywords, exclusions and categories, each
 MAX_ITEM_CHARS = 100  # one keyword, exclusion or category
-SMTPUTF8_HINT = ("this SMTP server may not take it; set DIGEST_SMTP_UTF8=true if it "
-                 "announces SMTPUTF8")
 
 _ITEM_SEPARATORS = re.compile(r"[|\r\n]+")
 T = TypeVar("T")
 
 
-class ProfileError(ValueError):
-    """One field's value is refused; ``reason`` says why, for the reader."""
+def refuse(field: str, code: str, **params: object) -> ProfileError:
+    """The refusal of ``field`` by the rule ``code``, its reason in English (the reference)."""
+    return ProfileError(field, code, _wording(i18n.REFERENCE, code, params), params)
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
+
+def describe(error: ProfileError, lang: str) -> str:
+    """The refusal as a sentence in ``lang``, as the preferences page shows it."""
+    text = _wording(lang, error.code, error.params)
+    stop = i18n.t(lang, "lang.full_stop")
+    return text[:1].upper() + text[1:] + ("" if text.endswith(stop) else stop)
+
+
+def _wording(lang: str, code: str, params: Mapping[str, object]) -> str:
+    # A tuple is a list of choices, joined the language's way ("'en' or 'zh'").
+    either = i18n.t(lang, "lang.list_or")
+    values = {k: either.join(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    return i18n.t(lang, f"profile.{code}", **values)
 
 
 def split_items(text: str) -> list[str]:
@@ -54,7 +65,7 @@ def check_name(text: str) -> str:
     """A display name fit for a header and a page (controls and bidi overrides removed)."""
     name = one_line(text)
     if len(name) > MAX_NAME_CHARS:
-        raise ProfileError("name", f"longer than {MAX_NAME_CHARS} characters")
+        raise refuse("name", "name_too_long", limit=MAX_NAME_CHARS)
     return name
 
 
@@ -67,15 +78,14 @@ def check_address(text: str, *, smtputf8: bool = False, check_dns: bool = False)
     """
     address = text.strip()
     if not address:
-        raise ProfileError("email", "no address")
+        raise refuse("email", "email_missing")
     try:
         valid = validate_email(address, check_deliverability=check_dns,
                                allow_smtputf8=smtputf8)
     except EmailNotValidError as err:
-        reason = str(err)
-        if not smtputf8 and not address.partition("@")[0].isascii():
-            reason = f"{reason} ({SMTPUTF8_HINT})"
-        raise ProfileError("email", reason) from None
+        code = ("email_needs_smtputf8" if not smtputf8
+                and not address.partition("@")[0].isascii() else "email_invalid")
+        raise refuse("email", code, detail=str(err)) from None
     return valid.normalized.lower()
 
 
@@ -83,11 +93,11 @@ def check_items(field: str, items: Iterable[str], noun: str) -> list[str]:
     """Cleaned, de-duplicated keywords or exclusions within the caps."""
     cleaned = list(dict.fromkeys(c for c in (one_line(i) for i in items) if c))
     if len(cleaned) > MAX_ITEMS:
-        raise ProfileError(field, f"at most {MAX_ITEMS} {noun} (found {len(cleaned)})")
+        raise refuse(field, f"{noun}_too_many", limit=MAX_ITEMS, count=len(cleaned))
     long = next((i for i in cleaned if len(i) > MAX_ITEM_CHARS), None)
     if long is not None:
-        raise ProfileError(field, f"each of the {noun} may have at most {MAX_ITEM_CHARS} "
-                                  f"characters ({long[:20]!r}… has {len(long)})")
+        raise refuse(field, f"{noun}_too_long", limit=MAX_ITEM_CHARS, item=repr(long[:20]),
+                     count=len(long))
     return cleaned
 
 
@@ -100,13 +110,14 @@ def check_categories(items: Iterable[str], known: Sequence[str]) -> list[str]:
     chosen: list[str] = []
     for item in dict.fromkeys(c for c in (one_line(i) for i in items) if c):
         if item.casefold() not in folded:
-            listed = ", ".join(sorted(folded.values())[:12]) or "none configured"
-            raise ProfileError("categories", f"unknown category {item[:40]!r} (known: "
-                                             f"{listed})")
+            if not folded:
+                raise refuse("categories", "category_unknown_none", category=repr(item[:40]))
+            raise refuse("categories", "category_unknown", category=repr(item[:40]),
+                         known=", ".join(sorted(folded.values())[:12]))
         chosen.append(folded[item.casefold()])
     chosen = list(dict.fromkeys(chosen))
     if len(chosen) > MAX_ITEMS:
-        raise ProfileError("categories", f"at most {MAX_ITEMS} categories")
+        raise refuse("categories", "categories_too_many", limit=MAX_ITEMS)
     return chosen
 
 
@@ -134,8 +145,7 @@ def check_zone(text: str) -> str:
     """The zone's canonical IANA name, whatever its case (``asia/shanghai`` → ``Asia/Shanghai``)."""
     zone = canonical_zone(text.strip())
     if zone is None:
-        raise ProfileError("timezone", f"unknown time zone {text.strip()[:64]!r} (an IANA "
-                                       "name such as 'Europe/Berlin')")
+        raise refuse("timezone", "timezone_unknown", zone=repr(text.strip()[:64]))
     return zone
 
 
@@ -143,14 +153,14 @@ def check_hour(text: str) -> int:
     """A local send hour, 0 to 23, given in ASCII digits (spaces around are ignored)."""
     hour = text.strip()
     if not (hour.isascii() and hour.isdecimal() and 0 <= int(hour) <= 23):
-        raise ProfileError("send_hour", "must be an hour from 0 to 23")
+        raise refuse("send_hour", "send_hour_range")
     return int(hour)
 
 
 def check_language(text: str) -> str:
     language = text.strip().lower()
     if language not in LANGUAGES:
-        raise ProfileError("language", "must be " + " or ".join(map(repr, LANGUAGES)))
+        raise refuse("language", "language_unknown", choices=tuple(map(repr, LANGUAGES)))
     return language
 
 
@@ -158,7 +168,7 @@ def check_max_papers(text: str) -> int:
     """The reader's own number of papers a digest, from MIN_PAPERS to MAX_PAPERS."""
     size = text.strip()
     if not (size.isascii() and size.isdecimal() and MIN_PAPERS <= int(size) <= MAX_PAPERS):
-        raise ProfileError("max_papers", f"must be a number from {MIN_PAPERS} to {MAX_PAPERS}")
+        raise refuse("max_papers", "max_papers_range", low=MIN_PAPERS, high=MAX_PAPERS)
     return int(size)
 
 
@@ -226,6 +236,5 @@ def check_profile(*, categories: Iterable[str], keywords: Iterable[str],
     failed = {e.field for e in profile.errors}
     if not profile.categories and not profile.keywords and not failed & {"categories",
                                                                           "keywords"}:
-        profile.errors.append(ProfileError("categories",
-                                           "give at least one category or keyword"))
+        profile.errors.append(refuse("categories", "nothing_chosen"))
     return profile

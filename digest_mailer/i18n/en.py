@@ -9,6 +9,8 @@ TEXTS: dict[str, str] = {
     "lang.word_sep": " ",  # between words and sentences; "" where text has no spaces
     "lang.list_sep": ", ",
     "lang.list_and": " and ",
+    "lang.list_or": " or ",
+    "lang.full_stop": ".",
     "lang.colon": ":",
     "lang.parenthesised": "({text})",
     "lang.category_label": "{name} ({code})",
@@ -92,6 +94,29 @@ TEXTS: dict[str, str] = {
     "category.genomics": "Genomics",
     # --- words a reader writes back ("|"-separated; matched case-insensitively) -------------
     "reply.unsubscribe": "unsubscribe|stop",
+    # --- why the subscriber validator refuses a field (domain/subscriber.py) -----------------
+    # Lower-case phrases: CSV reports and CLI lines show them as they are (in English, for
+    # the operator); the preferences page makes a sentence of them in the reader's language.
+    "profile.name_too_long": "longer than {limit} characters",
+    "profile.email_missing": "no address",
+    "profile.email_invalid": "{detail}",  # email-validator's own words
+    "profile.email_needs_smtputf8": "{detail} (this SMTP server may not take it; set"
+                                    " DIGEST_SMTP_UTF8=true if it announces SMTPUTF8)",
+    "profile.keywords_too_many": "at most {limit} keywords (found {count})",
+    "profile.exclusions_too_many": "at most {limit} exclusions (found {count})",
+    "profile.keywords_too_long": "each of the keywords may have at most {limit} characters"
+                                 " ({item}… has {count})",
+    "profile.exclusions_too_long": "each of the exclusions may have at most {limit} characters"
+                                   " ({item}… has {count})",
+    "profile.category_unknown": "unknown category {category} (known: {known})",
+    "profile.category_unknown_none": "unknown category {category} (known: none configured)",
+    "profile.categories_too_many": "at most {limit} categories",
+    "profile.timezone_unknown": "unknown time zone {zone} (an IANA name such as"
+                                " 'Europe/Berlin')",
+    "profile.send_hour_range": "must be an hour from 0 to 23",
+    "profile.language_unknown": "must be {choices}",
+    "profile.max_papers_range": "must be a number from {low} to {high}",
+    "profile.nothing_chosen": "give at least one category or keyword",
     # --- web pages ------------------------------------------------------------------------------
     "page.product": "Research Digest",
     "page.title_suffix": " · Research Digest",
@@ -160,7 +185,6 @@ TEXTS: dict[str, str] = {
     "page.preferences.language": "Language",
     "page.preferences.max_papers": "Papers per digest",
     "page.preferences.max_papers_hint": "From {low} to {high}.",
-    "page.preferences.max_papers_error": "Choose a number from {low} to {high}.",
     "page.preferences.save": "Save preferences",
     # Texts the web face passes to pages.message(title, text) (moved there by a follow-up).
     "page.home.title": "Research Digest",
@@ -191,4 +215,6 @@ TEXTS: dict[str, str] = {
     "page.too_large.title": "Request too large",
     "page.too_large.text": "This request is larger than {limit} bytes; none of our forms sends"
                            " that.",
+    "page.too_large_file.title": "Request too large",
+    "page.too_large_file.text": "The file is larger than {limit} MB.",
 }

@@ -10,6 +10,8 @@ TEXTS: dict[str, str] = {
     "lang.word_sep": "",
     "lang.list_sep": "、",
     "lang.list_and": " 和 ",
+    "lang.list_or": " 或 ",
+    "lang.full_stop": "。",
     "lang.colon": "：",
     "lang.parenthesised": "（{text}）",
     "lang.category_label": "{name} ({code})",  # the code in Latin brackets, as typed
@@ -88,6 +90,24 @@ TEXTS: dict[str, str] = {
     "category.genomics": "基因组学",
     # --- words a reader writes back ---------------------------------------------------------
     "reply.unsubscribe": "退订|取消订阅",
+    # --- why the subscriber validator refuses a field ----------------------------------------
+    "profile.name_too_long": "名字超过{limit}个字符",
+    "profile.email_missing": "没有填写邮箱地址",
+    "profile.email_invalid": "邮箱地址无效：{detail}",
+    "profile.email_needs_smtputf8": "邮箱地址无效：{detail}（此 SMTP 服务器可能不接受；"
+                                    "如果它支持 SMTPUTF8，请设置 DIGEST_SMTP_UTF8=true）",
+    "profile.keywords_too_many": "关键词最多{limit}个（现有{count}个）",
+    "profile.exclusions_too_many": "排除词最多{limit}个（现有{count}个）",
+    "profile.keywords_too_long": "每个关键词最多{limit}个字符（{item}…有{count}个字符）",
+    "profile.exclusions_too_long": "每个排除词最多{limit}个字符（{item}…有{count}个字符）",
+    "profile.category_unknown": "未知的领域 {category}（可选：{known}）",
+    "profile.category_unknown_none": "未知的领域 {category}（尚未配置任何领域）",
+    "profile.categories_too_many": "领域最多{limit}个",
+    "profile.timezone_unknown": "未知的时区 {zone}（请填写 IANA 时区名，例如 Europe/Berlin）",
+    "profile.send_hour_range": "必须是0到23之间的整点",
+    "profile.language_unknown": "必须是 {choices}",
+    "profile.max_papers_range": "必须是{low}到{high}之间的数字",
+    "profile.nothing_chosen": "请至少选择一个领域或填写一个关键词",
     # --- web pages ------------------------------------------------------------------------------
     "page.product": "科研简报",
     "page.title_suffix": "｜科研简报",
@@ -146,7 +166,6 @@ TEXTS: dict[str, str] = {
     "page.preferences.language": "语言",
     "page.preferences.max_papers": "每期论文数",
     "page.preferences.max_papers_hint": "{low}至{high}篇。",
-    "page.preferences.max_papers_error": "请选择{low}至{high}之间的数字。",
     "page.preferences.save": "保存偏好",
     "page.home.title": "科研简报",
     "page.home.text": "这里的页面都通过简报邮件中的链接打开：管理偏好、退订，"
@@ -173,4 +192,6 @@ TEXTS: dict[str, str] = {
     "page.server_error.text": "抱歉，我们这边出了问题。请稍后再试。",
     "page.too_large.title": "请求过大",
     "page.too_large.text": "此请求超过{limit}字节；我们的表单不会发送这么多数据。",
+    "page.too_large_file.title": "请求过大",
+    "page.too_large_file.text": "文件超过{limit} MB。",
 }

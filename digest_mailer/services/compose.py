@@ -48,7 +48,12 @@ class Composed:
 
 
 class NotMailed(LookupError):
-    """A "view in browser" link to a digest that has not gone out (yet)."""
+    """A "view in browser" link to a digest that has not gone out (yet); ``language`` is
+    its reader's, for the page that says so."""
+
+    def __init__(self, delivery_public_id: str, language: str) -> None:
+        super().__init__(delivery_public_id)
+        self.language = language
 
 
 class Composer:
@@ -131,5 +136,5 @@ class Composer:
             if delivery is None or subscriber is None:
                 raise LookupError(delivery_public_id)
             if delivery.status not in DeliveryStatus.MAILED:
-                raise NotMailed(delivery_public_id)
+                raise NotMailed(delivery_public_id, subscriber.language)
             return self.compose(session, subscriber, delivery).rendered.html

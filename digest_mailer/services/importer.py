@@ -33,7 +33,6 @@ from sqlmodel import Session
 
 from digest_mailer import db
 from digest_mailer.db.models import SubscriberStatus
-from digest_mailer.domain.subscriber import LANGUAGES as LANGUAGES
 from digest_mailer.domain.subscriber import check_profile, split_items
 from digest_mailer.errors import ImportConflict, ImportRowError
 from digest_mailer.services.csvlines import MAX_CELL_CHARS as MAX_CELL_CHARS

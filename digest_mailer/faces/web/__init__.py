@@ -15,15 +15,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digest_mailer.app import App
+from digest_mailer.faces.web.context import message
 from digest_mailer.faces.web.limits import RequestLimits
 from digest_mailer.faces.web.pages import Pages
-from digest_mailer.faces.web.security import (
-    INVALID_LINK,
-    Csrf,
-    CsrfError,
-    InvalidLink,
-    SecurityHeaders,
-)
+from digest_mailer.faces.web.security import Csrf, CsrfError, InvalidLink, SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +39,11 @@ def create_app(app: App) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return app.status.health()
 
+    # Pages for no known reader (home, a bad link, 404 …) are English; after a valid link
+    # named its subscriber (context.reader_is) they speak the reader's language.
     @web.get("/", response_class=HTMLResponse)
     def home() -> Response:
-        return pages.message("Research Digest", "The pages here are reached from the links "
-                             "in your digest email: manage preferences, unsubscribe, or view "
-                             "a digest in your browser.")
+        return pages.message("home")
 
     web.include_router(subscriber_pages.router)
     web.include_router(preferences.router)
@@ -56,44 +51,38 @@ def create_app(app: App) -> FastAPI:
 
     @web.exception_handler(InvalidLink)
     async def invalid_link(request: Request, exc: InvalidLink) -> Response:
-        return pages.message("Link not valid", INVALID_LINK, 400)
+        return message(request, "invalid_link", 400)
 
     @web.exception_handler(CsrfError)
     async def csrf_failed(request: Request, exc: CsrfError) -> Response:
-        return pages.message("Form expired", "This form has expired or was not sent from our "
-                             "page. Please go back, reload the page and try again.", 403)
+        return message(request, "form_expired", 403)
 
     @web.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        texts = {404: ("Not found", "There is no page at this address."),
-                 405: ("Not allowed", "This page does not accept that kind of request.")}
-        title, text = texts.get(exc.status_code, ("Request refused",
-                                                  "This request could not be handled."))
-        response = pages.message(title, text, exc.status_code)
+        key = {404: "not_found", 405: "not_allowed"}.get(exc.status_code, "refused")
+        response = message(request, key, exc.status_code)
         if exc.headers:
             response.headers.update(exc.headers)
         return response
 
     @web.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        return pages.message("Bad request", "This request is not valid.", 400)
+        return message(request, "bad_request", 400)
 
     @web.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method,
                   request.url.path.split("/")[1] if request.url.path else "")
-        return pages.message("Something went wrong",
-                             "Sorry, something went wrong on our side. Please try again later.",
-                             500)
+        return message(request, "server_error", 500)
 
     max_bytes = app.settings.max_request_bytes
 
     def too_large(request: Request, limit: int) -> Response:
+        # Before any route ran: no reader is known yet, so English.
         if request.scope["path"] == admin.IMPORT_PATH:
-            text = f"The file is larger than {admin.MAX_UPLOAD_BYTES // 1_000_000} MB."
-        else:
-            text = f"This request is larger than {limit:,} bytes; none of our forms sends that."
-        return pages.message("Request too large", text, 413)
+            return pages.message("too_large_file", 413,
+                                 limit=admin.MAX_UPLOAD_BYTES // 1_000_000)
+        return pages.message("too_large", 413, limit=f"{limit:,}")
 
     # Inside SecurityHeaders (added last, so outermost): refusals get the headers too.
     web.add_middleware(RequestLimits, gates=[admin.gate, subscriber_pages.gate],

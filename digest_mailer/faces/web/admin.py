@@ -74,7 +74,7 @@ async def gate(request: Request) -> Response | None:
         return None
     auth = _auth(request)
     if not auth.enabled:
-        return _pages(request).message("Not found", "There is no page at this address.", 404)
+        return _pages(request).message("not_found", 404)
     if path in ("/admin/login", "/admin/logout"):
         return None
     sid = await run_in_threadpool(auth.session, request.cookies.get(ADMIN_COOKIE))

@@ -17,12 +17,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from digest_mailer.domain.select import title_words
-from digest_mailer.faces.web.context import FormText
+from digest_mailer.faces.web.context import FormText, message, page, reader_is, speak
 from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
-from digest_mailer.faces.web.context import pages_of as _pages
 from digest_mailer.faces.web.context import subscriber_of as _subscriber
-from digest_mailer.faces.web.security import INVALID_LINK, VIEW_CSP, InvalidLink, load_link
+from digest_mailer.faces.web.security import VIEW_CSP, InvalidLink, load_link
 from digest_mailer.services.compose import NotMailed
 from digest_mailer.services.subscribers import ACTIVE, BOUNCED, Subscriber
 
@@ -44,7 +43,7 @@ async def gate(request: Request) -> Response | None:
     try:
         load_link(_app(request).signer, _PURPOSES[match.group(1)], match.group(2))
     except InvalidLink:
-        return _pages(request).message("Link not valid", INVALID_LINK, 400)
+        return message(request, "invalid_link", 400)
     return None
 
 
@@ -52,8 +51,8 @@ async def gate(request: Request) -> Response | None:
 
 def _unsubscribed_page(request: Request, subscriber: Subscriber, token: str,
                        status_code: int = 200) -> Response:
-    return _pages(request).render(
-        "unsubscribed.html", status_code, email=subscriber.email,
+    return page(
+        request, "unsubscribed.html", status_code, email=subscriber.email,
         bounced=subscriber.status == BOUNCED,
         undo_url=f"/u/{token}/undo",
         csrf=_csrf(request).make(f"undo:{subscriber.public_id}"))
@@ -64,8 +63,7 @@ def unsubscribe_confirm(request: Request, token: str) -> Response:
     subscriber = _subscriber(request, "unsubscribe", token)
     if subscriber.status != ACTIVE:
         return _unsubscribed_page(request, subscriber, token)
-    return _pages(request).render("unsubscribe.html", email=subscriber.email,
-                                  action=f"/u/{token}")
+    return page(request, "unsubscribe.html", email=subscriber.email, action=f"/u/{token}")
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
@@ -75,9 +73,7 @@ def unsubscribe(request: Request, token: str,
     """RFC 8058 one-click: unsubscribes at once, answers 200, sets no cookie."""
     subscriber = _subscriber(request, "unsubscribe", token)
     if list_unsubscribe != ONE_CLICK:
-        return _pages(request).message(
-            "Not unsubscribed", "This request did not say List-Unsubscribe=One-Click; "
-            "nothing was changed. Use the button on the unsubscribe page.", 400)
+        return message(request, "not_one_click", 400)
     changed = _app(request).subscribers.unsubscribe(subscriber.public_id, "one-click")
     return _unsubscribed_page(request, changed or subscriber, token)
 
@@ -92,8 +88,8 @@ def undo_unsubscribe(request: Request, token: str, csrf: FormText = None) -> Res
     subscriber, done = undone
     if not done:
         return _unsubscribed_page(request, subscriber, token, 409)
-    return _pages(request).render("resubscribed.html", email=subscriber.email,
-                                  preferences_url=_preferences_url(request, subscriber))
+    return page(request, "resubscribed.html", email=subscriber.email,
+                preferences_url=_preferences_url(request, subscriber))
 
 
 def _preferences_url(request: Request, subscriber: Subscriber) -> str:
@@ -118,9 +114,9 @@ def feedback_confirm(request: Request, token: str) -> Response:
     target = _app(request).subscribers.vote_target(public_id, key)
     if target is None:
         raise InvalidLink("feedback")
-    _, title = target
-    return _pages(request).render("feedback.html", vote=vote, title=title,
-                                  action=f"/f/{token}")
+    subscriber, title = target
+    reader_is(request, subscriber)
+    return page(request, "feedback.html", vote=vote, title=title, action=f"/f/{token}")
 
 
 @router.post("/f/{token}", response_class=HTMLResponse)
@@ -130,10 +126,11 @@ def feedback(request: Request, token: str) -> Response:
     if voted is None:
         raise InvalidLink("feedback")
     subscriber, title = voted
+    reader_is(request, subscriber)
     preferences_url = _preferences_url(request, subscriber)
     words = sorted(title_words(title))[:8]
-    return _pages(request).render("feedback_done.html", vote=vote, title=title, words=words,
-                                  preferences_url=preferences_url)
+    return page(request, "feedback_done.html", vote=vote, title=title, words=words,
+                preferences_url=preferences_url)
 
 
 # --- view in browser -------------------------------------------------------------------
@@ -145,9 +142,9 @@ def view(request: Request, token: str) -> Response:
         raise InvalidLink("view")
     try:
         html = _app(request).composer.view(public_id)
-    except NotMailed:
-        return _pages(request).message("Not sent yet",
-                                       "This digest has not been sent yet.", 404)
+    except NotMailed as err:
+        speak(request, err.language)  # the language of the reader the digest is for
+        return message(request, "not_sent", 404)
     except LookupError:
         raise InvalidLink("view") from None
     return HTMLResponse(html, headers={"Content-Security-Policy": VIEW_CSP})

@@ -1,4 +1,5 @@
-"""Rendering HTML pages from the Jinja2 templates in ``templates/web/`` (autoescaped)."""
+"""Rendering HTML pages from the Jinja2 templates in ``templates/web/`` (autoescaped), in
+the language of the table given (English, the reference, unless the reader's is known)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,18 @@ class Pages:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True, lstrip_blocks=True,
         )
-        # English unless a render passes the reader's table (i18n.page_context(lang)).
+        # For a template rendered without a table (the tests' direct renders): English.
         self.env.globals.update(i18n.page_context())
 
     def render(self, name: str, status_code: int = 200,
-               headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-        html = self.env.get_template(name).render(**context)
+               headers: dict[str, str] | None = None, *, lang: str = i18n.REFERENCE,
+               **context: Any) -> HTMLResponse:
+        html = self.env.get_template(name).render(**i18n.page_context(lang), **context)
         return HTMLResponse(html, status_code=status_code, headers=headers)
 
-    def message(self, title: str, text: str, status_code: int = 200) -> HTMLResponse:
-        return self.render("message.html", status_code, title=title, text=text)
+    def message(self, key: str, status_code: int = 200, *, lang: str = i18n.REFERENCE,
+                **fmt: Any) -> HTMLResponse:
+        """The one-paragraph page of ``page.<key>.title`` and ``page.<key>.text``."""
+        return self.render("message.html", status_code, lang=lang,
+                           title=i18n.t(lang, f"page.{key}.title"),
+                           text=i18n.t(lang, f"page.{key}.text", **fmt))

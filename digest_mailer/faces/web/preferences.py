@@ -12,18 +12,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from digest_mailer.domain.subscriber import MAX_PAPERS, MIN_PAPERS, check_profile, split_items
-from digest_mailer.faces.web.context import FormText
+from digest_mailer import i18n
+from digest_mailer.domain.subscriber import (
+    MAX_PAPERS,
+    MIN_PAPERS,
+    check_profile,
+    describe,
+    split_items,
+)
+from digest_mailer.faces.web.context import FormText, page, reader_is
 from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
-from digest_mailer.faces.web.context import pages_of as _pages
 from digest_mailer.faces.web.context import public_id_of as _public_id
 from digest_mailer.faces.web.security import InvalidLink
 from digest_mailer.services.subscribers import ACTIVE, Subscriber
 
 router = APIRouter()
-
-LANGUAGES = {"en": "English", "zh": "中文 (Chinese)"}
 
 
 @dataclass
@@ -48,12 +52,10 @@ class PreferencesForm:
 split_words = split_items  # the preferences page splits keywords as the importer does
 
 
-def _sentence(reason: str) -> str:
-    return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
-
-
-def validate_preferences(form: PreferencesForm, known: list[str]) -> dict[str, Any] | None:
-    """The values to save, or None with ``form.errors`` naming each bad field.
+def validate_preferences(form: PreferencesForm, known: list[str],
+                         lang: str = i18n.REFERENCE) -> dict[str, Any] | None:
+    """The values to save, or None with ``form.errors`` naming each bad field (in ``lang``,
+    the reader's language).
 
     The checks and caps, the number of papers too, are the importer's and the CLI's
     (:mod:`digest_mailer.domain.subscriber`).
@@ -63,7 +65,7 @@ def validate_preferences(form: PreferencesForm, known: list[str]) -> dict[str, A
                             send_hour=form.send_hour, language=form.language,
                             max_papers=form.max_papers, known_categories=known)
     for error in profile.errors:
-        form.errors.setdefault(error.field, _sentence(error.reason))
+        form.errors.setdefault(error.field, describe(error, lang))
     if form.errors:
         return None
     chosen = set(profile.categories)  # in the page's order
@@ -73,10 +75,10 @@ def validate_preferences(form: PreferencesForm, known: list[str]) -> dict[str, A
 def _preferences_page(request: Request, subscriber: Subscriber, known: list[str],
                       form: PreferencesForm, *, saved: bool = False,
                       status_code: int = 200) -> Response:
-    return _pages(request).render(
-        "preferences.html", status_code, email=subscriber.email, form=form, saved=saved,
-        active=subscriber.status == ACTIVE,
-        categories=known, languages=LANGUAGES,
+    return page(
+        request, "preferences.html", status_code, email=subscriber.email, form=form,
+        saved=saved, active=subscriber.status == ACTIVE,
+        categories=known, languages=i18n.display_names(),
         hours=range(24), min_papers=MIN_PAPERS, max_papers=MAX_PAPERS,
         action=str(request.url.path),
         csrf=_csrf(request).make(f"preferences:{subscriber.public_id}"))
@@ -86,6 +88,7 @@ def _with_categories(request: Request, token: str) -> tuple[Subscriber, list[str
     found = _app(request).subscribers.preferences(_public_id(request, "preferences", token))
     if found is None:
         raise InvalidLink("preferences")
+    reader_is(request, found[0])
     return found
 
 
@@ -107,12 +110,12 @@ def save_preferences(request: Request, token: str, csrf: FormText = None,
     form = PreferencesForm(list(dict.fromkeys(categories or [])), keywords or "",
                            exclusions or "", send_hour or "", timezone or "",
                            language or "", max_papers or "")
-    values = validate_preferences(form, known)
+    values = validate_preferences(form, known, subscriber.language)
     if values is None:
         return _preferences_page(request, subscriber, known, form, status_code=400)
     saved = _app(request).subscribers.save_preferences(subscriber.public_id, values)
     if saved is None:
         raise InvalidLink("preferences")
-    subscriber, known = saved
+    subscriber, known = reader_is(request, saved[0]), saved[1]  # maybe a new language
     form = PreferencesForm.of(subscriber, _app(request).settings.max_papers)
     return _preferences_page(request, subscriber, known, form, saved=True)

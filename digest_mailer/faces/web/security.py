@@ -32,10 +32,6 @@ VIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:
             "form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
 
 
-INVALID_LINK = ("This link is not valid. It may have been cut short when it was copied, or "
-                "it is too old. Please use the link in your latest digest email.")
-
-
 class InvalidLink(Exception):
     """A token that is forged, truncated, expired, for another purpose, or malformed."""
 
