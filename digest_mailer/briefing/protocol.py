@@ -55,6 +55,8 @@ class RunBudget:
 
 
 class Briefer(Protocol):
+    """Anything that writes a digest's briefing paragraph: the LLM briefer, the extractive one."""
+
     def brief(self, groups: Sequence[CategoryGroup], language: str,
               budget: RunBudget | None = None) -> Briefing:
         """The briefing; with a ``budget``, may raise BudgetExhausted instead of a call."""

@@ -32,6 +32,8 @@ class SelectionConfig:
 
 @dataclass
 class SendBatch:
+    """What a send batch reads once for all its subscribers: entries, votes, cutoffs, rows."""
+
     deliveries: dict[tuple[int, date], Delivery]
     cutoffs: dict[int, datetime]  # where each subscriber's last closed window ended
     votes: dict[int, list[tuple[str, str]]]

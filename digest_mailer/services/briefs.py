@@ -39,6 +39,8 @@ class Job:
 
 
 class BriefingPass:
+    """One send batch's briefings, asked for concurrently within the run's LLM budget."""
+
     def __init__(self, briefer: Briefer, extractive: ExtractiveBriefer,
                  config: BriefingConfig) -> None:
         self.briefer = briefer

@@ -41,6 +41,8 @@ class MailConfig:
 
 @dataclass
 class Composed:
+    """One digest ready to send: its Delivery row, the Digest, its rendering and the message."""
+
     delivery: Delivery
     digest: Digest
     rendered: RenderedDigest
@@ -57,6 +59,8 @@ class NotMailed(LookupError):
 
 
 class Composer:
+    """Builds a digest's email from its Delivery row: for a send, a preview, or the browser view."""
+
     def __init__(self, engine: Engine, briefer: Briefer, renderer: DigestRenderer,
                  signer: LinkSigner, mail: MailConfig, selection: SelectionConfig,
                  clock: Callable[[], datetime]) -> None:

@@ -11,6 +11,8 @@ from digest_mailer.services.exporter import write_rows
 
 @dataclass
 class ImportReport:
+    """What an import added, updated, kept and rejected (or would, in a dry run)."""
+
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     changes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # email → changed fields

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestConfig:
+    """How sources are fetched (``DIGEST_FETCH_*``, ``DIGEST_USER_AGENT``)."""
+
     fetch_interval_minutes: int
     fetch_timeout: float
     fetch_max_bytes: int
@@ -28,6 +30,8 @@ class IngestConfig:
 
 
 class IngestService:
+    """Fetches the sources that are due and stores their new entries, one run at a time."""
+
     def __init__(self, engine: Engine, config: IngestConfig,
                  clock: Callable[[], datetime]) -> None:
         self.engine = engine

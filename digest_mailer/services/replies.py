@@ -153,12 +153,16 @@ def _token_owner(session: Session, token: str, signer: LinkSigner | None
 
 @dataclass(frozen=True)
 class ReplyConfig:
+    """The Reply-To mailbox (``DIGEST_IMAP_*``) and how far to trust what arrives there."""
+
     imap: mailbox.ImapConfig
     trusted_authserv_ids: tuple[str, ...]
     soft_bounce_threshold: int
 
 
 class ReplyService:
+    """Reads the Reply-To mailbox once: bounces, unsubscribes and feedback, each acted on once."""
+
     def __init__(self, engine: Engine, config: ReplyConfig, signer: LinkSigner,
                  clock: Callable[[], datetime],
                  ssl_context: ssl.SSLContext | None = None) -> None:

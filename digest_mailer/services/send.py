@@ -42,6 +42,8 @@ MARK_RETRY_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class SendConfig:
+    """The send run's rules (``DIGEST_*`` of sending: batch size, claims, retries, resends)."""
+
     send_empty: bool
     resend_unknown: bool
     claim_timeout_minutes: float
@@ -56,6 +58,8 @@ def _locked(err: OperationalError) -> bool:
 
 
 class SendService:
+    """The morning job's send half: which digests are due, and sending each one exactly once."""
+
     def __init__(self, engine: Engine, composer: Composer, briefs: BriefingPass,
                  transport_factory: Callable[[], Transport], pacer: Pacer,
                  config: SendConfig, selection: SelectionConfig,

@@ -10,6 +10,8 @@ from digest_mailer.db.models import Source
 
 
 class SourceService:
+    """The sources (feeds): add or update, list with their health."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

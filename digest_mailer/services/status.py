@@ -14,6 +14,8 @@ from digest_mailer.db.models import ReaderMessage, Run, Source, SubscriberStatus
 
 @dataclass
 class Overview:
+    """The admin overview's figures, read in one session."""
+
     sources: list[Source]
     runs: list[Run]
     messages: list[ReaderMessage]
@@ -22,6 +24,8 @@ class Overview:
 
 
 class StatusService:
+    """What the admin watches: recent runs, health, the overview page's counts."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

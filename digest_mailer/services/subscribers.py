@@ -54,6 +54,9 @@ class ProfileChange:
 
 
 class SubscriberService:
+    """Everything done to subscribers: search, import and export, preferences, unsubscribe,
+    votes, and one subscriber added or updated from the CLI."""
+
     def __init__(self, engine: Engine, defaults: ProfileDefaults,
                  clock: Callable[[], datetime]) -> None:
         self.engine = engine
