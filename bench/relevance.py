@@ -80,7 +80,7 @@ def evaluate(ranker: Ranker, readers: Sequence[Reader], days: Days) -> tuple[Sco
             grades = np.zeros(len(rows), dtype=np.int64)
             for position, grade in relevant:
                 grades[position] = grade
-            scores.append(day_scores(grades[order(day, rows)]))
+            scores.append(day_scores(grades[order(day, rows)].tolist()))
         per_reader.append(scores)
     return macro(per_reader), time.perf_counter() - started
 
@@ -185,9 +185,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     conditions = CONDITIONS if "authors" in sets else ("content",)
     matrices = {}
     for condition in conditions:
-        matrices[condition], took = features(corpus, condition)
+        matrices[condition], took, cached = features(corpus, condition)
+        how = "read from the $TMPDIR cache" if cached else "fitted and transformed"
         print(f"TF-IDF ({condition}): {matrices[condition].shape[1]:,} features fitted on "
-              f"{len(corpus.train_rows):,} training papers, {seconds(took)} (cached in $TMPDIR)")
+              f"{len(corpus.train_rows):,} training papers, {how} in {seconds(took)}")
     published = published_figures(args.data)
     today = TodayRanker(corpus)
     for set_name in sets:

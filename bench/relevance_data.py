@@ -111,23 +111,28 @@ def _cache_path(root: Path, condition: str) -> Path:
     return Path(tempfile.gettempdir()) / "digest-mailer-relevance" / f"tfidf-{digest}.npz"
 
 
-def features(corpus: Corpus, condition: str) -> tuple[sp.csr_matrix, float]:
+def features(corpus: Corpus, condition: str) -> tuple[sp.csr_matrix, float, bool]:
     """Every paper's TF-IDF row, the vectoriser fitted on training-period papers only.
 
-    Returns the matrix and the seconds spent (0-ish when read from the cache).
+    Returns the matrix, the seconds spent and whether it came from the cache.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     started = time.perf_counter()
     cache = _cache_path(corpus.root, condition)
     if cache.exists():
-        return sp.load_npz(cache).tocsr(), time.perf_counter() - started
-    texts = [text_of(p, condition) for p in corpus.papers]
-    vectoriser = TfidfVectorizer(**TFIDF_SETTINGS)
-    vectoriser.fit([texts[i] for i in corpus.train_rows])
-    matrix = vectoriser.transform(texts).astype(np.float32).tocsr()
+        return sp.load_npz(cache).tocsr(), time.perf_counter() - started, True
+    matrix = fit_features(corpus, condition)
     cache.parent.mkdir(parents=True, exist_ok=True)
     partial = cache.with_suffix(".part.npz")
     sp.save_npz(partial, matrix)
     partial.replace(cache)  # a killed run never leaves half a cache behind
-    return matrix, time.perf_counter() - started
+    return matrix, time.perf_counter() - started, False
+
+
+def fit_features(corpus: Corpus, condition: str) -> sp.csr_matrix:
+    """The TF-IDF rows of ``corpus`` as given (also a slice of it), without the cache."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [text_of(p, condition) for p in corpus.papers]
+    vectoriser = TfidfVectorizer(**TFIDF_SETTINGS)
+    vectoriser.fit([texts[i] for i in corpus.train_rows])
+    return vectoriser.transform(texts).astype(np.float32).tocsr()
