@@ -145,8 +145,9 @@ class Settings(BaseSettings):
     @field_validator("schedule_minutes")
     @classmethod
     def _tick(cls, value: int) -> int:
-        if not 1 <= value <= 59:
-            raise ValueError("must be from 1 to 59 minutes (a crontab '*/N' step)")
+        if not 0 <= value <= 59:
+            raise ValueError("must be from 1 to 59 minutes (a crontab '*/N' step), or 0 for "
+                             "no schedule of the worker's own")
         return value
 
     @field_validator("imap_security")

@@ -425,7 +425,7 @@ class Fleet:
         self.env = clean_env(DIGEST_VAR_DIR=str(cwd / "var"), DIGEST_SMTP_URL=smtp.url(),
                              DIGEST_DATABASE_URL=database_url, DIGEST_REDIS_URL=redis_url,
                              DIGEST_AUTO_MIGRATE="true", DIGEST_SMTP_TIMEOUT="10",
-                             DIGEST_SCHEDULE_MINUTES="59", **env)
+                             DIGEST_SCHEDULE_MINUTES="0", **env)
         self.consumers: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def cli(self, *args: str) -> str:
@@ -513,7 +513,7 @@ def test_two_schedulers_and_two_consumers_send_one_digest_each(tmp_path, smtp_se
     fleet.set_up(40)
     try:
         fleet.start_consumer()
-        fleet.start_consumer()  # both with periodic tasks on, like two misconfigured hosts
+        fleet.start_consumer()  # two consumers on one queue, as on two hosts
         fleet.wait_started()
         fleet.enqueue_ticks(2)
         fleet.wait_until(lambda: len(smtp.messages) >= 40, limit=30)

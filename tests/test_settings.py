@@ -90,6 +90,7 @@ def test_every_known_variable_is_accepted() -> None:
     ("DIGEST_MAX_PAPERS", "lots", "integer"),
     ("DIGEST_MAX_PAPERS", "0", "must be at least 1"),
     ("DIGEST_SCHEDULE_MINUTES", "60", "must be from 1 to 59"),
+    ("DIGEST_SCHEDULE_MINUTES", "-5", "or 0 for no schedule"),
     ("DIGEST_BASE_URL", "digest.example.org", "must be an http:// or https:// URL"),
     ("DIGEST_MAX_REQUEST_BYTES", "100", "must be at least 10000 bytes"),
 ])

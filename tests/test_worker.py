@@ -46,9 +46,10 @@ class Worker:
         self.redis_url = redis_url
         self.env = clean_env(DIGEST_VAR_DIR=str(cwd / "var"), DIGEST_SMTP_URL=smtp.url(),
                              DIGEST_SMTP_TIMEOUT="10", DIGEST_FETCH_TIMEOUT="10",
-                             # Periodic tasks fire only at minute 0 or 59: the tests enqueue
-                             # the tick themselves and count what is queued.
-                             DIGEST_SCHEDULE_MINUTES="59")
+                             # No periodic tasks: the tests enqueue the tick themselves and
+                             # count what is queued (with "*/59" a run crossing minute 59 or 0
+                             # found a periodic tick of its own in the queue and the lock).
+                             DIGEST_SCHEDULE_MINUTES="0")
         if redis_url:
             self.env["DIGEST_REDIS_URL"] = redis_url
         self.runs = 0
@@ -182,6 +183,14 @@ def test_the_consumer_sends_each_due_digest_once(worker: Worker):
     assert "Traceback" not in log and "Unhandled exception" not in log, log
     assert worker.pending() == 0
     assert len(worker.smtp.messages) == 2 and _received(worker.smtp) == sorted(READERS)
+
+
+def test_schedule_zero_leaves_the_ticks_to_cron(worker: Worker):
+    code = ("from digest_mailer.faces.tasks import huey\n"
+            "print(sorted(t.name for t in huey._registry.periodic_tasks))\n")
+    assert worker.python(code) == "[]"  # DIGEST_SCHEDULE_MINUTES=0, as the fixture sets
+    worker.env["DIGEST_SCHEDULE_MINUTES"] = "5"
+    assert worker.python(code) == "['read_replies', 'tick']"
 
 
 def procfile_lines() -> dict[str, str]:

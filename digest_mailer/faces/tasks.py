@@ -28,7 +28,13 @@ def app() -> App:
     return App(settings)
 
 
-@huey.periodic_task(crontab(minute=f"*/{settings.schedule_minutes}"))
+# DIGEST_SCHEDULE_MINUTES=0: the worker schedules nothing itself; ticks come from outside
+# (cron running `digest-mailer tick`, or a task enqueued by hand) and are still run here.
+scheduled = (huey.periodic_task(crontab(minute=f"*/{settings.schedule_minutes}"))
+             if settings.schedule_minutes else huey.task())
+
+
+@scheduled
 @huey.lock_task("digest-mailer-tick")
 def tick() -> int:
     """Refresh the feeds that are due, then queue the digests that are due, in batches."""
@@ -48,7 +54,7 @@ def send_batch(subscriber_ids: list[int]) -> dict[str, int]:
     return dict(app().send.send(subscriber_ids).counts)
 
 
-@huey.periodic_task(crontab(minute=f"*/{settings.schedule_minutes}"))
+@scheduled
 @huey.lock_task("digest-mailer-replies")
 def read_replies() -> dict[str, int]:
     """Sort the new mail of the Reply-To mailbox: bounces, unsubscribes, feedback."""
