@@ -1,1 +1,1 @@
-"""Pure domain code: the digest and its sections, selection, schedule, the subscriber validator."""
+"""Pure domain code: the digest, selection, ranking, schedule, the subscriber validator."""
