@@ -18,6 +18,19 @@ def of(session: Session, subscriber_id: int) -> list[LibrarySeed]:
                              .order_by(col(LibrarySeed.position))))
 
 
+def identities(session: Session, subscriber_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each reader's library seeds (not the statement) as Seed.identity, in order."""
+    found: dict[int, list[str]] = {}
+    for chunk in in_chunks(subscriber_ids):
+        query = (select(LibrarySeed).where(col(LibrarySeed.subscriber_id).in_(chunk),
+                                           LibrarySeed.kind == "library")
+                 .order_by(col(LibrarySeed.position)))
+        for row in session.exec(query):
+            seed = Seed(title=row.title, arxiv_id=row.arxiv_id, doi=row.doi)
+            found.setdefault(row.subscriber_id, []).append(seed.identity)
+    return found
+
+
 def add(session: Session, subscriber_id: int, seeds: Sequence[Seed], kind: str = "library",
         *, replacing: bool = False) -> list[LibrarySeed]:
     """Append ``seeds`` after the reader's last one; ``replacing`` first drops the reader's

@@ -244,3 +244,18 @@ def _checked(kind: str, seeds: list[Seed]) -> Library:
         elif not kept[seed.identity].abstract and seed.abstract:
             kept[seed.identity] = replace(kept[seed.identity], abstract=seed.abstract)
     return Library(kind, tuple(kept.values()), duplicates=len(seeds) - len(kept))
+
+
+def library_cell(text: str) -> tuple[Seed, ...]:
+    """The subscriber CSV's ``library`` cell: arXiv ids (or DOIs) separated by ``|``."""
+    seeds = []
+    for item in (i.strip() for i in text.split("|")):
+        if not item:
+            continue
+        arxiv, doi = _identifier(item)
+        if not (arxiv or doi):
+            raise LibraryError(0, f"not an arXiv id or DOI: {item[:60]!r}")
+        seeds.append(Seed(arxiv_id=arxiv, doi=doi))
+    if len(seeds) > MAX_SEEDS:
+        raise LibraryError(0, f"more than {MAX_SEEDS} seeds in one library")
+    return _checked("ids", seeds).seeds if seeds else ()
