@@ -30,6 +30,7 @@ from digest_mailer.services.batch import SelectionConfig
 from digest_mailer.services.briefs import BriefingConfig, BriefingPass
 from digest_mailer.services.compose import Composer, MailConfig
 from digest_mailer.services.ingest import IngestConfig, IngestService
+from digest_mailer.services.library import LibraryService
 from digest_mailer.services.replies import ReplyConfig, ReplyService
 from digest_mailer.services.send import SendConfig, SendService
 from digest_mailer.services.sources import SourceService
@@ -61,6 +62,7 @@ class App:
         self.ingest = self._build_ingest()
         self.send = self._build_send()
         self.subscribers = self._build_subscribers()
+        self.library = LibraryService(self.engine)
         self.sources = SourceService(self.engine)
         self.status = StatusService(self.engine)
         self.replies = self._build_replies()

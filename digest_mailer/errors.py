@@ -86,3 +86,11 @@ class MailboxError(DigestError):
 
 class SchemaError(DigestError):
     """The database schema is behind (or ahead of) the code, or a migration failed."""
+
+
+class LibraryError(DigestError, ValueError):
+    """A reader's library file is refused, as a whole; ``line`` is where (0: the whole file)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        self.line, self.reason = line, reason
+        super().__init__(f"line {line}: {reason}" if line else reason)

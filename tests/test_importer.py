@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from digest_mailer import db
 from digest_mailer.db.models import Subscriber
+from digest_mailer.domain.library import Seed
 from digest_mailer.errors import ImportRowError
 from digest_mailer.services.importer import ImportReport, SubscriberRow, apply_rows
 from digest_mailer.services.importer import parse as parse_file
@@ -499,3 +500,54 @@ def test_thousands_of_rows_in_chunks(engine: Engine) -> None:
                        known_categories=CATEGORIES)
     assert (len(again.unchanged), again.updated) == (2499, ["r7@example.org"])
     assert len(state(engine)) == 2500
+
+
+# --- the library column ------------------------------------------------------------------------
+
+LIBRARY_HEADER = HEADER.rstrip("\n") + ",library\n"
+
+
+def _seeds(engine: Engine, email: str) -> list[tuple[str | None, str | None, str]]:
+    with Session(engine) as session:
+        reader = db.subscribers.by_email(session, email)
+        assert reader is not None
+        return [(s.arxiv_id, s.doi, s.kind) for s in db.library.of(session, reader.id or 0)]
+
+
+def test_the_library_column_is_checked_with_its_line() -> None:
+    rows, errors = parse(LIBRARY_HEADER
+                         + "ada@example.org,,cs.CV,,,,,,arXiv:2401.01234v2|10.1038/X|\n"
+                         + "bob@example.org,,cs.CV,,,,,,2401.01234|my homepage\n"
+                         + "eve@example.org,,cs.CV,,,,,,\n")
+    assert [(e.line, e.column, e.reason) for e in errors] == [
+        (3, "library", "not an arXiv id or DOI: 'my homepage'")]
+    assert [(r.email, r.library) for r in rows] == [
+        ("ada@example.org", (Seed(arxiv_id="2401.01234"), Seed(doi="10.1038/x"))),
+        ("eve@example.org", None)]
+
+
+def test_the_library_cell_replaces_seeds_an_empty_cell_keeps_them(engine: Engine) -> None:
+    _apply(engine, _rows(ROWS))
+    first = _apply_library(
+        engine, "ada@example.org,Ada,cs.CV|cs.LG,diffusion,survey,Europe/Paris,7,en,"
+                "2401.00001|2401.00002\n"
+                "new@example.org,,cs.CV,,,,,,2401.00003\n")
+    assert (first.added, first.updated, first.changes) == (
+        ["new@example.org"], ["ada@example.org"], {"ada@example.org": ("library",)})
+    assert _seeds(engine, "ada@example.org") == [("2401.00001", None, "library"),
+                                                 ("2401.00002", None, "library")]
+    assert _seeds(engine, "new@example.org") == [("2401.00003", None, "library")]
+
+    same = _apply_library(engine, "ada@example.org,Ada,cs.CV|cs.LG,diffusion,survey,"
+                                  "Europe/Paris,7,en,2401.00001|2401.00002\n")
+    assert same.unchanged == ["ada@example.org"]
+    kept = _apply_library(engine, "ada@example.org,Ada,cs.CV|cs.LG,diffusion,survey,"
+                                  "Europe/Paris,7,en,\n")
+    assert kept.unchanged == ["ada@example.org"]
+    assert len(_seeds(engine, "ada@example.org")) == 2
+
+
+def _apply_library(engine: Engine, text: str) -> ImportReport:
+    rows, errors = parse(LIBRARY_HEADER + text)
+    assert errors == []
+    return _apply(engine, rows)

@@ -22,11 +22,12 @@ from test_cli import clean_env, cli
 
 from digest_mailer import db
 from digest_mailer.db import migrate
-from digest_mailer.db.models import Delivery, Run, Source, Subscriber, Vote
+from digest_mailer.db.models import Delivery, LibrarySeed, Run, Source, Subscriber, Vote
 from digest_mailer.domain.digest import FetchOutcome
+from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -361,7 +362,7 @@ def test_0004_gives_the_sources_of_a_0003_database_the_kind_rss(database_url):
         rows = fill_0001(conn)  # every 0001 column is still there at 0003
 
     before, after = migrate.upgrade(database_url)
-    assert (before.revision, after) == ("0003", "0004")
+    assert (before.revision, after) == ("0003", HEAD)
     assert differences(database_url) == []
     with engine.connect() as conn:
         assert_rows_kept(conn, rows)
@@ -413,4 +414,66 @@ def test_a_0003_database_opened_by_later_create_all_code_gets_source_kind(databa
     with engine.connect() as conn:
         assert_rows_kept(conn, rows)
         assert [k for _, k in source_kinds(conn)] == ["rss", "rss"]
+    engine.dispose()
+
+
+def test_0005_adds_an_empty_libraryseed_table_and_keeps_every_row(database_url):
+    migrate.upgrade(database_url, "0004")
+    engine = engine_of(database_url)
+    with engine.begin() as conn:
+        rows = fill_0001(conn)
+        assert not sa.inspect(conn).has_table("libraryseed")
+
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0004", "0005")
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        assert conn.execute(sa.text("SELECT count(*) FROM libraryseed")).scalar_one() == 0
+    engine.dispose()
+
+    # Today's code writes seeds for a migrated subscriber, in order, and the foreign key holds.
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    with Session(app) as session:
+        alice = session.exec(select(Subscriber).where(Subscriber.email == "alice@example.org")
+                             ).one()
+        db.library.add(session, alice.id or 0, [Seed(title="Attention", arxiv_id="1706.03762"),
+                                                Seed(doi="10.1038/nature14539")])
+        session.commit()
+        assert [(s.position, s.title, s.arxiv_id, s.doi, s.kind) for s in
+                db.library.of(session, alice.id or 0)] == [
+            (0, "Attention", "1706.03762", None, "library"),
+            (1, "", None, "10.1038/nature14539", "library")]
+        session.add(LibrarySeed(subscriber_id=alice.id or 0, position=1, title="same place"))
+        with pytest.raises(sa.exc.IntegrityError):
+            session.commit()
+    app.dispose()
+
+    # Downgrading drops the table and nothing else.
+    command.downgrade(migrate.config(database_url), "0004")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("libraryseed")
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+
+def test_a_0004_database_opened_by_later_create_all_code_is_stamped_0005(database_url):
+    """create_all of 0005 code adds the libraryseed table to a 0004 database without
+    alembic_version: that is all 0005 does, so it is stamped 0005 as it stands."""
+    migrate.upgrade(database_url, "0004")
+    engine = engine_of(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+        rows = fill_0001(conn)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0004")
+    SQLModel.metadata.create_all(engine)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0005")
+    before, after = migrate.upgrade(database_url)
+    assert (before.legacy, after) == ("0005", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
     engine.dispose()

@@ -22,6 +22,7 @@ from digest_mailer.db.models import (
     BriefingCacheEntry,
     Delivery,
     DeliveryStatus,
+    LibrarySeed,
     ReaderMessage,
     Run,
     Source,
@@ -30,6 +31,7 @@ from digest_mailer.db.models import (
     Vote,
 )
 from digest_mailer.domain.digest import FetchOutcome, ParsedEntry
+from digest_mailer.domain.library import Seed
 
 T0 = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
 DAY = date(2026, 12, 1)
@@ -324,6 +326,67 @@ class TestVotes:
         assert db.votes.of(session, [ada.id, bob.id]) == {
             ada.id: [("Old", "less"), ("New", "less")], bob.id: [("New", "more")]}
         assert db.votes.of(session, [bob.id + 1]) == {}
+
+
+class TestLibrary:
+    def test_add_appends_replacing_keeps_the_other_kind(self, session: Session) -> None:
+        ada = add_subscriber(session, "ada@example.org")
+        bob = add_subscriber(session, "bob@example.org")
+        db.library.add(session, ada.id or 0, [Seed(title="First"), Seed(arxiv_id="2401.00001")])
+        db.library.add(session, ada.id or 0, [Seed(abstract="I work on graphs")], "statement")
+        db.library.add(session, bob.id or 0, [Seed(title="Bob's")])
+        session.commit()
+        assert [(s.position, s.title, s.arxiv_id, s.kind) for s in db.library.of(
+            session, ada.id or 0)] == [(0, "First", None, "library"),
+                                       (1, "", "2401.00001", "library"),
+                                       (2, "", None, "statement")]
+
+        db.library.add(session, ada.id or 0, [Seed(title="New", doi="10.1/x")],
+                       replacing=True)
+        session.commit()
+        assert [(s.position, s.title or s.abstract, s.doi) for s in db.library.of(
+            session, ada.id or 0)] == [(2, "I work on graphs", None), (3, "New", "10.1/x")]
+        assert [s.title for s in db.library.of(session, bob.id or 0)] == ["Bob's"]
+
+    def test_nothing_is_written_until_the_caller_commits(self, session: Session,
+                                                         engine: Engine) -> None:
+        ada = add_subscriber(session, "ada@example.org")
+        db.library.add(session, ada.id or 0, [Seed(title="Uncommitted")])
+        session.rollback()
+        with Session(engine) as other:
+            assert db.library.of(other, ada.id or 0) == []
+
+    def test_remove_only_the_readers_own_seed(self, session: Session) -> None:
+        ada = add_subscriber(session, "ada@example.org")
+        bob = add_subscriber(session, "bob@example.org")
+        first, _ = db.library.add(session, ada.id or 0, [Seed(title="A"), Seed(title="B")])
+        session.commit()
+        assert db.library.remove(session, bob.id or 0, first.id or 0) is False
+        assert db.library.remove(session, ada.id or 0, first.id or 0) is True
+        assert db.library.remove(session, ada.id or 0, 999_999) is False
+        session.commit()
+        assert [s.title for s in session.exec(select(LibrarySeed))] == ["B"]
+
+    def test_resolve_from_stored_entries_by_arxiv_id_and_doi(self, session: Session) -> None:
+        source = add_source(session)
+        journal = ParsedEntry(key="doi:10.1038/nature14539", title="Deep learning",
+                              abstract="A review.", link="https://doi.org/10.1038/nature14539",
+                              authors=("Y. LeCun",), categories=("cs.LG",),
+                              doi="10.1038/Nature14539")
+        arxiv_paper = ParsedEntry(key="2401.00002", title="Stored title", abstract="Stored.",
+                                  link="https://arxiv.org/abs/2401.00002",
+                                  authors=(), categories=("cs.CV",),
+                                  doi="10.48550/ARXIV.2401.00002")
+        db.entries.store(session, source, [journal, arxiv_paper], T0)
+        session.commit()
+        seeds = [Seed(arxiv_id="2401.00002", line=1), Seed(doi="10.1038/nature14539", line=2),
+                 Seed(arxiv_id="2401.99999", line=3), Seed(title="Mine", arxiv_id="2401.00002"),
+                 Seed(doi="10.48550/arxiv.2401.00002", line=5)]
+        resolved, filled = db.library.resolve(session, seeds)
+        assert filled == 4
+        assert [(s.title, s.abstract, s.line) for s in resolved] == [
+            ("Stored title", "Stored.", 1), ("Deep learning", "A review.", 2),
+            ("", "", 3), ("Mine", "Stored.", 0), ("Stored title", "Stored.", 5)]
 
 
 class TestMessages:

@@ -9,6 +9,7 @@ from digest_mailer.db import (
     deliveries,
     engine,
     entries,
+    library,
     messages,
     runs,
     sources,
@@ -16,5 +17,5 @@ from digest_mailer.db import (
     votes,
 )
 
-__all__ = ["admin", "briefings", "deliveries", "engine", "entries", "messages", "runs", "sources",
-           "subscribers", "votes"]
+__all__ = ["admin", "briefings", "deliveries", "engine", "entries", "library", "messages", "runs",
+           "sources", "subscribers", "votes"]

@@ -102,8 +102,9 @@ def _legacy_revision(conn: Connection) -> str | None:
     if "soft_bounces" not in columns:
         return "0001"
     # 0004 added source.kind: only create_all of 0004 code or later makes it.
+    # 0005 only added libraryseed, so a create_all that made it made all of 0005.
     if "kind" in {c["name"] for c in db.get_columns("source")}:
-        return "0004"
+        return "0005" if db.has_table("libraryseed") else "0004"
     # 0003 added tables and an index on the existing delivery table; create_all adds the
     # tables but not that index, so only the index tells a 0003 database.
     indexes = {i["name"] for i in db.get_indexes("delivery")}

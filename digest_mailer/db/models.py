@@ -132,6 +132,23 @@ class Vote(SQLModel, table=True):
     created_at: datetime = _when(now=True, nullable=False)
 
 
+class LibrarySeed(SQLModel, table=True):
+    """One paper (or the free-text statement) that says what a reader works on, in the
+    reader's order. A seed given by id only has an empty title until the paper is known."""
+
+    __table_args__ = (UniqueConstraint("subscriber_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    position: int  # 0 first; a later library file appends after the last one
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    abstract: str = Field(default="", sa_column=Column(Text, nullable=False))
+    arxiv_id: str | None = None
+    doi: str | None = None  # lower case
+    kind: str = "library"  # "library" | "statement"
+    added_at: datetime = _when(now=True, nullable=False)
+
+
 class ReaderMessage(SQLModel, table=True):
     """One message read from the Reply-To mailbox, sorted once."""
 

@@ -124,3 +124,14 @@ def insert_many(session: Session, rows: Sequence[dict[str, Any]], now: datetime,
                         [{**template, **row} for row in chunk])
         if done is not None:
             done(len(chunk))
+
+
+def ids_by_email(session: Session, emails: Sequence[str]) -> dict[str, int]:
+    """The ids of these (lower-case) addresses, by address, in chunked IN queries."""
+    table = Subscriber.__table__  # type: ignore[attr-defined]
+    found: dict[str, int] = {}
+    for start in range(0, len(emails), CHUNK):
+        chunk = list(emails[start:start + CHUNK])
+        found.update((r.email, r.id) for r in session.execute(
+            select(table.c.id, table.c.email).where(table.c.email.in_(chunk))))
+    return found

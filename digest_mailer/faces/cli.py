@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("--language", help="en or zh")
     one.add_argument("--max-papers", help="the digest's size (default: DIGEST_MAX_PAPERS)")
 
+    lib = subs.add_parser("library", help="a reader's seed papers: BibTeX, RIS, CSV, JSONL "
+                                          "or a list of arXiv ids / DOIs")
+    lib.add_argument("email")
+    lib.add_argument("file", type=Path, nargs="?", help="replaces the library (see --append)")
+    lib.add_argument("--append", action="store_true", help="add to the library instead")
+    lib.add_argument("--list", action="store_true", help="print the reader's seeds")
+    lib.add_argument("--statement", metavar="TEXT", help='"what I work on", kept as a seed')
+    lib.add_argument("--remove", type=int, metavar="ID", help="drop one seed (ids: --list)")
+
     send = commands.add_parser("send", help="send the digests that are due")
     send.add_argument("--dry-run", action="store_true", help="select only; write and send nothing")
     send.add_argument("--subscriber", metavar="EMAIL", help="only this subscriber")

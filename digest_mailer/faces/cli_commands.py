@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from digest_mailer.app import App
+from digest_mailer.faces.cli_library import subscribers_library
 from digest_mailer.faces.demo import run_demo
 from digest_mailer.services.report import Report
 
@@ -173,5 +174,6 @@ RUN: dict[str, Callable[[argparse.Namespace, App], int]] = {
     "replies": replies,
     "subscribers list": subscribers_list, "subscribers add": subscribers_add,
     "subscribers import": subscribers_import, "subscribers export": subscribers_export,
+    "subscribers library": subscribers_library,
     "feeds add": feeds_add, "feeds fetch": feeds_fetch, "feeds list": feeds_list,
 }

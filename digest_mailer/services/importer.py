@@ -2,8 +2,9 @@
 
 Columns (header names case-insensitive, surrounding spaces ignored): email, name,
 categories, keywords, exclusions, timezone, send_hour, language and, optionally, max_papers
-(a cell left empty keeps the subscriber's digest size); other columns (such as the export's
-"status") are ignored. List cells separate items with "|" (a keyword may be
+(a cell left empty keeps the subscriber's digest size) and library (arXiv ids or DOIs; a
+filled cell replaces the reader's library seeds, an empty one keeps them); other columns
+(such as the export's "status") are ignored. List cells separate items with "|" (a keyword may be
 a phrase with spaces). UTF-8 with or without BOM; comma, semicolon or tab delimited
 (Excel's "sep=;" first line is honoured). The file is read a line at a time: a record
 past MAX_RECORD_CHARS, a cell past MAX_CELL_CHARS or with a NUL is a rejected row, never a
@@ -33,8 +34,9 @@ from sqlmodel import Session
 
 from digest_mailer import db
 from digest_mailer.db.models import SubscriberStatus
+from digest_mailer.domain.library import Seed, library_cell
 from digest_mailer.domain.subscriber import check_profile, split_items
-from digest_mailer.errors import ImportConflict, ImportRowError
+from digest_mailer.errors import ImportConflict, ImportRowError, LibraryError
 from digest_mailer.services.csvlines import MAX_CELL_CHARS as MAX_CELL_CHARS
 from digest_mailer.services.csvlines import MAX_RECORD_CHARS as MAX_RECORD_CHARS
 from digest_mailer.services.csvlines import Lines, RecordTooLong, count_lines, open_stream
@@ -65,6 +67,7 @@ class SubscriberRow:
     send_hour: int
     language: str
     max_papers: int | None = None  # None: the cell was empty, the stored value stays
+    library: tuple[Seed, ...] | None = None  # None: no library cell, the stored seeds stay
 
 
 @dataclass
@@ -211,6 +214,12 @@ class _Checker:
             language=cell("language") or "en", max_papers=cell("max_papers") or None,
             known_categories=self.known, smtputf8=self.smtputf8, check_dns=self.check_dns)
         errors += [ImportRowError(line, e.field, e.reason) for e in profile.errors]
+        library = None
+        if cell("library"):
+            try:
+                library = library_cell(cell("library"))
+            except LibraryError as err:
+                errors.append(ImportRowError(line, "library", err.reason))
         if profile.email:
             if profile.email in self.seen:
                 errors.insert(0, ImportRowError(line, "email",
@@ -222,7 +231,7 @@ class _Checker:
         return SubscriberRow(line, profile.email, profile.name, tuple(profile.categories),
                              tuple(profile.keywords), tuple(profile.exclusions),
                              profile.timezone, profile.send_hour, profile.language,
-                             profile.max_papers), []
+                             profile.max_papers, library), []
 
 
 def _bad_cells(line: int, cells: list[str], names: dict[int, str]) -> Iterator[ImportRowError]:
@@ -278,6 +287,9 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
     report = report or ImportReport()
     report.dry_run = dry_run
     existing = _existing(session, rows, progress)
+    held = db.library.identities(session, [existing[r.email].id for r in rows
+                                           if r.library is not None and r.email in existing])
+    libraries: list[SubscriberRow] = []  # rows whose library is (re)written
     changes: list[dict[str, Any]] = []
     new: list[SubscriberRow] = []
     for row in rows:
@@ -286,12 +298,16 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
         if stored is None:
             report.added.append(row.email)
             new.append(row)
+            libraries += [row] if row.library else []
             continue
         if stored.status != SubscriberStatus.ACTIVE and not resubscribe:
             report.kept_unsubscribed.append(row.email)
             report.previous_status[row.email] = stored.status
             continue
         changed = tuple(k for k, v in values.items() if getattr(stored, k) != v)
+        if row.library is not None and [s.identity for s in row.library] != held.get(
+                stored.id, []):
+            changed, libraries = (*changed, "library"), [*libraries, row]
         if stored.email != row.email:
             changed = ("email", *changed)
             values["email"] = row.email
@@ -304,7 +320,8 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
         elif changed:
             report.updated.append(row.email)
             report.changes[row.email] = changed
-            changes.append({**values, "id": stored.id})
+            if set(changed) - {"library"}:
+                changes.append({**values, "id": stored.id})
         else:
             report.unchanged.append(row.email)
     if dry_run:
@@ -318,6 +335,7 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
     bar = progress("insert", len(new)) if progress and new else None
     db.subscribers.insert_many(session, [{**_values(r), "email": r.email} for r in new], now,
                                done=bar.update if bar is not None else None)
+    _write_libraries(session, libraries)
     try:
         session.commit()
     except IntegrityError as err:
@@ -331,6 +349,15 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
     for email in report.resubscribed:
         log.warning("resubscribed by import: %s (was %s)", email, report.previous_status[email])
     return report
+
+
+def _write_libraries(session: Session, rows: Sequence[SubscriberRow]) -> None:
+    """Each row's library cell replaces that reader's library seeds (the statement stays),
+    in the import's transaction; ids of stored papers get their titles."""
+    ids = db.subscribers.ids_by_email(session, [r.email for r in rows])
+    for row in rows:
+        seeds, _ = db.library.resolve(session, row.library or ())
+        db.library.add(session, ids[row.email], seeds, replacing=True)
 
 
 @contextmanager
