@@ -51,7 +51,7 @@ def few_days():
     """The corpus cut to its last 20 training days and first 8 test days (read in place)."""
     require(RELEVANCE.is_dir(), f"{RELEVANCE} is absent (it sits beside the repo)")
     require(importlib.util.find_spec("sklearn") is not None,
-            "scikit-learn is absent: pip install -e '.[bench]'")
+            "scikit-learn is absent: pip install -e .")
     import numpy as np
     from relevance_data import CUTOFF, Corpus, load_corpus, load_readers
 
