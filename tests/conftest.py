@@ -26,6 +26,28 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+RELEVANCE = REPO.parent / "shared" / "relevance"
+
+
+def relevance_corpus(train_days: int, test_days: int):  # type: ignore[no-untyped-def]
+    """The relevance corpus (read in place, with bench/ importable) and its last
+    ``train_days`` training days and first ``test_days`` test days, as (date, rows) pairs."""
+    import importlib.util
+    import sys
+
+    require(RELEVANCE.is_dir(), f"{RELEVANCE} is absent (it sits beside the repo)")
+    require(importlib.util.find_spec("sklearn") is not None,
+            "scikit-learn is absent: pip install -e .")
+    if str(REPO / "bench") not in sys.path:
+        sys.path.insert(0, str(REPO / "bench"))
+    from relevance_data import CUTOFF, load_corpus
+
+    corpus = load_corpus(RELEVANCE)
+    train = [d for d in corpus.days if d[0] < CUTOFF][-train_days:]
+    test = [d for d in corpus.days if d[0] >= CUTOFF][:test_days]
+    return corpus, train, test
+
+
 @pytest.fixture(scope="session")
 def shared_feeds() -> Path:
     """The real feed documents in ../shared/feeds (test data read in place)."""

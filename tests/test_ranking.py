@@ -6,17 +6,15 @@ seeds (training-period papers); the first 8 test days are ranked, as the bench d
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, require
+from conftest import RELEVANCE, REPO, relevance_corpus
 
 sys.path.insert(0, str(REPO / "bench"))
 
-RELEVANCE = REPO.parent / "shared" / "relevance"
 TRAIN_DAYS, TEST_DAYS = 20, 8
 
 
@@ -26,16 +24,13 @@ def text(paper) -> str:
 
 @pytest.fixture(scope="module")
 def world():
-    require(RELEVANCE.is_dir(), f"{RELEVANCE} is absent (it sits beside the repo)")
-    require(importlib.util.find_spec("sklearn") is not None,
-            "scikit-learn is absent: pip install -e '.[test]'")
-    from relevance_data import CUTOFF, load_corpus, load_readers
+    corpus, train_days, test_days = relevance_corpus(TRAIN_DAYS, TEST_DAYS)
+    from relevance_data import load_readers
 
     from digest_mailer.domain.ranking import TextModel
 
-    corpus = load_corpus(RELEVANCE)
-    train = [rows for d, rows in corpus.days if d < CUTOFF][-TRAIN_DAYS:]
-    test = [rows for d, rows in corpus.days if d >= CUTOFF][:TEST_DAYS]
+    train = [rows for _, rows in train_days]
+    test = [rows for _, rows in test_days]
     window_papers = [corpus.papers[r] for rows in train for r in rows]
     text_model = TextModel.fit([text(p) for p in window_papers])
     window = text_model.vectors([text(p) for p in window_papers])

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 
 import pytest
-from conftest import REPO, require
+from conftest import RELEVANCE, REPO, relevance_corpus, require
 
 sys.path.insert(0, str(REPO / "bench"))
 
 from relevance_metrics import day_scores, macro, ndcg_at, recall_at, reciprocal_rank
-
-RELEVANCE = REPO.parent / "shared" / "relevance"
 
 
 def test_one_relevant_paper_at_rank_two() -> None:
@@ -49,15 +46,10 @@ def test_macro_averages_readers_not_days() -> None:
 @pytest.fixture(scope="module")
 def few_days():
     """The corpus cut to its last 20 training days and first 8 test days (read in place)."""
-    require(RELEVANCE.is_dir(), f"{RELEVANCE} is absent (it sits beside the repo)")
-    require(importlib.util.find_spec("sklearn") is not None,
-            "scikit-learn is absent: pip install -e .")
+    corpus, train, test = relevance_corpus(20, 8)
     import numpy as np
-    from relevance_data import CUTOFF, Corpus, load_corpus, load_readers
+    from relevance_data import Corpus, load_readers
 
-    corpus = load_corpus(RELEVANCE)
-    train = [d for d in corpus.days if d[0] < CUTOFF][-20:]
-    test = [d for d in corpus.days if d[0] >= CUTOFF][:8]
     papers = [corpus.papers[r] for _, rows in train + test for r in rows]
     row = {p.key: i for i, p in enumerate(papers)}
     days = [(d, np.array([row[corpus.papers[r].key] for r in rows])) for d, rows in train + test]
