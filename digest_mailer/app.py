@@ -31,6 +31,7 @@ from digest_mailer.services.briefs import BriefingConfig, BriefingPass
 from digest_mailer.services.compose import Composer, MailConfig
 from digest_mailer.services.ingest import IngestConfig, IngestService
 from digest_mailer.services.library import LibraryService
+from digest_mailer.services.ranking import RankingConfig, ReaderModels
 from digest_mailer.services.replies import ReplyConfig, ReplyService
 from digest_mailer.services.send import SendConfig, SendService
 from digest_mailer.services.sources import SourceService
@@ -94,13 +95,16 @@ class App:
     def _selection(self) -> SelectionConfig:
         s = self.settings
         return SelectionConfig(s.max_per_category, s.max_papers, s.first_digest_lookback_hours,
-                               s.include_updates)
+                               s.include_updates, s.explore_slots)
 
     def _build_composer(self) -> Composer:
         s = self.settings
+        # One per process: it keeps the decoded text model and its window between batches.
+        models = ReaderModels(RankingConfig(s.text_model_days, refit_days=s.text_model_refit_days),
+                              self.clock)
         return Composer(self.engine, self.briefer, self.renderer, self.signer,
                         MailConfig(s.mail_from, s.reply_to, s.list_id), self._selection(),
-                        self.clock)
+                        self.clock, models)
 
     def _build_ingest(self) -> IngestService:
         s = self.settings

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     include_updates: bool = False
     first_digest_lookback_hours: int = 36
 
+    # Ranking (domain/ranking.py): the text model's window, and exploration slots
+    explore_slots: int = 2  # papers the reader's model is unsure about, when a digest cuts
+    text_model_days: float = 90.0  # the vocabulary comes from entries of these last days
+    text_model_refit_days: float = 30.0  # then it is fitted again (every reader refits)
+
     # Schedule
     schedule_minutes: int = 5
     send_batch_size: int = 500  # a batch reads the day once: larger batches share more
@@ -220,6 +225,20 @@ class Settings(BaseSettings):
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("explore_slots")
+    @classmethod
+    def _explore(cls, value: int) -> int:
+        if not 0 <= value <= 5:
+            raise ValueError("must be 0 (off) to 5")
+        return value
+
+    @field_validator("text_model_days", "text_model_refit_days")
+    @classmethod
+    def _days(cls, value: float) -> float:
+        if value < 1:
+            raise ValueError("must be at least 1 day")
         return value
 
     @field_validator("smtp_rate", "llm_max_calls", "llm_max_tokens", "llm_budget_seconds")

@@ -27,7 +27,7 @@ from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -397,35 +397,56 @@ def test_0004_gives_the_sources_of_a_0003_database_the_kind_rss(database_url):
     engine.dispose()
 
 
-def test_a_0003_database_opened_by_later_create_all_code_gets_source_kind(database_url):
-    """create_all never adds a column: a 0003 database without alembic_version (made by
-    create_all code before 0004) lacks source.kind, is stamped 0003 and completed."""
-    migrate.upgrade(database_url, "0003")
-    engine = engine_of(database_url)
+def without_alembic_version(database_url: str, revision: str
+                             ) -> tuple[sa.Engine, dict[str, list[dict[str, Any]]]]:
+    """A database at ``revision`` that lost its alembic_version (as one made by create_all
+    code of that revision has none), filled with realistic rows."""
+    engine, rows = filled_at(database_url, revision)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE alembic_version"))
-        rows = fill_0001(conn)
-    SQLModel.metadata.create_all(engine)  # every table exists: nothing to add
-    assert migrate.current(database_url) == migrate.State(None, legacy="0003")
+    return engine, rows
 
+
+def filled_at(database_url: str, revision: str
+              ) -> tuple[sa.Engine, dict[str, list[dict[str, Any]]]]:
+    """A database migrated to ``revision`` and filled with realistic rows."""
+    migrate.upgrade(database_url, revision)
+    engine = engine_of(database_url)
+    with engine.begin() as conn:
+        rows = fill_0001(conn)
+    return engine, rows
+
+
+def assert_adopted(database_url: str, engine: sa.Engine,
+                   rows: dict[str, list[dict[str, Any]]], stamped: str) -> None:
+    """The upgrade stamps the legacy database ``stamped`` and brings it to head, every
+    row kept."""
     before, after = migrate.upgrade(database_url)
-    assert (before.legacy, after) == ("0003", HEAD)
+    assert (before.legacy, after) == (stamped, HEAD)
     assert differences(database_url) == []
     with engine.connect() as conn:
         assert_rows_kept(conn, rows)
+
+
+def test_a_0003_database_opened_by_later_create_all_code_gets_source_kind(database_url):
+    """create_all never adds a column: a 0003 database without alembic_version (made by
+    create_all code before 0004) lacks source.kind, is stamped 0003 and completed."""
+    engine, rows = without_alembic_version(database_url, "0003")
+    SQLModel.metadata.create_all(engine)  # every table exists: nothing to add
+    assert migrate.current(database_url) == migrate.State(None, legacy="0003")
+    assert_adopted(database_url, engine, rows, "0003")
+    with engine.connect() as conn:
         assert [k for _, k in source_kinds(conn)] == ["rss", "rss"]
     engine.dispose()
 
 
 def test_0005_adds_an_empty_libraryseed_table_and_keeps_every_row(database_url):
-    migrate.upgrade(database_url, "0004")
-    engine = engine_of(database_url)
-    with engine.begin() as conn:
-        rows = fill_0001(conn)
+    engine, rows = filled_at(database_url, "0004")
+    with engine.connect() as conn:
         assert not sa.inspect(conn).has_table("libraryseed")
 
     before, after = migrate.upgrade(database_url)
-    assert (before.revision, after) == ("0004", "0005")
+    assert (before.revision, after) == ("0004", HEAD)
     assert differences(database_url) == []
     with engine.connect() as conn:
         assert_rows_kept(conn, rows)
@@ -463,17 +484,62 @@ def test_0005_adds_an_empty_libraryseed_table_and_keeps_every_row(database_url):
 def test_a_0004_database_opened_by_later_create_all_code_is_stamped_0005(database_url):
     """create_all of 0005 code adds the libraryseed table to a 0004 database without
     alembic_version: that is all 0005 does, so it is stamped 0005 as it stands."""
-    migrate.upgrade(database_url, "0004")
-    engine = engine_of(database_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE alembic_version"))
-        rows = fill_0001(conn)
+    engine, rows = without_alembic_version(database_url, "0004")
     assert migrate.current(database_url) == migrate.State(None, legacy="0004")
     SQLModel.metadata.create_all(engine)
     assert migrate.current(database_url) == migrate.State(None, legacy="0005")
+    assert_adopted(database_url, engine, rows, "0005")
+    engine.dispose()
+
+
+def test_0006_adds_the_model_tables_and_delivery_notes_and_keeps_every_row(database_url):
+    engine, rows = filled_at(database_url, "0005")
+    with engine.connect() as conn:
+        assert "notes" not in {c["name"] for c in sa.inspect(conn).get_columns("delivery")}
     before, after = migrate.upgrade(database_url)
-    assert (before.legacy, after) == ("0005", HEAD)
+    assert (before.revision, after) == ("0005", HEAD)
     assert differences(database_url) == []
     with engine.connect() as conn:
         assert_rows_kept(conn, rows)
+        assert conn.execute(sa.text("SELECT count(*) FROM delivery WHERE notes IS NULL")
+                            ).scalar_one() == conn.execute(sa.text(
+                                "SELECT count(*) FROM delivery")).scalar_one() > 0
+        for table in ("textmodel", "readermodel"):
+            assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+    engine.dispose()
+
+    # Today's code stores a text model and a reader's model for a migrated subscriber.
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    with Session(app) as session:
+        alice = session.exec(select(Subscriber).where(Subscriber.email == "alice@example.org")
+                             ).one()
+        text = db.rankings.add_text_model(session, b"vocabulary", 2, datetime.now(UTC))
+        db.rankings.save_reader_model(session, alice.id or 0, text.id or 0, "sig", b"w",
+                                      datetime.now(UTC))
+        session.commit()
+        stored = db.rankings.reader_models(session, [alice.id or 0])
+        assert [(r.signature, r.data) for r in stored.values()] == [("sig", b"w")]
+    app.dispose()
+
+    command.downgrade(migrate.config(database_url), "0005")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        assert not inspector.has_table("textmodel") and not inspector.has_table("readermodel")
+        assert "notes" not in {c["name"] for c in inspector.get_columns("delivery")}
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+
+def test_a_0005_database_opened_by_later_create_all_code_gets_delivery_notes(database_url):
+    """create_all of 0006 code adds the model tables to a 0005 database without
+    alembic_version but never delivery.notes: it is stamped 0005 and completed."""
+    engine, rows = without_alembic_version(database_url, "0005")
+    SQLModel.metadata.create_all(engine)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0005")
+    assert_adopted(database_url, engine, rows, "0005")
+    with engine.connect() as conn:
+        assert "notes" in {c["name"] for c in sa.inspect(conn).get_columns("delivery")}
     engine.dispose()

@@ -79,9 +79,8 @@ def _journey(world: World, client: httpx.Client, language: str) -> dict[str, htt
     visit("saved", 200, client.post(links.preferences, data=fields))
     visit("form_expired", 403, client.post(links.preferences, data=FORM))
 
+    key = world.selection(reader).groups[0][1][0].key
     with Session(world.app.engine) as session:
-        key = world.app.composer.select_new(session, reader, date(2026, 11, 1), world.now
-                                            ).groups[0][1][0].key
         delivery = Delivery(subscriber_id=reader.id, digest_date=date(2026, 11, 1),
                             entry_keys=[], cutoff=world.now)
         session.add(delivery)

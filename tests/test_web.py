@@ -270,8 +270,7 @@ def test_preferences_need_a_valid_csrf_token(world, client, csrf):
 
 def test_a_good_save_persists_and_changes_the_next_selection(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV"])
-    with Session(world.app.engine) as session:
-        before = world.app.composer.select_new(session, reader, date(2026, 11, 1), world.now)
+    before = world.selection(reader)
     assert [c for c, _ in before.groups] == ["cs.CV"]
     path, page = _prefs(client, world, reader)
     response = client.post(path, data={**GOOD, "keywords": "", "exclusions": "",
@@ -281,8 +280,7 @@ def test_a_good_save_persists_and_changes_the_next_selection(world, client):
     after = reload(world, reader)
     assert (after.categories, after.send_hour, after.timezone, after.language,
             after.max_papers) == (["cs.CL"], 6, "Europe/Berlin", "zh", 12)
-    with Session(world.app.engine) as session:
-        selection = world.app.composer.select_new(session, after, date(2026, 11, 1), world.now)
+    selection = world.selection(after)
     assert [c for c, _ in selection.groups] == ["cs.CL"] and 0 < len(selection) <= 12
 
 
@@ -297,9 +295,7 @@ def test_keywords_split_on_lines_and_bars():
 
 def test_feedback_get_confirms_and_post_votes(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV"])
-    with Session(world.app.engine) as session:
-        entry = world.app.composer.select_new(session, reader, date(2026, 11, 1), world.now
-                                          ).groups[0][1][0]
+    entry = world.selection(reader).groups[0][1][0]
     url = world.app.signer.feedback_url(reader.public_id, entry.key, "more")
     page = client.get(local(url))
     assert page.status_code == 200 and "Show me more papers like" in page.text
@@ -325,9 +321,7 @@ def test_a_more_vote_moves_papers_with_similar_titles_up_in_the_next_digest(tmp_
     client = TestClient(create_app(world.app), base_url=BASE)
     voter = world.subscribe("voter@example.org", ["cs.CV"])
     twin = world.subscribe("twin@example.org", ["cs.CV"])
-    with Session(world.app.engine) as session:
-        ranked = list(world.app.composer.select_new(session, twin, date(2026, 11, 1), world.now
-                                                ).groups[0][1])
+    ranked = list(world.selection(twin).groups[0][1])
     # The vote goes to an early paper whose title shares a word with a paper further down.
     target = similar = None
     for i, paper in enumerate(ranked):

@@ -7,7 +7,7 @@ import email
 import email.policy
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from digest_mailer.app import App
 from digest_mailer.db.models import Subscriber
+from digest_mailer.domain.select import Selection
 from digest_mailer.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,6 +98,16 @@ class World:
             session.commit()
             session.refresh(subscriber)
             return subscriber
+
+
+    def selection(self, subscriber: Subscriber, day: date | None = None) -> Selection:
+        """What the send path would choose for this reader now, as the send batch does."""
+        composer = self.app.composer
+        day = day or date(2026, 11, 1)
+        with Session(self.app.engine, expire_on_commit=False) as session:
+            batch = composer.load_batch(session, [subscriber], {subscriber.id or 0: day},
+                                        self.now)
+            return batch.select(subscriber, composer.selection)
 
 
 def parse(raw: bytes) -> EmailMessage:

@@ -11,11 +11,12 @@ from digest_mailer.db import (
     entries,
     library,
     messages,
+    rankings,
     runs,
     sources,
     subscribers,
     votes,
 )
 
-__all__ = ["admin", "briefings", "deliveries", "engine", "entries", "library", "messages", "runs",
-           "sources", "subscribers", "votes"]
+__all__ = ["admin", "briefings", "deliveries", "engine", "entries", "library", "messages",
+           "rankings", "runs", "sources", "subscribers", "votes"]

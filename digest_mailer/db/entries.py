@@ -61,3 +61,16 @@ def by_keys(session: Session, keys: Sequence[str]) -> list[Entry]:
 
 def count(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Entry)).one()
+
+
+def texts_since(session: Session, after: datetime, limit: int) -> list[tuple[str, str, str]]:
+    """(key, title, abstract) of the newest ``limit`` entries first seen after ``after``:
+    the window a text model is fitted on and reader models sample negatives from."""
+    query = (select(Entry.key, Entry.title, Entry.abstract).where(Entry.first_seen > after)
+             .order_by(col(Entry.first_seen).desc(), col(Entry.id).desc()).limit(limit))
+    return [(k, t, a) for k, t, a in session.exec(query)]
+
+
+def count_since(session: Session, after: datetime) -> int:
+    return session.exec(select(func.count()).select_from(Entry)
+                        .where(Entry.first_seen > after)).one()

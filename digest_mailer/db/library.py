@@ -18,6 +18,17 @@ def of(session: Session, subscriber_id: int) -> list[LibrarySeed]:
                              .order_by(col(LibrarySeed.position))))
 
 
+def of_readers(session: Session, subscriber_ids: Sequence[int]) -> dict[int, list[LibrarySeed]]:
+    """Each reader's seeds (library and statement), in the reader's order."""
+    found: dict[int, list[LibrarySeed]] = {}
+    for chunk in in_chunks(subscriber_ids):
+        query = (select(LibrarySeed).where(col(LibrarySeed.subscriber_id).in_(chunk))
+                 .order_by(col(LibrarySeed.subscriber_id), col(LibrarySeed.position)))
+        for row in session.exec(query):
+            found.setdefault(row.subscriber_id, []).append(row)
+    return found
+
+
 def identities(session: Session, subscriber_ids: Sequence[int]) -> dict[int, list[str]]:
     """Each reader's library seeds (not the statement) as Seed.identity, in order."""
     found: dict[int, list[str]] = {}

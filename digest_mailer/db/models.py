@@ -6,7 +6,15 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    LargeBinary,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from digest_mailer.domain.digest import is_update
@@ -149,6 +157,30 @@ class LibrarySeed(SQLModel, table=True):
     added_at: datetime = _when(now=True, nullable=False)
 
 
+class TextModelRow(SQLModel, table=True):
+    """The TF-IDF vocabulary every reader model is a vector over (domain/ranking_codec.py)."""
+
+    __tablename__ = "textmodel"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fitted_at: datetime = _when(now=True, nullable=False)
+    n_entries: int  # how many stored entries it was fitted on
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ReaderModelRow(SQLModel, table=True):
+    """A reader's fitted model; ``signature`` hashes the signals and the text model it was
+    fitted from, so it is fitted again only when one of them changes."""
+
+    __tablename__ = "readermodel"
+
+    subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True)
+    text_model_id: int = Field(foreign_key="textmodel.id", index=True)
+    signature: str
+    fitted_at: datetime = _when(now=True, nullable=False)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class ReaderMessage(SQLModel, table=True):
     """One message read from the Reply-To mailbox, sorted once."""
 
@@ -183,6 +215,9 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     public_id: str = Field(default_factory=lambda: secrets.token_urlsafe(12), unique=True)
+    # Why each paper is there and what was cut ({"papers": {key: {"score", "why"}},
+    # "more": {category: n}}): stored, so a retry and "view in browser" say what was sent.
+    notes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _when(now=True, nullable=False)
     claimed_at: datetime | None = _when(nullable=True)
     sent_at: datetime | None = _when(nullable=True)

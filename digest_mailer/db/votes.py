@@ -31,3 +31,18 @@ def of(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]
         for sid, title, vote in session.exec(query):
             found.setdefault(sid, []).append((title, vote))
     return found
+
+
+def evidence(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, str, str, str]]]:
+    """Each reader's votes on stored papers as (entry key, title, abstract, vote), newest
+    first: what the reader model learns from."""
+    found: dict[int, list[tuple[str, str, str, str]]] = {}
+    for chunk in in_chunks(ids):
+        query = (select(Vote.subscriber_id, Vote.entry_key, Entry.title, Entry.abstract,
+                        Vote.vote)
+                 .join(Entry, col(Entry.key) == col(Vote.entry_key))
+                 .where(col(Vote.subscriber_id).in_(chunk))
+                 .order_by(col(Vote.created_at).desc(), col(Vote.id).desc()))
+        for sid, key, title, abstract, vote in session.exec(query):
+            found.setdefault(sid, []).append((key, title, abstract, vote))
+    return found

@@ -274,20 +274,28 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + r"[\s-]+".join(words) + r"(?!\w)", re.IGNORECASE)
 
 
+def keyword_reasons(keywords: Sequence[str], texts: Sequence[str]) -> list[Reason | None]:
+    """For each title+abstract: the first of the keywords it matches, else None."""
+    patterns = [(k, _keyword_pattern(k)) for k in keywords]
+    found: list[Reason | None] = []
+    for text in texts:
+        keyword = next((k for k, p in patterns if p.search(text)), None)
+        found.append(Reason("keyword", keyword) if keyword is not None else None)
+    return found
+
+
 def reasons(model: ReaderModel, vectors: sp.csr_matrix,
             texts: Sequence[str]) -> list[Reason | None]:
     """For each paper (its row and its title+abstract): the keyword it matches, else the
     seed or "more" paper closest to it by cosine, else None."""
-    patterns = [(k, _keyword_pattern(k)) for k in model.keywords]
     closest = best = None
     if model.anchors is not None and model.anchors.shape[0]:
         similarity = (vectors @ model.anchors.T).toarray()
         closest, best = similarity.argmax(axis=1), similarity.max(axis=1)
     found: list[Reason | None] = []
-    for i, text in enumerate(texts):
-        keyword = next((k for k, p in patterns if p.search(text)), None)
+    for i, keyword in enumerate(keyword_reasons(model.keywords, texts)):
         if keyword is not None:
-            found.append(Reason("keyword", keyword))
+            found.append(keyword)
         elif closest is not None and best[i] >= MIN_REASON_COSINE:
             n = int(closest[i])
             found.append(Reason(model.anchor_kinds[n], model.anchor_titles[n]))

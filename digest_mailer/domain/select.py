@@ -5,22 +5,26 @@ Rules, in order:
 2. An excluded keyword in the title or abstract removes the paper — exclusions win.
 3. A paper is kept when it carries one of the subscriber's categories, or (keywords
    widen the net) when a keyword matches it in any category.
-4. Ranking inside a category: keyword hits (a title hit counts double) plus the reader's
-   taste (title words of papers they voted "more like this" count up, "less like this"
-   down, at most ±1 in all), then papers announced as new before cross-lists, then feed
-   order.
+4. Ranking inside a category: keyword hits (a title hit counts double) first, then the
+   reader's model score (domain/ranking.py) when they have one, else their taste (title
+   words of papers they voted on, at most ±1 in all); then papers announced as new before
+   cross-lists, then feed order.
 5. A cross-listed paper is shown once, under the first of the subscriber's categories it
    carries; keyword-only papers are grouped under their primary category, after the
    subscriber's own.
 6. Caps: at most ``max_per_category`` per group, at most ``max_papers`` in all, filled
-   round-robin by rank so that no category starves another.
+   round-robin by rank so that no category starves another. What the caps leave out is
+   counted per group ("N more in cs.LG today"), never cut silently.
+7. Exploration: a reader with a model gets up to ``explore`` of the left-out papers the
+   model is least sure about (score nearest 0), in place of the last ranked ones, so their
+   votes teach the model most.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
@@ -41,6 +45,10 @@ class Profile:
     excluded: tuple[str, ...] = ()
     taste: tuple[tuple[str, float], ...] = ()  # (title word, weight) from the reader's votes
 
+
+# A keyword hit outranks the model: one hit is worth this many window units of score
+# (a unit is one standard deviation of a day's scores), so the reader's words come first.
+KEYWORD_HIT_WEIGHT = 10.0
 
 WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
 # Words too common in paper titles to say anything about a reader's taste.
@@ -78,6 +86,9 @@ class Selection:
     """Chosen papers, grouped by category in the subscriber's order, ranked inside."""
 
     groups: tuple[tuple[str, tuple[Candidate, ...]], ...]
+    more: tuple[tuple[str, int], ...] = ()  # (group, papers the caps left out), if any
+    explore: frozenset[str] = frozenset()   # keys chosen to learn the reader's taste
+    scores: tuple[tuple[str, float], ...] = ()  # (key, model score) of the chosen papers
 
     @property
     def keys(self) -> list[str]:
@@ -120,6 +131,7 @@ class SelectionIndex:
             if include_updates or entry.announce_type not in ("replace", "replace-cross"):
                 self.entries.append(entry)
         self.by_key = {e.key: e for e in self.entries}
+        self._position = {e.key: n for n, e in enumerate(self.entries)}
         self.by_category: dict[str, list[int]] = {}
         # Plain copies of what ranking reads: ORM attribute access costs ~1 µs each, and a
         # subscriber's selection reads a thousand candidates.
@@ -142,6 +154,10 @@ class SelectionIndex:
         self._feed_order = {c: sorted(positions, key=lambda p: (self._is_new[p], p))
                             for c, positions in self.by_category.items()}
 
+    def position(self, key: str) -> int:
+        """Where an indexed entry stands: its row in index order (the scores' order)."""
+        return self._position[key]
+
     def hits(self, keyword: str) -> dict[int, int]:
         """Positions the keyword matches: 2 for a title hit, 1 for an abstract hit."""
         found = self._hits.get(keyword)
@@ -158,17 +174,20 @@ class SelectionIndex:
         return found
 
     def select(self, profile: Profile, *, max_per_category: int, max_papers: int,
-               since: datetime | None = None) -> Selection:
+               since: datetime | None = None, scores: Sequence[float] | None = None,
+               explore: int = 0) -> Selection:
         """Choose, group and rank one digest (see the module docstring).
 
         ``since`` limits the day to this subscriber's window: entries first seen after
-        their previous digest. Without votes, ranking is keyword hits then feed order, so
-        each group reads its hits and then the category's papers in order until it is
-        full, instead of ranking every candidate (the benchmark's hot path). With votes,
-        every candidate is scored.
+        their previous digest. ``scores`` is the reader model's score of each indexed
+        entry, in index order. Without a model or votes, ranking is keyword hits then feed
+        order, so each group reads its hits and then the category's papers in order until
+        it is full, instead of ranking every candidate (the benchmark's hot path);
+        otherwise every candidate is scored.
         """
-        if profile.taste:
-            return self._select_scored(profile, max_per_category, max_papers, since)
+        if profile.taste or scores is not None:
+            return self._select_scored(profile, max_per_category, max_papers, since,
+                                       scores, explore)
         wanted = {_category_key(c): i for i, c in enumerate(profile.categories)}
         excluded: set[int] = set()
         for keyword in profile.excluded:
@@ -187,6 +206,7 @@ class SelectionIndex:
 
         limit = min(max_per_category, max_papers)  # _fill never takes more from a group
         ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]] = {}
+        eligible: dict[str, int] = {}
         first_at: dict[str, int] = {}  # keyword-only groups follow in order of first paper
         for position in sorted(hits):
             if not wanted_here(position):
@@ -198,24 +218,25 @@ class SelectionIndex:
                 first_at.setdefault(group, position)
             rank = (-hits[position], is_new[position], position)
             ranked.setdefault(group, []).append((rank, self.entries[position]))
+            eligible[group] = eligible.get(group, 0) + 1
         for category, index in wanted.items():
             group = profile.categories[index]
             chosen = ranked.setdefault(group, [])
             chosen.sort(key=lambda item: item[0])
             del chosen[limit:]
             for position in self._feed_order.get(category, ()):
-                if len(chosen) >= limit:
-                    break
                 if position in hits or not wanted_here(position):
                     continue
                 if len(wanted) > 1 and self._group(position, wanted, profile) != group:
                     continue  # shown under an earlier category of the reader's
-                chosen.append(((0, is_new[position], position), self.entries[position]))
+                eligible[group] = eligible.get(group, 0) + 1  # counted, to say what was cut
+                if len(chosen) < limit:
+                    chosen.append(((0, is_new[position], position), self.entries[position]))
         order = {g: wanted[_category_key(g)] for g in ranked if g not in first_at}
         for n, group in enumerate(sorted(first_at, key=first_at.__getitem__)):
             order[group] = len(wanted) + n
         return _fill({g: items for g, items in ranked.items() if items}, order,
-                     max_per_category, max_papers)
+                     max_per_category, max_papers, eligible)
 
     def _group(self, position: int, wanted: dict[str, int], profile: Profile) -> str | None:
         """The first of the reader's categories the paper carries, else its primary one."""
@@ -225,10 +246,11 @@ class SelectionIndex:
         return self.entries[position].categories[0] if self._categories[position] else None
 
     def _select_scored(self, profile: Profile, max_per_category: int, max_papers: int,
-                       since: datetime | None) -> Selection:
-        """Select by scoring every candidate: the ranking with the reader's taste."""
+                       since: datetime | None, scores: Sequence[float] | None = None,
+                       explore: int = 0) -> Selection:
+        """Select by scoring every candidate: keyword hits, then the model or the taste."""
         wanted = {_category_key(c): i for i, c in enumerate(profile.categories)}
-        taste = dict(profile.taste)
+        taste = dict(profile.taste) if scores is None else {}
         keyword_hits = [self.hits(k) for k in profile.keywords]
         excluded: set[int] = set()
         for keyword in profile.excluded:
@@ -255,15 +277,63 @@ class SelectionIndex:
             else:
                 continue
             order.setdefault(group, wanted.get(_category_key(group), len(wanted) + len(order)))
-            relevance = hits + (taste_score(taste, self._titles[position]) if taste else 0.0)
+            if scores is not None:
+                relevance = KEYWORD_HIT_WEIGHT * hits + float(scores[position])
+            else:
+                relevance = hits + (taste_score(taste, self._titles[position]) if taste else 0.0)
             rank = (-relevance, self._is_new[position], position)
             ranked.setdefault(group, []).append((rank, self.entries[position]))
-        return _fill(ranked, order, max_per_category, max_papers)
+        eligible = {g: len(items) for g, items in ranked.items()}
+        if scores is None:
+            return _fill(ranked, order, max_per_category, max_papers, eligible)
+        # Slots are kept for exploring only when the digest cuts: else all is shown anyway.
+        cuts = sum(eligible.values()) > max_papers
+        shown = max(max_papers - explore, 0) if explore and cuts else max_papers
+        selection = _fill(ranked, order, max_per_category, shown, eligible)
+        if explore:
+            selection = self._explore(selection, ranked, order, scores, explore,
+                                      max_papers - len(selection), eligible)
+        return replace(selection, scores=tuple(
+            (key, round(float(scores[self._position[key]]), 3)) for key in selection.keys))
+
+    def _explore(self, selection: Selection,
+                 ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]],
+                 order: dict[str, int], scores: Sequence[float], explore: int, room: int,
+                 eligible: dict[str, int]) -> Selection:
+        """Add the left-out papers nearest the model's boundary, each at its group's end."""
+        import numpy as np  # here: a reader without a model never pays for numpy
+
+        from digest_mailer.domain.ranking import uncertain
+
+        chosen = set(selection.keys)
+        left = sorted((rank[2], group, c) for group, items in ranked.items()
+                      for rank, c in items if c.key not in chosen)
+        at = uncertain(np.array([scores[p] for p, _, _ in left], dtype=np.float64),
+                       k=min(explore, room))
+        if not at:
+            return selection
+        groups = {g: list(papers) for g, papers in selection.groups}
+        for n in at:
+            groups.setdefault(left[n][1], []).append(left[n][2])
+        in_order = sorted(groups, key=lambda g: order[g])
+        return Selection(tuple((g, tuple(groups[g])) for g in in_order),
+                         _more(order, eligible, groups), frozenset(left[n][2].key for n in at))
+
+
+def _more(order: dict[str, int], eligible: dict[str, int],
+          chosen: dict[str, list[Candidate]]) -> tuple[tuple[str, int], ...]:
+    """(group, papers left out) for every group that lost some, in the digest's order."""
+    return tuple((g, eligible[g] - len(chosen.get(g, ()))) for g in sorted(eligible, key=order.get)
+                 if eligible[g] > len(chosen.get(g, ())))
 
 
 def _fill(ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]],
-          order: dict[str, int], max_per_category: int, max_papers: int) -> Selection:
-    """Cap each group, then take papers round-robin by rank up to the total cap."""
+          order: dict[str, int], max_per_category: int, max_papers: int,
+          eligible: dict[str, int]) -> Selection:
+    """Cap each group, then take papers round-robin by rank up to the total cap.
+
+    ``eligible`` counts each group's papers before the caps, for what was left out.
+    """
     queues = {g: [e for _, e in sorted(items, key=lambda item: item[0])][:max_per_category]
               for g, items in ranked.items()}
     chosen: dict[str, list[Candidate]] = {g: [] for g in queues}
@@ -277,8 +347,9 @@ def _fill(ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]],
                 chosen[group].append(queues[group][depth])
                 total += 1
         depth += 1
-    return Selection(tuple((g, tuple(chosen[g])) for g in groups_in_order if chosen[g]))
-
+    shown = [g for g in groups_in_order if chosen[g]]
+    return Selection(tuple((g, tuple(chosen[g])) for g in shown),
+                     _more(order, eligible, chosen))
 
 def _group_of(profile: Profile, wanted: dict[str, int], entry: Candidate) -> str | None:
     """The first of the reader's categories the paper carries, else its primary one."""

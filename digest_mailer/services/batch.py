@@ -9,8 +9,9 @@ selection, rendering and the send.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
@@ -18,6 +19,13 @@ from digest_mailer import db
 from digest_mailer.db.models import Delivery, Entry, Subscriber
 from digest_mailer.domain.compose import profile_of
 from digest_mailer.domain.select import Selection, SelectionIndex
+from digest_mailer.services.ranking import ReaderModels, paper_text
+
+if TYPE_CHECKING:
+    import numpy as np
+    import scipy.sparse as sp
+
+    from digest_mailer.domain.ranking import ReaderModel
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class SelectionConfig:
     max_papers: int
     first_digest_lookback_hours: float
     include_updates: bool
+    explore_slots: int = 0  # papers the reader's model is unsure about, when a digest cuts
 
 
 @dataclass
@@ -41,10 +50,14 @@ class SendBatch:
     labels: dict[int, tuple[str, str]]
     default_since: datetime  # a first digest covers entries first seen after this
     now: datetime
+    models: dict[int, ReaderModel] = field(default_factory=dict)
+    scores: dict[int, np.ndarray] = field(default_factory=dict)  # per reader, index order
+    vectors: sp.csr_matrix | None = None  # the index's entries' text rows
 
     @classmethod
     def load(cls, session: Session, subscribers: Sequence[Subscriber], days: dict[int, date],
-             now: datetime, config: SelectionConfig) -> SendBatch:
+             now: datetime, config: SelectionConfig,
+             ranking: ReaderModels | None = None) -> SendBatch:
         # A first digest covers what arrived recently, not the whole archive.
         lookback = timedelta(hours=config.first_digest_lookback_hours)
         include_updates = config.include_updates
@@ -55,7 +68,7 @@ class SendBatch:
         default_since = now - lookback
         since = min([default_since, *cutoffs.values()])
         entries = db.entries.seen_between(session, since, now)
-        return cls(
+        batch = cls(
             deliveries=db.deliveries.of_subscribers(session, ids, dates) if ids else {},
             cutoffs=cutoffs,
             votes=db.votes.of(session, ids) if ids else {},
@@ -64,6 +77,24 @@ class SendBatch:
             default_since=default_since,
             now=now,
         )
+        if ranking is not None and batch.index.entries:
+            batch._score(session, ranking, subscribers)
+        return batch
+
+    def _score(self, session: Session, ranking: ReaderModels,
+               subscribers: Sequence[Subscriber]) -> None:
+        """Every reader model of the batch against the window's entries, in one product."""
+        from digest_mailer.domain.ranking import score_batch
+
+        text_model, models = ranking.for_readers(session, subscribers)
+        if text_model is None or not models:
+            return
+        self.vectors = text_model.vectors([paper_text(e.title, e.abstract)
+                                           for e in self.index.entries])
+        ids = list(models)
+        scores = score_batch([models[i] for i in ids], self.vectors)
+        self.models = models
+        self.scores = {sid: scores[n] for n, sid in enumerate(ids)}
 
     def since(self, subscriber_id: int) -> datetime:
         return self.cutoffs.get(subscriber_id, self.default_since)
@@ -75,11 +106,42 @@ class SendBatch:
             return None
         return found  # type: ignore[return-value]
 
-    def select(self, subscriber: Subscriber, config: SelectionConfig) -> Selection:
-        """The papers first seen since this subscriber's previous digest window closed."""
+    def select(self, subscriber: Subscriber, config: SelectionConfig, *,
+               uncapped: bool = False) -> Selection:
+        """The papers first seen since this subscriber's previous digest window closed;
+        ``uncapped``: all of them, ranked (the reader's full list of the day)."""
         assert subscriber.id is not None
+        scores = self.scores.get(subscriber.id)
+        everything = len(self.index.entries)
         return self.index.select(
             profile_of(subscriber, self.votes.get(subscriber.id, ())),
-            max_per_category=config.max_per_category,
-            max_papers=subscriber.max_papers or config.max_papers,
-            since=self.since(subscriber.id))
+            max_per_category=everything if uncapped else config.max_per_category,
+            max_papers=everything if uncapped else subscriber.max_papers or config.max_papers,
+            since=self.since(subscriber.id), scores=scores,
+            explore=0 if uncapped or scores is None else config.explore_slots)
+
+    def notes(self, subscriber: Subscriber, selection: Selection) -> dict[str, Any]:
+        """What a Delivery stores beside its keys: each paper's score and reason, the cuts.
+
+        {"papers": {key: {"score": float | None, "why": [kind, label] | None}},
+         "more": [[group, n], ...]}; kind is "keyword", "library", "more" or "explore".
+        """
+        from digest_mailer.domain.ranking import keyword_reasons, reasons
+
+        assert subscriber.id is not None
+        keys = selection.keys
+        entries = [self.index.by_key[k] for k in keys]
+        texts = [paper_text(e.title, e.abstract) for e in entries]
+        model = self.models.get(subscriber.id)
+        if model is not None and self.vectors is not None and keys:
+            rows = self.vectors[[self.index.position(k) for k in keys]]
+            found = reasons(model, rows, texts)
+        else:
+            found = keyword_reasons(subscriber.keywords, texts)
+        scores = dict(selection.scores)
+        papers = {}
+        for key, reason in zip(keys, found, strict=True):
+            why = ["explore", ""] if key in selection.explore else (
+                [reason.kind, reason.label] if reason is not None else None)
+            papers[key] = {"score": scores.get(key), "why": why}
+        return {"papers": papers, "more": [[g, n] for g, n in selection.more]}

@@ -19,11 +19,12 @@ from digest_mailer.briefing.protocol import Briefer
 from digest_mailer.db.models import Delivery, DeliveryStatus, Entry, Subscriber
 from digest_mailer.domain.compose import build_digest, groups_of, profile_of
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, RenderedDigest
-from digest_mailer.domain.select import Selection, regroup
+from digest_mailer.domain.select import regroup
 from digest_mailer.mail.links import LinkSigner
 from digest_mailer.mail.message import build_message, make_message_id
 from digest_mailer.mail.render import DigestRenderer
 from digest_mailer.services.batch import SelectionConfig, SendBatch
+from digest_mailer.services.ranking import ReaderModels
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Composer:
 
     def __init__(self, engine: Engine, briefer: Briefer, renderer: DigestRenderer,
                  signer: LinkSigner, mail: MailConfig, selection: SelectionConfig,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], models: ReaderModels | None = None) -> None:
         self.engine = engine
         self.briefer = briefer
         self.renderer = renderer
@@ -71,6 +72,7 @@ class Composer:
         self.mail = mail
         self.selection = selection
         self.clock = clock
+        self.models = models  # None: no reader models, today's order for everyone
         self.sender_domain = mail.sender_domain
 
     def groups(self, subscriber: Subscriber, entries: Sequence[Entry],
@@ -107,13 +109,21 @@ class Composer:
             date=self.clock(), smtputf8=smtputf8)
         return Composed(delivery, digest, rendered, message)
 
-    def select_new(self, session: Session, subscriber: Subscriber, day: date,
-                   now: datetime) -> Selection:
-        """The papers first seen since this subscriber's previous digest window closed."""
+    def load_batch(self, session: Session, subscribers: Sequence[Subscriber],
+                   days: dict[int, date], now: datetime) -> SendBatch:
+        """What a batch of digests reads once, their readers' models scored on it."""
+        return SendBatch.load(session, subscribers, days, now, self.selection, self.models)
+
+    def draft(self, session: Session, subscriber: Subscriber, day: date,
+              now: datetime) -> Delivery:
+        """An unsaved Delivery of the papers first seen since this subscriber's previous
+        digest window closed, with their scores and reasons."""
         assert subscriber.id is not None
-        batch = SendBatch.load(session, [subscriber], {subscriber.id: day}, now,
-                               self.selection)
-        return batch.select(subscriber, self.selection)
+        batch = self.load_batch(session, [subscriber], {subscriber.id: day}, now)
+        selection = batch.select(subscriber, self.selection)
+        return Delivery(subscriber_id=subscriber.id, digest_date=day,
+                        entry_keys=selection.keys, cutoff=now,
+                        notes=batch.notes(subscriber, selection))
 
     def preview(self, email: str, digest_date: date | None = None) -> RenderedDigest:
         """Render what the subscriber would get now, writing nothing."""
@@ -125,9 +135,7 @@ class Composer:
             day = digest_date or now.date()
             delivery = db.deliveries.of_day(session, subscriber.id, day)
             if delivery is None:
-                selection = self.select_new(session, subscriber, day, now)
-                delivery = Delivery(subscriber_id=subscriber.id, digest_date=day,
-                                    entry_keys=selection.keys, cutoff=now)
+                delivery = self.draft(session, subscriber, day, now)
             return self.compose(session, subscriber, delivery).rendered
 
     def view(self, delivery_public_id: str) -> str:

@@ -117,8 +117,8 @@ class SendService:
             due = [s for s in subscribers if days[s.id or 0] is not None]
             if len(due) < len(subscribers):  # no "not_due 0" in every report
                 report.counts["not_due"] += len(subscribers) - len(due)
-            batch = SendBatch.load(session, due, {k: v for k, v in days.items() if v}, now,
-                                   self.selection)
+            batch = self.composer.load_batch(session, due,
+                                             {k: v for k, v in days.items() if v}, now)
             jobs = self._prepare(session, batch, due, days, report, dry_run)
             for job in self.briefs.briefed(jobs, report):
                 self._deliver(session, job, mail, report)
@@ -167,7 +167,8 @@ class SendService:
                 subscriber_id=subscriber.id, digest_date=day, entry_keys=selection.keys,
                 cutoff=batch.now, message_id=make_message_id(self.sender_domain),
                 status=DeliveryStatus.EMPTY if empty else DeliveryStatus.SENDING,
-                claimed_at=None if empty else batch.now, attempts=0 if empty else 1)))
+                claimed_at=None if empty else batch.now, attempts=0 if empty else 1,
+                notes=None if empty else batch.notes(subscriber, selection))))
         claimed = self._claim_fresh(session, fresh, report)
         claimed += self._claim_retries(session, batch, retries, report)
         jobs = []
