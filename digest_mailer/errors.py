@@ -47,12 +47,15 @@ class DeliveryError(DigestError):
 
 
 class ImportRowError(DigestError):
-    """One row of a subscriber CSV is invalid."""
+    """One row of a subscriber CSV is invalid. ``refusal``: the validator's error behind
+    ``reason``, when there is one, so a page can word it in its own language."""
 
-    def __init__(self, line: int, column: str, reason: str) -> None:
+    def __init__(self, line: int, column: str, reason: str,
+                 refusal: ProfileError | None = None) -> None:
         self.line = line
         self.column = column
         self.reason = reason
+        self.refusal = refusal
         super().__init__(f"line {line}, column {column!r}: {reason}")
 
 

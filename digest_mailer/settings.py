@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from digest_mailer import i18n
 from digest_mailer.errors import SettingsError
 from digest_mailer.text import is_invisible
 
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
 
     # Web app and replies
     admin_password: str = ""  # empty → the admin pages are closed
+    admin_language: str = "en"  # the admin pages' language: a code of i18n.LANGUAGES
     # Any request body larger is refused (413) while it streams in; the admin CSV upload
     # has its own cap (5 MB). 1 MB keeps every other form in memory: Starlette spools only
     # what passes 1 MB to the temp directory.
@@ -153,6 +155,12 @@ class Settings(BaseSettings):
         if not 0 <= value <= 59:
             raise ValueError("must be from 1 to 59 minutes (a crontab '*/N' step), or 0 for "
                              "no schedule of the worker's own")
+        return value
+
+    @field_validator("admin_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        i18n.check(value)  # UnknownLanguage is a ValueError naming the known codes
         return value
 
     @field_validator("imap_security")

@@ -38,6 +38,7 @@ def test_defaults() -> None:
         40, 10, "UTC", 7)
     assert (s.openai_api_key, s.openai_base_url, s.llm_configured) == ("", "", False)
     assert s.var_dir == Path("var")
+    assert s.admin_language == "en"
 
 
 def test_environment_values_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,6 +94,8 @@ def test_every_known_variable_is_accepted() -> None:
     ("DIGEST_SCHEDULE_MINUTES", "-5", "or 0 for no schedule"),
     ("DIGEST_BASE_URL", "digest.example.org", "must be an http:// or https:// URL"),
     ("DIGEST_MAX_REQUEST_BYTES", "100", "must be at least 10000 bytes"),
+    ("DIGEST_ADMIN_LANGUAGE", "fr", "unknown language 'fr' (known: en, zh)"),
+    ("DIGEST_ADMIN_LANGUAGE", "ZH", "unknown language 'ZH' (known: en, zh)"),
 ])
 def test_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                       problem: str) -> None:

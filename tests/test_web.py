@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import logging
 import re
-from datetime import date
+from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
+from test_i18n import HAN, visible, zh_faults
 from world import World, at
 
-from digest_mailer import db
+from digest_mailer import db, i18n
 from digest_mailer.app import App
 from digest_mailer.db.models import ReaderMessage, Subscriber, Vote
 from digest_mailer.faces.web import create_app
@@ -510,3 +512,109 @@ def test_admin_upload_with_a_cell_past_the_csv_field_limit_reports_its_line(worl
     with Session(world.app.engine) as session:
         assert db.subscribers.by_email(session, "huge@example.org") is None
         assert db.subscribers.by_email(session, "after@example.org") is not None
+
+
+# --- the admin pages' language ----------------------------------------------------------
+
+EN_TEXTS, ZH_TEXTS = i18n.texts("en"), i18n.texts("zh")
+# Every English admin text with no placeholder that Chinese words differently.
+ADMIN_ENGLISH = sorted({v for k, v in EN_TEXTS.items() if k.startswith("page.admin.")
+                        and "{" not in v and len(v) > 3 and v != ZH_TEXTS[k]})
+ADMIN_HEADINGS = ["Admin login", "Overview", "Subscribers", "Import subscribers", "Recent runs",
+                  "Reader messages", "Log out"]
+CSV_HEADER = "email,name,categories,keywords,exclusions,timezone,send_hour,language\n"
+
+
+@pytest.fixture
+def zh_admin(tmp_path: Path, feed_server):
+    world = World.build(tmp_path, feed_server, admin_password=PASSWORD, admin_language="zh")
+    world.add_demo_sources()
+    world.app.ingest.refresh()
+    with TestClient(create_app(world.app), base_url=BASE, follow_redirects=False) as c:
+        yield world, c
+
+
+def chinese(html: str) -> str:
+    """The visible text of a zh admin page, checked: Chinese typesetting, no English UI."""
+    assert '<html lang="zh-Hans">' in html and "｜科研简报</title>" in html
+    text = visible(html)
+    assert [w for w in ADMIN_ENGLISH + ADMIN_HEADINGS if w in text] == []
+    assert zh_faults(text) == []
+    return text
+
+
+def test_admin_login_and_its_refusals_speak_the_admin_language(zh_admin):
+    world, client = zh_admin
+    page = client.get("/admin")
+    assert "<h1>管理员登录</h1>" in page.text and ">登录</button>" in page.text
+    chinese(page.text)
+    expired = client.post("/admin/login", data={"password": PASSWORD})
+    assert expired.status_code == 403 and "<h1>表单已过期</h1>" in expired.text
+    chinese(expired.text)
+    for _ in range(5):  # the throttle's free tries
+        wrong = client.post("/admin/login", data={"password": "guess", "csrf": csrf_of(page.text)})
+    assert wrong.status_code == 403 and "密码错误。" in chinese(wrong.text)
+    waiting = client.post("/admin/login", data={"password": PASSWORD, "csrf": csrf_of(page.text)})
+    assert waiting.status_code == 429
+    assert "密码错误次数过多。请在1秒后重试。" in chinese(waiting.text)
+    world.now += timedelta(seconds=5)
+    login(client)
+    assert "<h1>概览</h1>" in client.get("/admin").text
+
+
+def test_admin_overview_subscribers_and_import_speak_the_admin_language(zh_admin):
+    world, client = zh_admin
+    world.subscribe("ada@lab.example.org", ["cs.CV"], name="Ada Lovelace")
+    world.subscribe("bob@example.org", ["cs.CV"], status="bounced")
+    world.app.send.send()
+    with Session(world.app.engine) as session:
+        db.messages.record(session, ReaderMessage(
+            message_id="<m2@example.org>", kind="unverified_unsubscribe",
+            from_address="x@elsewhere.org", subject="unsubscribe", body="unsubscribe"))
+        session.commit()
+    login(client)
+    overview = client.get("/admin").text
+    text = chinese(overview)
+    assert "共2位订阅者，其中1位在订" in text and "最近的运行" in text and "退出登录" in text
+    assert '<a href="/admin/subscribers">订阅者列表</a>中手动更改该订阅者。' in overview
+    assert "未更改任何人" in text and "unverified_unsubscribe" in text  # kinds stay codes
+
+    listing = client.get("/admin/subscribers").text
+    text = chinese(listing)
+    assert "<h1>订阅者</h1>" in listing and "2位订阅者 · 第1页，共1页" in text
+    assert '<option value="bounced">退信</option>' in listing and ">退信</span>" in listing
+    assert "07点 UTC · en" in text
+    assert "1位订阅者 · " in chinese(client.get("/admin/subscribers?q=LOVELACE").text)
+
+    form = client.get("/admin/import")
+    assert "列：email, name, categories" in chinese(form.text)
+    csrf = csrf_of(form.text)
+    none = client.post("/admin/import", data={"csrf": csrf}, files={"other": ("x", b"x")})
+    assert "请选择要上传的 CSV 文件。" in chinese(none.text)
+    latin1 = client.post("/admin/import", data={"csrf": csrf},
+                         files={"file": ("s.csv", CSV_HEADER.encode() + b"\xe9\n", "text/csv")})
+    assert "此文件的编码不是 UTF-8" in chinese(latin1.text)
+    csv_text = (CSV_HEADER + "new@example.org,New,cs.CV,,,Europe/Berlin,7,zh\n"
+                "zone@example.org,Zone,cs.CV,,,Mars/Base,7,en\n")
+    report = client.post("/admin/import", data={"csrf": csrf},
+                         files={"file": ("subs.csv", csv_text.encode(), "text/csv")})
+    text = chinese(report.text)
+    assert "已导入：新增1位，更新0位，未变0位，保持退订0位，拒绝1行" in text
+    assert "新增：" in text and "被拒绝的行" in text
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\w+)</td><td>([^<]*)</td></tr>", report.text)
+    assert [(line, column, htmllib.unescape(reason)) for line, column, reason in rows] == [
+        ("3", "timezone", "未知的时区 'Mars/Base'（请填写 IANA 时区名，例如 Europe/Berlin）")]
+
+
+def test_admin_pages_are_english_by_default(world, client):
+    assert world.app.settings.admin_language == "en"
+    world.subscribe("ada@lab.example.org", ["cs.CV"], name="Ada Lovelace")
+    login_page = client.get("/admin").text
+    assert "<h1>Admin login</h1>" in login_page and not re.search(HAN, visible(login_page))
+    login(client)
+    for path, heading in (("/admin", "Overview"), ("/admin/subscribers", "Subscribers"),
+                          ("/admin/import", "Import subscribers")):
+        html = client.get(path).text
+        assert '<html lang="en">' in html and f"<h1>{heading}</h1>" in html and "Log out" in html
+        assert not re.search(HAN, visible(html)), path
+    assert "1 subscriber · page 1 of 1" in client.get("/admin/subscribers").text

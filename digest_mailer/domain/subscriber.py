@@ -41,9 +41,14 @@ def refuse(field: str, code: str, **params: object) -> ProfileError:
     return ProfileError(field, code, _wording(i18n.REFERENCE, code, params), params)
 
 
+def phrase(error: ProfileError, lang: str) -> str:
+    """The refusal as ``lang`` words it, a phrase (as a report's reason column shows it)."""
+    return _wording(lang, error.code, error.params)
+
+
 def describe(error: ProfileError, lang: str) -> str:
     """The refusal as a sentence in ``lang``, as the preferences page shows it."""
-    text = _wording(lang, error.code, error.params)
+    text = phrase(error, lang)
     stop = i18n.t(lang, "lang.full_stop")
     return text[:1].upper() + text[1:] + ("" if text.endswith(stop) else stop)
 

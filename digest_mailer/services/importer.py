@@ -213,7 +213,7 @@ class _Checker:
             send_hour=cell("send_hour") or str(self.default_send_hour),
             language=cell("language") or "en", max_papers=cell("max_papers") or None,
             known_categories=self.known, smtputf8=self.smtputf8, check_dns=self.check_dns)
-        errors += [ImportRowError(line, e.field, e.reason) for e in profile.errors]
+        errors += [ImportRowError(line, e.field, e.reason, e) for e in profile.errors]
         library = None
         if cell("library"):
             try:

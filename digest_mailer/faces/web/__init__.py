@@ -78,10 +78,11 @@ def create_app(app: App) -> FastAPI:
     max_bytes = app.settings.max_request_bytes
 
     def too_large(request: Request, limit: int) -> Response:
-        # Before any route ran: no reader is known yet, so English.
+        # Before any route ran: no reader is known yet, so English; the import's gate has
+        # let a live admin session through, so the admin's language.
         if request.scope["path"] == admin.IMPORT_PATH:
-            return pages.message("too_large_file", 413,
-                                 limit=admin.MAX_UPLOAD_BYTES // 1_000_000)
+            return message(request, "too_large_file", 413,
+                           limit=admin.MAX_UPLOAD_BYTES // 1_000_000)
         return pages.message("too_large", 413, limit=f"{limit:,}")
 
     # Inside SecurityHeaders (added last, so outermost): refusals get the headers too.

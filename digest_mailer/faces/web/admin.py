@@ -3,6 +3,7 @@
 Closed (404) while ``DIGEST_ADMIN_PASSWORD`` is empty. The login (see ``login.py``) sets an
 HttpOnly, SameSite=Strict cookie holding a random session token; every form carries a CSRF
 token bound to the session. :func:`gate` refuses strangers before a request body is read.
+The pages, their refusals and their error pages speak ``DIGEST_ADMIN_LANGUAGE``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as ReceivedFile
 
+from digest_mailer import i18n
 from digest_mailer.app import App
-from digest_mailer.faces.web.context import FormText
+from digest_mailer.domain.subscriber import phrase
+from digest_mailer.faces.web.context import FormText, lang_of, speak
 from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
 from digest_mailer.faces.web.context import pages_of as _pages
 from digest_mailer.faces.web.login import ADMIN_COOKIE
 from digest_mailer.services.admin import AdminAuth
+from digest_mailer.services.importer import COLUMNS
 from digest_mailer.services.subscribers import STATUSES
 
 router = APIRouter(prefix="/admin")
@@ -38,11 +42,21 @@ def _auth(request: Request) -> AdminAuth:
 
 
 def _open(request: Request) -> AdminAuth:
-    """The admin login; a 404 page while no admin password is set."""
+    """The admin login; a 404 page (like any other) while no admin password is set."""
     auth = _auth(request)
     if not auth.enabled:
         raise HTTPException(404)
+    _speak_admin(request)
     return auth
+
+
+def _speak_admin(request: Request) -> None:
+    # Also read by the error handlers (form expired, server error) through lang_of.
+    speak(request, _app(request).settings.admin_language)
+
+
+def _t(request: Request, key: str, **fmt: Any) -> str:
+    return i18n.t(lang_of(request), key, **fmt)
 
 
 def _session_id(request: Request) -> str | None:
@@ -57,13 +71,19 @@ def _client(request: Request) -> str:
 def _login_page(request: Request, error: str = "", status_code: int = 200,
                 headers: dict[str, str] | None = None) -> Response:
     csrf = _csrf(request).make("admin-login")
-    return _pages(request).render("admin/login.html", status_code, headers, error=error,
-                                  csrf=csrf)
+    return _pages(request).render("admin/login.html", status_code, headers,
+                                  lang=lang_of(request), error=error, csrf=csrf)
 
 
 def _page(request: Request, name: str, sid: str, **context: Any) -> Response:
     csrf = _csrf(request).make(f"admin:{sid}")
-    return _pages(request).render(name, csrf=csrf, **context)
+    return _pages(request).render(name, lang=lang_of(request), csrf=csrf, **context)
+
+
+def _import_page(request: Request, sid: str, report: dict[str, Any] | None = None,
+                 error: str = "") -> Response:
+    return _page(request, "admin/import.html", sid, report=report, error=error,
+                 columns=COLUMNS)
 
 
 async def gate(request: Request) -> Response | None:
@@ -75,6 +95,7 @@ async def gate(request: Request) -> Response | None:
     auth = _auth(request)
     if not auth.enabled:
         return _pages(request).message("not_found", 404)
+    _speak_admin(request)
     if path in ("/admin/login", "/admin/logout"):
         return None
     sid = await run_in_threadpool(auth.session, request.cookies.get(ADMIN_COOKIE))
@@ -103,12 +124,12 @@ def login(request: Request, password: FormText = None, csrf: FormText = None) ->
     client = _client(request)
     refused = auth.throttle.attempt(client)
     if refused is not None:
-        minutes = f"{refused.retry_after} seconds" if refused.retry_after < 120 else (
-            f"{refused.retry_after // 60} minutes")
-        return _login_page(request, f"Too many wrong passwords. Try again in {minutes}.",
-                           429, {"Retry-After": str(refused.retry_after)})
+        wait = refused.retry_after
+        text = (_t(request, "page.admin.login.wait_seconds", n=wait) if wait < 120
+                else _t(request, "page.admin.login.wait_minutes", n=wait // 60))
+        return _login_page(request, text, 429, {"Retry-After": str(wait)})
     if not auth.password_ok(password or ""):
-        return _login_page(request, "Wrong password.", 403)
+        return _login_page(request, _t(request, "page.admin.login.wrong"), 403)
     auth.throttle.succeeded(client)
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(ADMIN_COOKIE, auth.issue(client), max_age=auth.max_age,
@@ -162,7 +183,7 @@ def import_form(request: Request) -> Response:
     sid = _session_id(request)
     if sid is None:
         return _login_page(request)
-    return _page(request, "admin/import.html", sid, report=None, error="")
+    return _import_page(request, sid)
 
 
 @router.post("/import", response_class=HTMLResponse)
@@ -173,31 +194,34 @@ async def import_upload(request: Request, csrf: FormText = None,
         return _login_page(request, status_code=403)
     _csrf(request).check(csrf, f"admin:{sid}")
     if not isinstance(file, ReceivedFile):
-        return _page(request, "admin/import.html", sid, report=None,
-                     error="Choose a CSV file to upload.")
+        return _import_page(request, sid, error=_t(request, "page.admin.import.no_file"))
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        return _page(request, "admin/import.html", sid, report=None,
-                     error=f"The file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB.")
+        return _import_page(request, sid, error=_t(request, "page.too_large_file.text",
+                                                    limit=MAX_UPLOAD_BYTES // 1_000_000))
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return _page(request, "admin/import.html", sid, report=None,
-                     error="The file is not UTF-8 text; save it as CSV UTF-8 and try again.")
-    report = import_csv(_app(request), data)
-    return _page(request, "admin/import.html", sid, report=report, error="")
+        return _import_page(request, sid, error=_t(request, "page.admin.import.not_utf8"))
+    return _import_page(request, sid, import_csv(_app(request), data, lang_of(request)))
 
 
-def import_csv(app: App, data: bytes) -> dict[str, Any]:
+def import_csv(app: App, data: bytes, lang: str = i18n.REFERENCE) -> dict[str, Any]:
     """Run the CLI's importer on the uploaded bytes (streamed in, no temporary file); a
-    plain report for the page. The good rows are kept, the rejected ones listed."""
+    plain report for the page, in ``lang``. The good rows are kept, the rejected ones
+    listed: a validator's refusal in ``lang``, the importer's own reasons (file shape,
+    cell limits, duplicates) as it words them."""
     report = app.subscribers.import_csv(data, skip_invalid=True)
+    summary = i18n.t(lang, "page.admin.import.summary", added=len(report.added),
+                     updated=len(report.updated), unchanged=len(report.unchanged),
+                     kept=len(report.kept_unsubscribed), rejected=len(report.rejected_lines))
     return {
-        "summary": report.summary(),
+        "summary": summary,
         "added": list(report.added), "updated": list(report.updated),
         "unchanged": list(report.unchanged),
-        "kept_unsubscribed": list(getattr(report, "kept_unsubscribed", [])),
-        "rejected": [(e.line, e.column, e.reason) for e in report.rejected],
+        "kept_unsubscribed": list(report.kept_unsubscribed),
+        "rejected": [(e.line, e.column, phrase(e.refusal, lang) if e.refusal else e.reason)
+                     for e in report.rejected],
     }
 
 
