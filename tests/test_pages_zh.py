@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ from sqlmodel import Session
 from world import World
 
 from digest_mailer import i18n
-from digest_mailer.db.models import Delivery, Subscriber
+from digest_mailer.db.models import Subscriber
 from digest_mailer.faces.web import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,12 +79,7 @@ def _journey(world: World, client: httpx.Client, language: str) -> dict[str, htt
     visit("form_expired", 403, client.post(links.preferences, data=FORM))
 
     key = world.selection(reader).groups[0][1][0].key
-    with Session(world.app.engine) as session:
-        delivery = Delivery(subscriber_id=reader.id, digest_date=date(2026, 11, 1),
-                            entry_keys=[], cutoff=world.now)
-        session.add(delivery)
-        session.commit()
-        unsent = delivery.public_id
+    unsent = world.unsent_delivery(reader)
     feedback = world.app.signer.feedback_url(reader.public_id, key, "more")
     visit("feedback", 200, client.get(feedback))
     visit("feedback_done", 200, client.post(feedback))

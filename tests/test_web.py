@@ -364,14 +364,7 @@ def test_view_page_is_the_digest_as_sent(world, client):
 
 def test_view_of_an_unsent_digest_is_refused(world, client):
     reader = world.subscribe("r@example.org", ["cs.CV"])
-    with Session(world.app.engine) as session:
-        from digest_mailer.db.models import Delivery
-
-        delivery = Delivery(subscriber_id=reader.id, digest_date=date(2026, 11, 1),
-                            entry_keys=[], cutoff=world.now)
-        session.add(delivery)
-        session.commit()
-        public_id = delivery.public_id
+    public_id = world.unsent_delivery(reader)
     response = client.get(local(links_of(world, reader, public_id).view_online))
     assert response.status_code == 404 and "not been sent" in response.text
 

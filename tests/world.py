@@ -16,7 +16,7 @@ from feedserver import FeedServer
 from sqlmodel import Session
 
 from digest_mailer.app import App
-from digest_mailer.db.models import Subscriber
+from digest_mailer.db.models import Delivery, Subscriber
 from digest_mailer.domain.select import Selection
 from digest_mailer.settings import Settings, load_settings
 
@@ -108,6 +108,16 @@ class World:
             batch = composer.load_batch(session, [subscriber], {subscriber.id or 0: day},
                                         self.now)
             return batch.select(subscriber, composer.selection)
+
+
+    def unsent_delivery(self, subscriber: Subscriber) -> str:
+        """The public id of a digest written but not mailed (its view link must refuse)."""
+        with Session(self.app.engine) as session:
+            delivery = Delivery(subscriber_id=subscriber.id or 0, digest_date=date(2026, 11, 1),
+                                entry_keys=[], cutoff=self.now)
+            session.add(delivery)
+            session.commit()
+            return delivery.public_id
 
 
 def parse(raw: bytes) -> EmailMessage:

@@ -59,21 +59,22 @@ class NotMailed(LookupError):
         self.language = language
 
 
+@dataclass
 class Composer:
     """Builds a digest's email from its Delivery row: for a send, a preview, or the browser view."""
 
-    def __init__(self, engine: Engine, briefer: Briefer, renderer: DigestRenderer,
-                 signer: LinkSigner, mail: MailConfig, selection: SelectionConfig,
-                 clock: Callable[[], datetime], models: ReaderModels | None = None) -> None:
-        self.engine = engine
-        self.briefer = briefer
-        self.renderer = renderer
-        self.signer = signer
-        self.mail = mail
-        self.selection = selection
-        self.clock = clock
-        self.models = models  # None: no reader models, today's order for everyone
-        self.sender_domain = mail.sender_domain
+    engine: Engine
+    briefer: Briefer
+    renderer: DigestRenderer
+    signer: LinkSigner
+    mail: MailConfig
+    selection: SelectionConfig
+    clock: Callable[[], datetime]
+    models: ReaderModels | None = None  # None: no reader models, today's order for everyone
+
+    @property
+    def sender_domain(self) -> str:
+        return self.mail.sender_domain
 
     def groups(self, subscriber: Subscriber, entries: Sequence[Entry],
                labels: dict[int, tuple[str, str]]) -> tuple[CategoryGroup, ...]:
