@@ -47,15 +47,19 @@ class DeliveryError(DigestError):
 
 
 class ImportRowError(DigestError):
-    """One row of a subscriber CSV is invalid. ``refusal``: the validator's error behind
-    ``reason``, when there is one, so a page can word it in its own language."""
+    """One row of a subscriber CSV is invalid; ``reason`` in English. So a page can word it
+    in its own language: ``refusal``, the validator's error behind it, or ``code`` and
+    ``params``, the ``import.<code>`` string of the language tables."""
 
     def __init__(self, line: int, column: str, reason: str,
-                 refusal: ProfileError | None = None) -> None:
+                 refusal: ProfileError | None = None, code: str = "",
+                 params: Mapping[str, object] | None = None) -> None:
         self.line = line
         self.column = column
         self.reason = reason
         self.refusal = refusal
+        self.code = code
+        self.params: Mapping[str, object] = dict(params or {})
         super().__init__(f"line {line}, column {column!r}: {reason}")
 
 

@@ -588,15 +588,19 @@ def test_admin_overview_subscribers_and_import_speak_the_admin_language(zh_admin
                          files={"file": ("s.csv", CSV_HEADER.encode() + b"\xe9\n", "text/csv")})
     assert "此文件的编码不是 UTF-8" in chinese(latin1.text)
     csv_text = (CSV_HEADER + "new@example.org,New,cs.CV,,,Europe/Berlin,7,zh\n"
-                "zone@example.org,Zone,cs.CV,,,Mars/Base,7,en\n")
+                "zone@example.org,Zone,cs.CV,,,Mars/Base,7,en\n"
+                "new@example.org,Again,cs.CV,,,Europe/Berlin,7,zh\n"
+                "nul@example.org,N\0L,cs.CV,,,UTC,7,en\n")
     report = client.post("/admin/import", data={"csrf": csrf},
                          files={"file": ("subs.csv", csv_text.encode(), "text/csv")})
     text = chinese(report.text)
-    assert "已导入：新增1位，更新0位，未变0位，保持退订0位，拒绝1行" in text
+    assert "已导入：新增1位，更新0位，未变0位，保持退订0位，拒绝3行" in text
     assert "新增：" in text and "被拒绝的行" in text
     rows = re.findall(r"<tr><td>(\d+)</td><td>(\w+)</td><td>([^<]*)</td></tr>", report.text)
+    # The validator's refusals and the importer's own reasons alike, in the admin's language.
     assert [(line, column, htmllib.unescape(reason)) for line, column, reason in rows] == [
-        ("3", "timezone", "未知的时区 'Mars/Base'（请填写 IANA 时区名，例如 Europe/Berlin）")]
+        ("3", "timezone", "未知的时区 'Mars/Base'（请填写 IANA 时区名，例如 Europe/Berlin）"),
+        ("4", "email", "与第2行重复"), ("5", "name", "第2个字符是 NUL 字符（文件已损坏？）")]
 
 
 def test_admin_pages_are_english_by_default(world, client):

@@ -94,6 +94,27 @@ TEXTS: dict[str, str] = {
     "category.genomics": "Genomics",
     # --- words a reader writes back ("|"-separated; matched case-insensitively) -------------
     "reply.unsubscribe": "unsubscribe|stop",
+    # --- why the importer refuses a line of a subscriber CSV (services/importer.py) -------
+    # Lower-case phrases, like the profile ones: the CLI report shows the English, the admin
+    # page the admin's language.
+    "import.line_too_long": "longer than {limit} characters (a cell may have at most"
+                            " {cell_limit})",
+    "import.no_header": "the file has no header line (email,name,categories,…)",
+    "import.column_twice": "this column appears twice",
+    "import.no_email_column": "the header has no 'email' column (found {found}; delimiter"
+                              " {delimiter})",
+    "import.not_csv": "not CSV: {detail}",
+    "import.extra_cells": "{cells} cells for a header of {width} columns (a delimiter inside"
+                          " an unquoted cell?)",
+    "import.library": "{detail}",  # the library parser's own words
+    "import.duplicate": "duplicate of line {first}",
+    "import.cell_too_long": "cell longer than {limit} characters ({length})",
+    "import.nul": "a NUL character at character {at} (a damaged file?)",
+    "import.utf16": "the file is UTF-16 (Excel 'Unicode Text'); save it as 'CSV UTF-8 (comma"
+                    " delimited)' and try again",
+    "import.not_utf8": "not UTF-8 text: byte 0x{byte} at byte {at} of the line (probably a"
+                       " Windows-1252/Latin-1 export); save the file as 'CSV UTF-8' and try"
+                       " again",
     # --- why the subscriber validator refuses a field (domain/subscriber.py) -----------------
     # Lower-case phrases: CSV reports and CLI lines show them as they are (in English, for
     # the operator); the preferences page makes a sentence of them in the reader's language.

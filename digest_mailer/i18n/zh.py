@@ -90,6 +90,22 @@ TEXTS: dict[str, str] = {
     "category.genomics": "基因组学",
     # --- words a reader writes back ---------------------------------------------------------
     "reply.unsubscribe": "退订|取消订阅",
+    # --- why the importer refuses a line of a subscriber CSV -------------------------------
+    "import.line_too_long": "此行超过{limit}个字符（每个单元格最多{cell_limit}个字符）",
+    "import.no_header": "文件没有表头行（email,name,categories,…）",
+    "import.column_twice": "此列出现了两次",
+    "import.no_email_column": "表头中没有“email”列（找到的是{found}；分隔符为{delimiter}）",
+    "import.not_csv": "不是有效的 CSV：{detail}",
+    "import.extra_cells": "有{cells}个单元格，但表头只有{width}列"
+                          "（未加引号的单元格中含有分隔符？）",
+    "import.library": "文献库：{detail}",
+    "import.duplicate": "与第{first}行重复",
+    "import.cell_too_long": "单元格超过{limit}个字符（共{length}个）",
+    "import.nul": "第{at}个字符是 NUL 字符（文件已损坏？）",
+    "import.utf16": "文件编码为 UTF-16（Excel 的“Unicode 文本”）；"
+                    "请另存为“CSV UTF-8（逗号分隔）”后重试",
+    "import.not_utf8": "编码不是 UTF-8：该行第{at}个字节是 0x{byte}"
+                       "（导出时可能用了 Windows-1252/Latin-1）；请另存为“CSV UTF-8”后重试",
     # --- why the subscriber validator refuses a field ----------------------------------------
     "profile.name_too_long": "名字超过{limit}个字符",
     "profile.email_missing": "没有填写邮箱地址",

@@ -11,7 +11,15 @@ import io
 import re
 from typing import BinaryIO
 
+from digest_mailer import i18n
 from digest_mailer.errors import ImportRowError
+
+
+def row_error(line: int, column: str, code: str, **params: object) -> ImportRowError:
+    """A refused line, worded in English by the ``import.<code>`` string; a page words it
+    in its own language from the code."""
+    return ImportRowError(line, column, i18n.t(i18n.REFERENCE, f"import.{code}", **params),
+                          code=code, params=params)
 
 # Far above any real cell (50 keywords of 100 characters are ~5,000), far below the csv
 # module's own 131,072 that used to end the import with a traceback.
@@ -112,19 +120,15 @@ class Lines:
 
     def _first(self, raw: bytes) -> bytes:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise ImportRowError(1, "file", "the file is UTF-16 (Excel 'Unicode Text'); "
-                                            "save it as 'CSV UTF-8 (comma delimited)' and "
-                                            "try again")
+            raise row_error(1, "file", "utf16")
         return raw.removeprefix(b"\xef\xbb\xbf")
 
     def _decode(self, raw: bytes) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise ImportRowError(self.line, "file", (
-                f"not UTF-8 text: byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the "
-                "line (probably a Windows-1252/Latin-1 export); save the file as 'CSV UTF-8' "
-                "and try again")) from None
+            raise row_error(self.line, "file", "not_utf8", byte=f"{raw[err.start]:02x}",
+                            at=err.start + 1) from None
 
 
 def open_stream(source: str | bytes | BinaryIO) -> BinaryIO:

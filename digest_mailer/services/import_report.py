@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from digest_mailer import i18n
+from digest_mailer.domain.subscriber import phrase
 from digest_mailer.errors import ImportRowError
 from digest_mailer.services.exporter import write_rows
 
@@ -78,3 +80,12 @@ class ImportReport:
                  "; ".join(e.reason for e in errors), *self.cells.get(line, [])]
                 for line, errors in sorted(grouped.items())]
         write_rows(handle, ["line", "column", "reason", *self.header], rows)
+
+
+def worded(error: ImportRowError, lang: str) -> str:
+    """Why a line was refused, in ``lang``: the validator's refusal or the importer's own."""
+    if error.refusal is not None:
+        return phrase(error.refusal, lang)
+    if error.code:
+        return i18n.t(lang, f"import.{error.code}", **error.params)
+    return error.reason

@@ -39,7 +39,13 @@ from digest_mailer.domain.subscriber import check_profile, split_items
 from digest_mailer.errors import ImportConflict, ImportRowError, LibraryError
 from digest_mailer.services.csvlines import MAX_CELL_CHARS as MAX_CELL_CHARS
 from digest_mailer.services.csvlines import MAX_RECORD_CHARS as MAX_RECORD_CHARS
-from digest_mailer.services.csvlines import Lines, RecordTooLong, count_lines, open_stream
+from digest_mailer.services.csvlines import (
+    Lines,
+    RecordTooLong,
+    count_lines,
+    open_stream,
+    row_error,
+)
 from digest_mailer.services.exporter import COLUMNS as COLUMNS
 from digest_mailer.services.exporter import restore
 from digest_mailer.services.import_report import ImportReport as ImportReport
@@ -111,8 +117,8 @@ def parse(source: str | bytes | BinaryIO, *, known_categories: Sequence[str],
 
 
 def _too_long(line: int) -> ImportRowError:
-    return ImportRowError(line, "(line)", f"longer than {MAX_RECORD_CHARS:,} characters (a "
-                                          f"cell may have at most {MAX_CELL_CHARS:,})")
+    return row_error(line, "(line)", "line_too_long", limit=f"{MAX_RECORD_CHARS:,}",
+                     cell_limit=f"{MAX_CELL_CHARS:,}")
 
 
 def _parse(lines: Lines, check: _Checker, bar: Any) -> ParsedFile:
@@ -135,22 +141,19 @@ def _parse(lines: Lines, check: _Checker, bar: Any) -> ParsedFile:
     except (RecordTooLong, csv.Error):
         return ParsedFile([], [_too_long(header_line)], fatal=True)
     if not header or not any(h.strip() for h in header):
-        return ParsedFile([], [ImportRowError(header_line, "email", "the file has no header "
-                                              "line (email,name,categories,…)")], fatal=True)
+        return ParsedFile([], [row_error(header_line, "email", "no_header")], fatal=True)
     position: dict[str, int] = {}
     for i, name in enumerate(header):
         key = name.replace("\ufeff", "").strip().lower()
         if key in position:
-            return ParsedFile([], [ImportRowError(header_line, key,
-                                                  "this column appears twice")],
-                              header, fatal=True)
+            return ParsedFile([], [row_error(header_line, key, "column_twice")], header,
+                              fatal=True)
         if key:
             position[key] = i
     if "email" not in position:
         found = ", ".join(repr(h.strip()) for h in header if h.strip())
-        return ParsedFile([], [ImportRowError(header_line, "email", (
-            f"the header has no 'email' column (found {found}; delimiter {delimiter!r})"))],
-            header, fatal=True)
+        return ParsedFile([], [row_error(header_line, "email", "no_email_column", found=found,
+                                         delimiter=repr(delimiter))], header, fatal=True)
     result = ParsedFile([], [], header)
     names = {i: key for key, i in position.items()}
     while True:
@@ -163,7 +166,7 @@ def _parse(lines: Lines, check: _Checker, bar: Any) -> ParsedFile:
             result.errors.append(_too_long(line))
             continue
         except csv.Error as err:
-            result.errors.append(ImportRowError(line, "(line)", f"not CSV: {err}"))
+            result.errors.append(row_error(line, "(line)", "not_csv", detail=str(err)))
             continue
         finally:
             if bar is not None:
@@ -203,9 +206,8 @@ class _Checker:
             return restore(cells[i].strip()) if i is not None and i < len(cells) else ""
 
         if any(c.strip() for c in cells[width:]):
-            errors.append(ImportRowError(line, "(extra cells)", (
-                f"{len(cells)} cells for a header of {width} columns (a delimiter inside an "
-                "unquoted cell?)")))
+            errors.append(row_error(line, "(extra cells)", "extra_cells", cells=len(cells),
+                                    width=width))
         profile = check_profile(
             email=cell("email"), name=cell("name"), categories=split_items(cell("categories")),
             keywords=split_items(cell("keywords")), exclusions=split_items(cell("exclusions")),
@@ -219,11 +221,11 @@ class _Checker:
             try:
                 library = library_cell(cell("library"))
             except LibraryError as err:
-                errors.append(ImportRowError(line, "library", err.reason))
+                errors.append(row_error(line, "library", "library", detail=err.reason))
         if profile.email:
             if profile.email in self.seen:
-                errors.insert(0, ImportRowError(line, "email",
-                                                f"duplicate of line {self.seen[profile.email]}"))
+                errors.insert(0, row_error(line, "email", "duplicate",
+                                           first=self.seen[profile.email]))
             else:
                 self.seen[profile.email] = line
         if errors:
@@ -239,11 +241,10 @@ def _bad_cells(line: int, cells: list[str], names: dict[int, str]) -> Iterator[I
     for i, value in enumerate(cells):
         column = names.get(i, f"column {i + 1}")
         if len(value) > MAX_CELL_CHARS:
-            yield ImportRowError(line, column, f"cell longer than {MAX_CELL_CHARS:,} "
-                                               f"characters ({len(value):,})")
+            yield row_error(line, column, "cell_too_long", limit=f"{MAX_CELL_CHARS:,}",
+                            length=f"{len(value):,}")
         elif "\0" in value:
-            yield ImportRowError(line, column, "a NUL character at character "
-                                               f"{value.index(chr(0)) + 1} (a damaged file?)")
+            yield row_error(line, column, "nul", at=value.index(chr(0)) + 1)
 
 
 # --- applying: one transaction ---------------------------------------------------------

@@ -18,13 +18,13 @@ from starlette.datastructures import UploadFile as ReceivedFile
 
 from digest_mailer import i18n
 from digest_mailer.app import App
-from digest_mailer.domain.subscriber import phrase
 from digest_mailer.faces.web.context import FormText, lang_of, speak
 from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
 from digest_mailer.faces.web.context import pages_of as _pages
 from digest_mailer.faces.web.login import ADMIN_COOKIE
 from digest_mailer.services.admin import AdminAuth
+from digest_mailer.services.import_report import worded
 from digest_mailer.services.importer import COLUMNS
 from digest_mailer.services.subscribers import STATUSES
 
@@ -209,8 +209,7 @@ async def import_upload(request: Request, csrf: FormText = None,
 def import_csv(app: App, data: bytes, lang: str = i18n.REFERENCE) -> dict[str, Any]:
     """Run the CLI's importer on the uploaded bytes (streamed in, no temporary file); a
     plain report for the page, in ``lang``. The good rows are kept, the rejected ones
-    listed: a validator's refusal in ``lang``, the importer's own reasons (file shape,
-    cell limits, duplicates) as it words them."""
+    listed with their reasons in ``lang``."""
     report = app.subscribers.import_csv(data, skip_invalid=True)
     summary = i18n.t(lang, "page.admin.import.summary", added=len(report.added),
                      updated=len(report.updated), unchanged=len(report.unchanged),
@@ -220,8 +219,7 @@ def import_csv(app: App, data: bytes, lang: str = i18n.REFERENCE) -> dict[str, A
         "added": list(report.added), "updated": list(report.updated),
         "unchanged": list(report.unchanged),
         "kept_unsubscribed": list(report.kept_unsubscribed),
-        "rejected": [(e.line, e.column, phrase(e.refusal, lang) if e.refusal else e.reason)
-                     for e in report.rejected],
+        "rejected": [(e.line, e.column, worded(e, lang)) for e in report.rejected],
     }
 
 
