@@ -5,6 +5,7 @@ loopback OpenAI-compatible server that sleeps 300 ms per call and a loopback SMT
 that accepts and discards, then runs the real pipeline once in one process and once in
 two worker processes, and prints wall time per stage, digests/second, LLM calls and
 input tokens, cache hit rate and peak RSS. It prints figures; it asserts nothing.
+With BENCH_PROFILE=/path each worker writes its cProfile stats to /path.<pid>.
 """
 
 from __future__ import annotations
@@ -210,8 +211,17 @@ def worker(settings_kw: dict, ids: list[int], batch: int, day: date, out: multip
     app = App(load_settings(env_file=None, **settings_kw))
     clock = StageClock(app)
     counts: Counter[str] = Counter()
+    profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile stats of each worker there
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     for start in range(0, len(ids), batch):
         counts.update(app.send.send(ids[start:start + batch], digest_date=day).counts)
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(f"{profile}.{os.getpid()}")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out.put((dict(counts), dict(clock.seconds), peak_rss_mb(), usage.ru_utime, usage.ru_stime))
 

@@ -143,3 +143,19 @@ def test_a_reader_who_said_nothing_has_no_model_and_keeps_the_feed_order(lg):
     assert model_row(lg, reader.id) is None
     delivery = delivery_of(lg, reader.id)
     assert all(p == {"score": None, "why": None} for p in delivery.notes["papers"].values())
+
+
+def test_a_batch_reads_its_papers_rows_from_the_window_as_it_would_vectorise_them(lg):
+    reader = lg.subscribe("llm@example.org", ["cs.LG"])
+    lg.app.library.load(reader.email, LLM_LIBRARY)
+    models = lg.app.composer.models
+    with Session(lg.app.engine, expire_on_commit=False) as session:
+        (text_id, text_model), _ = models.for_readers(session, [reader])
+        window = models.window(session, text_id, text_model)
+        entries = db.entries.seen_between(session, lg.now - timedelta(days=30), lg.now)
+    papers = [(e.key, f"{e.title}\n{e.abstract}") for e in entries]
+    papers.insert(3, ("not-stored", "A paper no window holds, about speculative decoding"))
+    rows = models.rows(text_id, text_model, papers)
+    alone = text_model.vectors([t for _, t in papers])
+    assert window.shape[0] == len(entries) and rows.shape == alone.shape
+    assert abs(rows - alone).max() < 1e-6

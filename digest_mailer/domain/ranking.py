@@ -40,6 +40,7 @@ LESS_SAMPLE_WEIGHT = 3.0  # a "less" vote is a real negative, a sampled paper on
 KEYWORD_BOOST = 8.0      # per unit of a keyword's TF-IDF weight, in window units
 CENTROID_BOUNDARY = 0.99  # a centroid model's "yes" starts at this quantile of the window
 MIN_REASON_COSINE = 0.05  # below it no seed is "close"
+SPARSE_SHARE = 0.25      # a batch whose weights are mostly zeros is scored as sparse
 
 
 def document_limits(n_documents: int) -> tuple[int, float]:
@@ -201,9 +202,11 @@ def fit_reader(signals: Signals, window: sp.csr_matrix, *, seed: int = 0,
     """
     n_features = window.shape[1]
     positives, weights = _centroid(signals, recency)
-    rng = np.random.default_rng(seed)
-    sample = window[rng.choice(window.shape[0], size=min(SVM_NEGATIVES, window.shape[0]),
-                               replace=False)] if window.shape[0] else window
+    if window.shape[0] > SVM_NEGATIVES:
+        rng = np.random.default_rng(seed)
+        sample = window[rng.choice(window.shape[0], size=SVM_NEGATIVES, replace=False)]
+    else:  # a small window is its own sample
+        sample = window
     if positives.shape[0] == 0:  # nothing said yet: every paper scores 0, listing order stands
         return ReaderModel(np.zeros(n_features, dtype=np.float32), 0.0)
 
@@ -253,11 +256,19 @@ def score_batch(models: Sequence[ReaderModel], day: sp.csr_matrix) -> np.ndarray
     """(readers × papers) scores: the day's sparse rows times every reader's weights at once."""
     if not models:
         return np.zeros((0, day.shape[0]), dtype=np.float32)
-    weights = np.empty((day.shape[1], len(models)), dtype=np.float32)
-    for j, model in enumerate(models):
-        weights[:, j] = model.weights
     bias = np.array([m.bias for m in models], dtype=np.float32)
-    return np.asarray(day @ weights).T + bias[:, None]
+    found = [np.flatnonzero(m.weights) for m in models]
+    if sum(len(f) for f in found) < SPARSE_SHARE * day.shape[1] * len(models):
+        # Mostly centroid models (keywords, a few seeds): a sparse product skips the zeros.
+        weights = sp.csc_matrix(
+            (np.concatenate([m.weights[f] for m, f in zip(models, found, strict=True)]),
+             np.concatenate(found), np.cumsum([0, *(len(f) for f in found)])),
+            shape=(day.shape[1], len(models)))
+        return np.asarray((day @ weights).toarray(), dtype=np.float32).T + bias[:, None]
+    dense = np.empty((day.shape[1], len(models)), dtype=np.float32)
+    for j, model in enumerate(models):
+        dense[:, j] = model.weights
+    return np.asarray(day @ dense).T + bias[:, None]
 
 
 @dataclass(frozen=True)

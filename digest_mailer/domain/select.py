@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Candidate(Protocol):
@@ -114,6 +114,17 @@ def _category_key(category: str) -> str:
     return category.casefold()
 
 
+@dataclass(frozen=True)
+class _Arrays:
+    """What model ranking reads of the index, as arrays (numpy, typed loosely to keep the
+    import lazy): positions per category, 1 for a cross-list, first-seen timestamps."""
+
+    by_category: dict[str, Any]
+    is_new: Any
+    seen: Any
+    none: Any
+
+
 class SelectionIndex:
     """One run's entries, indexed once by category and keyword, shared by every subscriber.
 
@@ -153,6 +164,20 @@ class SelectionIndex:
         # Each category's papers in the order that ranks them without keyword hits.
         self._feed_order = {c: sorted(positions, key=lambda p: (self._is_new[p], p))
                             for c, positions in self.by_category.items()}
+        self._as_arrays: _Arrays | None = None
+
+    def _arrays(self) -> _Arrays:
+        """The index as numpy arrays, built on the first reader with a model."""
+        if self._as_arrays is None:
+            import numpy as np
+
+            self._as_arrays = _Arrays(
+                by_category={c: np.array(p, dtype=np.int64) for c, p in self.by_category.items()},
+                is_new=np.array(self._is_new, dtype=np.int64),
+                seen=np.array([s.timestamp() if s is not None else np.inf for s in self._seen],
+                              dtype=np.float64),
+                none=np.zeros(0, dtype=np.int64))
+        return self._as_arrays
 
     def position(self, key: str) -> int:
         """Where an indexed entry stands: its row in index order (the scores' order)."""
@@ -185,9 +210,11 @@ class SelectionIndex:
         it is full, instead of ranking every candidate (the benchmark's hot path);
         otherwise every candidate is scored.
         """
-        if profile.taste or scores is not None:
-            return self._select_scored(profile, max_per_category, max_papers, since,
-                                       scores, explore)
+        if scores is not None:
+            return self._select_by_model(profile, max_per_category, max_papers, since,
+                                         scores, explore)
+        if profile.taste:
+            return self._select_scored(profile, max_per_category, max_papers, since)
         wanted = {_category_key(c): i for i, c in enumerate(profile.categories)}
         excluded: set[int] = set()
         for keyword in profile.excluded:
@@ -286,7 +313,60 @@ class SelectionIndex:
         eligible = {g: len(items) for g, items in ranked.items()}
         if scores is None:
             return _fill(ranked, order, max_per_category, max_papers, eligible)
-        # Slots are kept for exploring only when the digest cuts: else all is shown anyway.
+        # The reference for _select_by_model (the property test compares the two).
+        return self._with_exploration(ranked, order, eligible, max_per_category, max_papers,
+                                      scores, explore)
+
+    def _select_by_model(self, profile: Profile, max_per_category: int, max_papers: int,
+                         since: datetime | None, scores: Sequence[float],
+                         explore: int) -> Selection:
+        """_select_scored with the model's scores, in array operations: the send path's
+        hot loop for every reader with a model (~1,000 candidates each)."""
+        import numpy as np  # here: a reader without a model never pays for numpy
+
+        arrays = self._arrays()
+        wanted = {_category_key(c): i for i, c in enumerate(profile.categories)}
+        group_at = np.full(len(self.entries), -1, dtype=np.int64)
+        for category, i in sorted(wanted.items(), key=lambda item: -item[1]):
+            group_at[arrays.by_category.get(category, arrays.none)] = i  # the first one wins
+        hits = np.zeros(len(self.entries), dtype=np.float64)
+        for keyword in profile.keywords:
+            found = self.hits(keyword)
+            hits[list(found)] += list(found.values())
+        keep = np.ones(len(self.entries), dtype=bool)  # neither excluded nor seen before
+        for keyword in profile.excluded:
+            keep[list(self.hits(keyword))] = False
+        if since is not None:
+            keep &= arrays.seen > since.timestamp()
+        names = list(profile.categories)  # group_at's numbers name these groups
+        order = {c: wanted[_category_key(c)] for c in names}
+        extra: dict[str, int] = {}  # keyword-only groups, in order of their first paper
+        for position in np.flatnonzero((hits > 0) & (group_at < 0) & keep):
+            if self._categories[position]:
+                name = self.entries[position].categories[0]
+                if name not in extra:
+                    extra[name] = len(names)
+                    names.append(name)
+                    order[name] = len(wanted) + len(extra)
+                group_at[position] = extra[name]
+        keep &= group_at >= 0
+        positions = np.flatnonzero(keep)
+        relevance = KEYWORD_HIT_WEIGHT * hits[positions] + np.asarray(scores, np.float64)[positions]
+        ranked_at = positions[np.lexsort((positions, arrays.is_new[positions], -relevance,
+                                          group_at[positions]))]
+        ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]] = {}
+        for n, position in enumerate(ranked_at):
+            ranked.setdefault(names[group_at[position]], []).append(
+                ((n, 0, int(position)), self.entries[position]))
+        eligible = {g: len(items) for g, items in ranked.items()}
+        return self._with_exploration(ranked, {g: order[g] for g in ranked}, eligible,
+                                      max_per_category, max_papers, scores, explore)
+
+    def _with_exploration(self, ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]],
+                          order: dict[str, int], eligible: dict[str, int], max_per_category: int,
+                          max_papers: int, scores: Sequence[float], explore: int) -> Selection:
+        """Fill the digest by rank, keeping ``explore`` places for the papers the model is
+        least sure about when it cuts (else all is shown anyway); attach the scores."""
         cuts = sum(eligible.values()) > max_papers
         shown = max(max_papers - explore, 0) if explore and cuts else max_papers
         selection = _fill(ranked, order, max_per_category, shown, eligible)
@@ -301,7 +381,7 @@ class SelectionIndex:
                  order: dict[str, int], scores: Sequence[float], explore: int, room: int,
                  eligible: dict[str, int]) -> Selection:
         """Add the left-out papers nearest the model's boundary, each at its group's end."""
-        import numpy as np  # here: a reader without a model never pays for numpy
+        import numpy as np
 
         from digest_mailer.domain.ranking import uncertain
 

@@ -89,8 +89,8 @@ class SendBatch:
         text_model, models = ranking.for_readers(session, subscribers)
         if text_model is None or not models:
             return
-        self.vectors = text_model.vectors([paper_text(e.title, e.abstract)
-                                           for e in self.index.entries])
+        self.vectors = ranking.rows(*text_model, [(e.key, paper_text(e.title, e.abstract))
+                                                  for e in self.index.entries])
         ids = list(models)
         scores = score_batch([models[i] for i in ids], self.vectors)
         self.models = models

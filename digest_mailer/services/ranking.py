@@ -93,6 +93,7 @@ class ReaderModels:
         # Per process: the decoded text model and its window's rows, by text model id.
         self._text: dict[int, TextModel] = {}
         self._window: dict[int, sp.csr_matrix] = {}
+        self._window_rows: dict[int, dict[str, int]] = {}  # entry key → window row
 
     def text_model(self, session: Session) -> tuple[int, TextModel] | None:
         """The stored text model, fitted first when missing or old; None with no entries."""
@@ -133,19 +134,42 @@ class ReaderModels:
         return db.entries.count_since(session, since) >= 2 * n_entries + MIN_GROWTH
 
     def _window_texts(self, session: Session, now: datetime) -> list[str]:
+        return [text for _, text in self._window_entries(session, now)]
+
+    def _window_entries(self, session: Session, now: datetime) -> list[tuple[str, str]]:
         since = now - timedelta(days=self.config.window_days)
-        return [paper_text(t, a) for _, t, a in
+        return [(k, paper_text(t, a)) for k, t, a in
                 db.entries.texts_since(session, since, self.config.window_limit)]
 
     def window(self, session: Session, text_model_id: int, text_model: TextModel) -> sp.csr_matrix:
         """The window's rows, from which a reader's model samples its negatives."""
         if text_model_id not in self._window:
-            self._window = {text_model_id: text_model.vectors(
-                self._window_texts(session, self.clock()))}
+            keyed = self._window_entries(session, self.clock())
+            self._window = {text_model_id: text_model.vectors([t for _, t in keyed])}
+            self._window_rows = {text_model_id: {k: n for n, (k, _) in enumerate(keyed)}}
         return self._window[text_model_id]
 
+    def rows(self, text_model_id: int, text_model: TextModel,
+             papers: Sequence[tuple[str, str]]) -> sp.csr_matrix:
+        """The text rows of (key, text) papers: the window's where it holds them (a send
+        batch's papers mostly are), the rest vectorised now."""
+        import numpy as np
+        import scipy.sparse as sp
+
+        known = self._window_rows.get(text_model_id, {})
+        missing = [n for n, (key, _) in enumerate(papers) if key not in known]
+        if len(missing) == len(papers):
+            return text_model.vectors([t for _, t in papers])
+        fresh = text_model.vectors([papers[n][1] for n in missing]) if missing else None
+        window = self._window[text_model_id]
+        parts = sp.vstack([window, fresh]).tocsr() if fresh is not None else window
+        after = {n: window.shape[0] + m for m, n in enumerate(missing)}
+        at = np.array([known[key] if key in known else after[n]
+                       for n, (key, _) in enumerate(papers)], dtype=np.int64)
+        return parts[at]
+
     def for_readers(self, session: Session, subscribers: Sequence[Subscriber]
-                    ) -> tuple[TextModel | None, dict[int, ReaderModel]]:
+                    ) -> tuple[tuple[int, TextModel] | None, dict[int, ReaderModel]]:
         """The text model and each reader's model; readers who said nothing have none.
 
         Models whose signature changed are fitted and stored, and committed here: a fit
@@ -175,7 +199,7 @@ class ReaderModels:
                 models[sid] = reader_model_from(row.data)
                 continue
             try:
-                model = self._fit(session, text_model_id, text_model, signals, sid)
+                model = self._fit(session, text_model_id, text_model, signals)
             except Exception:  # one reader's model never stops the batch: today's order
                 log.exception("fitting the model of %s failed", subscriber.email)
                 continue
@@ -186,14 +210,16 @@ class ReaderModels:
         if fitted:
             session.commit()
             log.info("fitted %d reader models", fitted)
-        return text_model, models
+        return found, models
 
     def _fit(self, session: Session, text_model_id: int, text_model: TextModel,
-             signals: ReaderSignals, subscriber_id: int) -> ReaderModel:
+             signals: ReaderSignals) -> ReaderModel:
         from digest_mailer.domain.ranking import fit_reader, signals_from_texts
 
         evidence = signals_from_texts(text_model, seeds=signals.seeds, more=signals.more,
                                       less=signals.less, statement=signals.statement,
                                       keywords=signals.keywords)
         window = self.window(session, text_model_id, text_model)
-        return fit_reader(evidence, window, seed=zlib.crc32(str(subscriber_id).encode()))
+        # Seeded by the signals, not the reader: readers who said the same get the same
+        # model, so the same digest, and share its briefing.
+        return fit_reader(evidence, window, seed=zlib.crc32(signals.signature(0).encode()))
