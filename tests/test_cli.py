@@ -11,6 +11,7 @@ import csv
 import email
 import email.policy
 import html as htmllib
+import json
 import os
 import re
 import sqlite3
@@ -335,3 +336,27 @@ def test_subscribers_import_dry_run_skip_invalid_and_export(tmp_path):
     back = cli(tmp_path, "subscribers", "import", str(out), env=env)
     assert back.stdout.splitlines()[0] == (
         "imported: 0 added, 0 updated, 1 unchanged, 1 left unsubscribed, 0 rejected")
+
+
+def test_preview_json_is_one_utf8_document_whatever_the_locale(demo_dir):
+    cwd, _ = demo_dir
+    reader = "priya.natarajan@example.ac.uk"
+    done = subprocess.run([*COMMAND, "preview", reader, "--json"], cwd=cwd,
+                          env=clean_env(PYTHONIOENCODING="ascii", LC_ALL="C"),
+                          capture_output=True, timeout=TIMEOUT, check=False)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout.decode("utf-8"))
+    assert set(document) == {"email", "digest_date", "retry", "papers", "more"}
+    assert document["email"] == reader and not document["retry"]
+    # Today's digest as it was sent: its papers, in the email's order.
+    sent = [load(p) for p in (cwd / "var" / "outbox").glob("*.eml")]
+    (message,) = [m for m in sent if m["To"].addresses[0].addr_spec == reader]
+    text = str(message.get_body(("plain",)).get_content()).replace("\r\n", "\n")
+    links = re.findall(r"^ +(https://arxiv\.org/abs/\S+)$", text, flags=re.MULTILINE)
+    assert [p["link"] for p in document["papers"]] == links
+    title = "Scaling limits of the contact process on dynamic Erdős–Rényi graphs"
+    assert title in [p["title"] for p in document["papers"]]
+    assert title.encode() in done.stdout  # UTF-8 as it is, not \\u escapes
+
+    refused = cli(cwd, "send", "--json", expect=2)
+    assert "send --json needs --dry-run" in refused.stderr

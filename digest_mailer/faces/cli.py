@@ -82,10 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--dry-run", action="store_true", help="select only; write and send nothing")
     send.add_argument("--subscriber", metavar="EMAIL", help="only this subscriber")
     send.add_argument("--date", type=_date, help="send this date's digest (ignores send hours)")
+    send.add_argument("--json", action="store_true",
+                      help="with --dry-run: print each digest's papers as one JSON document")
 
-    preview = commands.add_parser("preview", help="render a subscriber's digest to HTML")
+    preview = commands.add_parser("preview", help="render a subscriber's digest to HTML, "
+                                                  "or print it as JSON")
     preview.add_argument("email")
-    preview.add_argument("--out", type=Path, required=True, metavar="FILE.html")
+    shown = preview.add_mutually_exclusive_group(required=True)
+    shown.add_argument("--out", type=Path, metavar="FILE.html")
+    shown.add_argument("--json", action="store_true",
+                       help="print the papers in reading order with score and reason")
     preview.add_argument("--date", type=_date)
 
     commands.add_parser("runs", help="recent runs with their counts")
@@ -102,7 +108,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "send" and args.json and not args.dry_run:
+        parser.error("send --json needs --dry-run")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from digest_mailer.settings import load_settings  # after --help, which needs none of it

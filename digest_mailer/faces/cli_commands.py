@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 
 from digest_mailer.app import App
 from digest_mailer.faces.cli_library import subscribers_library
 from digest_mailer.faces.demo import run_demo
+from digest_mailer.services.listing import DigestListing
 from digest_mailer.services.report import Report
 
 
@@ -31,6 +33,14 @@ def demo(args: argparse.Namespace, app: App) -> int:
     return 1 if result.send.counts["failed"] else 0
 
 
+def print_json(document: object) -> None:
+    """One JSON document on stdout, UTF-8 whatever the locale says."""
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()
+
+
 def send(args: argparse.Namespace, app: App) -> int:
     ids = None
     if args.subscriber is not None:
@@ -38,13 +48,21 @@ def send(args: argparse.Namespace, app: App) -> int:
         if subscriber is None:
             raise SystemExit(f"no subscriber {args.subscriber}")
         ids = [subscriber.id or 0]
-    report = app.send.send(ids, digest_date=args.date, dry_run=args.dry_run)
-    _print_report(report)
+    listings: list[DigestListing] | None = [] if args.json else None
+    report = app.send.send(ids, digest_date=args.date, dry_run=args.dry_run, listings=listings)
+    if listings is None:
+        _print_report(report)
+    else:
+        print_json({"counts": dict(sorted(report.counts.items())), "errors": report.errors,
+                    "digests": [listing.as_json() for listing in listings]})
     return 1 if report.counts["failed"] else 0
 
 
 def preview(args: argparse.Namespace, app: App) -> int:
     try:
+        if args.json:
+            print_json(app.composer.listing(args.email.strip().lower(), args.date).as_json())
+            return 0
         rendered = app.composer.preview(args.email.strip().lower(), args.date)
     except LookupError as err:
         print(err.args[0], file=sys.stderr)

@@ -24,6 +24,7 @@ from digest_mailer.mail.links import LinkSigner
 from digest_mailer.mail.message import build_message, make_message_id
 from digest_mailer.mail.render import DigestRenderer
 from digest_mailer.services.batch import SelectionConfig, SendBatch
+from digest_mailer.services.listing import DigestListing, listing_of
 from digest_mailer.services.ranking import ReaderModels
 
 
@@ -126,18 +127,32 @@ class Composer:
                         entry_keys=selection.keys, cutoff=now,
                         notes=batch.notes(subscriber, selection))
 
+    def _todays(self, session: Session, email: str,
+                digest_date: date | None) -> tuple[Subscriber, Delivery]:
+        """The subscriber and their digest of the day: the stored one, else a draft."""
+        now = self.clock()
+        subscriber = db.subscribers.by_email(session, email)
+        if subscriber is None or subscriber.id is None:
+            raise LookupError(f"no subscriber {email}")
+        day = digest_date or now.date()
+        delivery = db.deliveries.of_day(session, subscriber.id, day)
+        if delivery is None:
+            delivery = self.draft(session, subscriber, day, now)
+        return subscriber, delivery
+
     def preview(self, email: str, digest_date: date | None = None) -> RenderedDigest:
         """Render what the subscriber would get now, writing nothing."""
-        now = self.clock()
         with Session(self.engine) as session:
-            subscriber = db.subscribers.by_email(session, email)
-            if subscriber is None or subscriber.id is None:
-                raise LookupError(f"no subscriber {email}")
-            day = digest_date or now.date()
-            delivery = db.deliveries.of_day(session, subscriber.id, day)
-            if delivery is None:
-                delivery = self.draft(session, subscriber, day, now)
+            subscriber, delivery = self._todays(session, email, digest_date)
             return self.compose(session, subscriber, delivery).rendered
+
+    def listing(self, email: str, digest_date: date | None = None) -> DigestListing:
+        """What the subscriber would get now as data (papers in reading order with score
+        and reason, what was cut), writing no Delivery; LookupError for no such reader."""
+        with Session(self.engine) as session:
+            subscriber, delivery = self._todays(session, email, digest_date)
+            entries = db.entries.by_keys(session, delivery.entry_keys)
+            return listing_of(subscriber, delivery, entries)
 
     def view(self, delivery_public_id: str) -> str:
         """The HTML of a digest as it was sent. LookupError for an unknown one,

@@ -28,6 +28,7 @@ from digest_mailer.mail.transport import BatchConnection, Pacer, Transport
 from digest_mailer.services.batch import SelectionConfig, SendBatch
 from digest_mailer.services.briefs import BriefingPass, Job
 from digest_mailer.services.compose import Composer
+from digest_mailer.services.listing import DigestListing, listing_of
 from digest_mailer.services.report import Report
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,13 @@ class SendService:
     # --- select → brief → render → deliver ------------------------------------------------
 
     def send(self, subscriber_ids: Iterable[int] | None = None, *,
-             digest_date: date | None = None, dry_run: bool = False) -> Report:
+             digest_date: date | None = None, dry_run: bool = False,
+             listings: list[DigestListing] | None = None) -> Report:
         """Send each due digest once. ``digest_date`` forces that date (CLI ``--date``).
+
+        ``dry_run``: choose only, write no Delivery and no Run (reader models fitted on the
+        way are kept: they are a cache of the reader's signals); ``listings`` then receives
+        each due digest as data (``send --dry-run --json``).
 
         Choose every digest's papers and write their Delivery rows, claimed, in one
         statement; ask for the briefings, distinct selections at once; then render and
@@ -119,7 +125,7 @@ class SendService:
                 report.counts["not_due"] += len(subscribers) - len(due)
             batch = self.composer.load_batch(session, due,
                                              {k: v for k, v in days.items() if v}, now)
-            jobs = self._prepare(session, batch, due, days, report, dry_run)
+            jobs = self._prepare(session, batch, due, days, report, dry_run, listings)
             for job in self.briefs.briefed(jobs, report):
                 self._deliver(session, job, mail, report)
             if mail.retries:
@@ -135,8 +141,10 @@ class SendService:
         return report
 
     def _prepare(self, session: Session, batch: SendBatch, due: Sequence[Subscriber],
-                 days: dict[int, date | None], report: Report, dry_run: bool) -> list[Job]:
-        """Find or write each due Delivery and claim it: the digests this worker sends."""
+                 days: dict[int, date | None], report: Report, dry_run: bool,
+                 listings: list[DigestListing] | None = None) -> list[Job]:
+        """Find or write each due Delivery and claim it: the digests this worker sends.
+        A dry run only counts them, and lists them in ``listings`` when given."""
         fresh: list[tuple[Subscriber, Delivery]] = []
         retries: list[tuple[Subscriber, Delivery]] = []
         for subscriber in due:
@@ -149,6 +157,10 @@ class SendService:
                     report.counts["already_done"] += 1
                 elif dry_run:
                     report.counts["would_retry"] += 1
+                    if listings is not None:
+                        entries = (batch.entries(delivery.entry_keys)
+                                   or db.entries.by_keys(session, delivery.entry_keys))
+                        listings.append(listing_of(subscriber, delivery, entries, retry=True))
                 else:
                     retries.append((subscriber, delivery))
                 continue
@@ -161,6 +173,12 @@ class SendService:
             if dry_run:
                 report.counts["would_send" if len(selection) else "would_skip_empty"] += 1
                 log.info("%s: %d papers", subscriber.email, len(selection))
+                if listings is not None:
+                    draft = Delivery(subscriber_id=subscriber.id, digest_date=day,
+                                     entry_keys=selection.keys,
+                                     notes=batch.notes(subscriber, selection))
+                    listings.append(listing_of(subscriber, draft,
+                                               batch.entries(selection.keys) or []))
                 continue
             empty = not len(selection) and not self.config.send_empty
             fresh.append((subscriber, Delivery(
