@@ -23,7 +23,7 @@ Rules, in order:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -351,33 +351,52 @@ class SelectionIndex:
                 group_at[position] = extra[name]
         keep &= group_at >= 0
         positions = np.flatnonzero(keep)
-        relevance = KEYWORD_HIT_WEIGHT * hits[positions] + np.asarray(scores, np.float64)[positions]
+        score_of = np.asarray(scores, np.float64)
+        relevance = KEYWORD_HIT_WEIGHT * hits[positions] + score_of[positions]
         ranked_at = positions[np.lexsort((positions, arrays.is_new[positions], -relevance,
                                           group_at[positions]))]
+        groups = group_at[ranked_at]
         ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]] = {}
-        for n, position in enumerate(ranked_at):
-            ranked.setdefault(names[group_at[position]], []).append(
-                ((n, 0, int(position)), self.entries[position]))
-        eligible = {g: len(items) for g, items in ranked.items()}
+        eligible: dict[str, int] = {}
+        starts = list(np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])) if len(groups) else []
+        for start, end in zip(starts, [*starts[1:], len(groups)][:len(starts)], strict=True):
+            name = names[groups[start]]
+            eligible[name] = int(end - start)
+            # _fill takes no more than this from a group: the rest is only counted.
+            top = ranked_at[start:min(end, start + max_per_category)]
+            ranked[name] = [((n, 0, int(p)), self.entries[p]) for n, p in enumerate(top)]
+
+        def leftover(chosen: set[str]) -> list[tuple[int, str, Candidate]]:
+            taken = np.array([self._position[k] for k in chosen], dtype=np.int64)
+            left = np.setdiff1d(positions, taken)  # sorted: position order
+            return [(int(p), names[group_at[p]], self.entries[p]) for p in left]
+
         return self._with_exploration(ranked, {g: order[g] for g in ranked}, eligible,
-                                      max_per_category, max_papers, scores, explore)
+                                      max_per_category, max_papers, scores, explore, leftover)
 
     def _with_exploration(self, ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]],
                           order: dict[str, int], eligible: dict[str, int], max_per_category: int,
-                          max_papers: int, scores: Sequence[float], explore: int) -> Selection:
+                          max_papers: int, scores: Sequence[float], explore: int,
+                          leftover: Callable[[set[str]], list[tuple[int, str, Candidate]]] | None
+                          = None) -> Selection:
         """Fill the digest by rank, keeping ``explore`` places for the papers the model is
-        least sure about when it cuts (else all is shown anyway); attach the scores."""
+        least sure about when it cuts (else all is shown anyway); attach the scores.
+        ``leftover``: the eligible papers outside a set of keys, in index order, as
+        (position, group, paper); by default every paper of ``ranked``."""
         cuts = sum(eligible.values()) > max_papers
         shown = max(max_papers - explore, 0) if explore and cuts else max_papers
         selection = _fill(ranked, order, max_per_category, shown, eligible)
         if explore:
-            selection = self._explore(selection, ranked, order, scores, explore,
-                                      max_papers - len(selection), eligible)
+            if leftover is None:
+                def leftover(chosen: set[str]) -> list[tuple[int, str, Candidate]]:
+                    return sorted((rank[2], group, c) for group, items in ranked.items()
+                                  for rank, c in items if c.key not in chosen)
+            selection = self._explore(selection, leftover(set(selection.keys)), order, scores,
+                                      explore, max_papers - len(selection), eligible)
         return replace(selection, scores=tuple(
             (key, round(float(scores[self._position[key]]), 3)) for key in selection.keys))
 
-    def _explore(self, selection: Selection,
-                 ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]],
+    def _explore(self, selection: Selection, left: list[tuple[int, str, Candidate]],
                  order: dict[str, int], scores: Sequence[float], explore: int, room: int,
                  eligible: dict[str, int]) -> Selection:
         """Add the left-out papers nearest the model's boundary, each at its group's end."""
@@ -385,9 +404,6 @@ class SelectionIndex:
 
         from digest_mailer.domain.ranking import uncertain
 
-        chosen = set(selection.keys)
-        left = sorted((rank[2], group, c) for group, items in ranked.items()
-                      for rank, c in items if c.key not in chosen)
         at = uncertain(np.array([scores[p] for p, _, _ in left], dtype=np.float64),
                        k=min(explore, room))
         if not at:
