@@ -178,7 +178,10 @@ def print_prior(prior: float, results: dict[str, list[tuple[Ranker, Scores, floa
         boosted = next(s for r, s, _ in rows if isinstance(r, PriorRanker))[0]
         changes[set_name] = boosted - plain
         print(f"{set_name:<10} {plain:>7.3f} {boosted:>8.3f} {boosted - plain:>+8.3f}")
-    default = (changes.get("authors", 0) > 0 and changes.get("curated", 0) >= 0)
+    if len(changes) < 2:
+        print("helps authors without hurting curated: needs both reader sets")
+        return
+    default = changes["authors"] > 0 and changes["curated"] >= 0
     print(f"helps authors without hurting curated on the test days: "
           f"{'yes' if default else 'no'}")
 

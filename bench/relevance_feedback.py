@@ -87,12 +87,15 @@ def print_feedback(set_name: str, runs: list[Run], record: Record, baselines: Se
           f"{np.mean([r.more for r in runs]):.1f} more, {np.mean([r.less for r in runs]):.1f} "
           f"less)")
     print(f"{'day':>5} {'days voted':>11} {'nDCG@10':>8} {'seeds only':>10} "
-          f"{best + ' (best baseline)':>28} {'ratio':>6}")
-    print("-" * 74)
+          f"{best + ' (best baseline)':>32} {'ratio':>6}")
+    print("-" * 78)
     for k in range(DAYS + 1):
         label = f"{k + 1:>5}" + ("*" if k == DAYS else " ")
         print(f"{label:<6}{k:>11} {voted[k]:>8.3f} {seeds_only[k]:>10.3f} "
-              f"{base[k]:>28.3f} {voted[k] / base[k]:>5.2f}x")
+              f"{base[k]:>32.3f} {voted[k] / base[k]:>5.2f}x")
+    late = slice(DAYS - 4, DAYS + 1)  # one day is noisy: the last five days together too
+    print(f"days {DAYS - 3}-{DAYS + 1} together: {voted[late].mean():.3f} vs "
+          f"{base[late].mean():.3f}, {voted[late].mean() / base[late].mean():.2f} x")
     ratio = voted[DAYS] / base[DAYS]
     verdict = "met" if ratio >= TARGET else "NOT met"
     print(f"* after {DAYS} days of votes: {ratio:.2f} x {best} on the same reader-days "
