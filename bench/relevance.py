@@ -1,7 +1,7 @@
 """Relevance bench: how well each ranker puts a reader's papers at the top of a day.
 
 Usage: `python bench/relevance.py [--readers curated|authors|all] [--authors-sample N]
-[--seed S] [--batch N]`.
+[--feedback-sample N] [--scale-readers N] [--seed S]`.
 
 Follows ../shared/relevance/README.md's protocol: for every reader and every test day
 (on or after 2026-01-01) holding one of the reader's relevant papers, rank the whole day

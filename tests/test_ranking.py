@@ -208,7 +208,7 @@ def test_the_category_prior_adds_the_seeds_category_shares(world) -> None:
     reader = next(r for r in readers if r.name == "LMD0311/Awesome-World-Model")
     seed_categories = [corpus.papers[corpus.row[s]].categories for s in reversed(reader.seeds)]
     plain = model_of(world, reader)
-    assert plain.categories == ()  # off unless asked for
+    assert plain.categories == ()  # no seed categories given: no prior
     from digest_mailer.domain.ranking import fit_reader, signals_from_texts
 
     _, text_model, window, *_ = world
