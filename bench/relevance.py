@@ -1,18 +1,21 @@
 """Relevance bench: how well each ranker puts a reader's papers at the top of a day.
 
 Usage: `python bench/relevance.py [--readers curated|authors|all] [--authors-sample N]
-[--seed S] [--batch N]`.
+[--feedback-sample N] [--scale-readers N] [--seed S]`.
 
 Follows ../shared/relevance/README.md's protocol: for every reader and every test day
 (on or after 2026-01-01) holding one of the reader's relevant papers, rank the whole day
 from the reader's seeds and training-period statistics only, score nDCG@10 (gain 2^g − 1),
 recall@20 and MRR, average over the reader's days and then over readers. In one run it
-recomputes the README's baselines (random, listing, tfidf-mean, svm), measures
-digest-mailer's ranking today (categories and keywords, ``domain/select.py``) and its
-reader model from seeds alone (``domain/ranking.py``, content only) with its fit and
-scoring times, prints the README's published figures beside them and checks issue 10's
-targets. Data is read in
-place; TF-IDF matrices are cached under $TMPDIR. It prints figures; it asserts nothing.
+recomputes the README's baselines (random, listing, tfidf-mean, svm) and
+zotero-arxiv-daily's weighted similarity, measures digest-mailer's ranking today
+(categories and keywords, ``domain/select.py``) and its reader model from seeds alone
+(``domain/ranking.py``, content only), with and without the seeds' category prior (tuned on
+the training period, ``relevance_prior.py``), prints the README's published figures beside
+them and checks issue 10's targets; then the feedback simulation
+(``relevance_feedback.py``), the fit time per reader and the scoring time and memory at
+100,000 readers (``relevance_scale.py``). Data is read in place; TF-IDF matrices are
+cached under $TMPDIR. It prints figures; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -37,15 +40,20 @@ from relevance_data import (
     load_corpus,
     load_readers,
 )
+from relevance_feedback import DAYS, Record, print_feedback, simulate
 from relevance_metrics import day_scores, macro
-from relevance_model import ModelRanker, scoring_ms_per_digest
+from relevance_model import ModelRanker, PriorRanker
+from relevance_prior import choose, print_tuning, tune
 from relevance_rankers import Ranker, baselines
+from relevance_scale import measure, peak_rss_mb, print_scale
 from relevance_today import TodayRanker, profile_of
 
 Scores = tuple[float, ...]
 # Issue 10: author readers, content only, >= 1.15 x the best baseline's nDCG@10 from seeds;
 # curated readers no worse than the best baseline.
 AUTHOR_TARGET, CURATED_TARGET = 1.15, 1.0
+OURS = (TodayRanker, ModelRanker, PriorRanker)
+SAMPLE = 300  # author readers for the prior's tuning, the feedback simulation, the timing
 
 
 class Days:
@@ -71,8 +79,14 @@ class Days:
         return found
 
 
-def evaluate(ranker: Ranker, readers: Sequence[Reader], days: Days) -> tuple[Scores, float]:
-    """Macro (nDCG@10, recall@20, MRR) and the wall time to rank and score every reader."""
+def label(ranker: Ranker) -> str:
+    return f"{ranker.name} ({ranker.text})"
+
+
+def evaluate(ranker: Ranker, readers: Sequence[Reader], days: Days,
+             record: Record | None = None) -> tuple[Scores, float]:
+    """Macro (nDCG@10, recall@20, MRR) and the wall time to rank and score every reader;
+    each reader-day's scores go into ``record`` too, by (ranker label, reader, day)."""
     started = time.perf_counter()
     per_reader = []
     for reader in readers:
@@ -84,6 +98,8 @@ def evaluate(ranker: Ranker, readers: Sequence[Reader], days: Days) -> tuple[Sco
             for position, grade in relevant:
                 grades[position] = grade
             scores.append(day_scores(grades[order(day, rows)].tolist()))
+            if record is not None:
+                record[(label(ranker), reader.name, day)] = scores[-1]
         per_reader.append(scores)
     return macro(per_reader), time.perf_counter() - started
 
@@ -115,11 +131,11 @@ def seconds(value: float) -> str:
 def print_table(title: str, rows: list[tuple[Ranker, Scores, float]],
                 published: dict[tuple[str, str, str], tuple[str, ...]], set_name: str) -> None:
     print(f"\n{title}")
-    head = f"{'method':<20} {'text':<8} {'nDCG@10':>7} {'rec@20':>7} {'MRR':>6} {'time':>7}"
+    head = f"{'method':<24} {'text':<8} {'nDCG@10':>7} {'rec@20':>7} {'MRR':>6} {'time':>7}"
     print(f"{head}  | published: {'nDCG@10':>7} {'rec@20':>7} {'MRR':>6} {'time':>6}")
     print("-" * (len(head) + 43))
     for ranker, (ndcg, recall, mrr), took in rows:
-        line = (f"{ranker.name:<20} {ranker.text:<8} {ndcg:>7.3f} {recall:>7.3f} {mrr:>6.3f} "
+        line = (f"{ranker.name:<24} {ranker.text:<8} {ndcg:>7.3f} {recall:>7.3f} {mrr:>6.3f} "
                 f"{seconds(took):>7}")
         known = published.get((set_name, ranker.name, ranker.text))
         tail = " ".join(f"{v:>{w}}" for v, w in zip(known, (7, 7, 6, 6), strict=True)) \
@@ -129,9 +145,8 @@ def print_table(title: str, rows: list[tuple[Ranker, Scores, float]],
 
 def print_targets(set_name: str, rows: list[tuple[Ranker, Scores, float]]) -> None:
     """Issue 10's target for this reader set, against the best content baseline of this run."""
-    ours = (TodayRanker, ModelRanker)
     content = [(r, s) for r, s, _ in rows
-               if not isinstance(r, ours) and r.text in ("–", "content")]
+               if not isinstance(r, OURS) and r.text in ("–", "content")]
     best, best_scores = max(content, key=lambda item: item[1][0])
     factor = AUTHOR_TARGET if set_name == "authors" else CURATED_TARGET
     wanted = factor * best_scores[0]
@@ -140,27 +155,35 @@ def print_targets(set_name: str, rows: list[tuple[Ranker, Scores, float]]) -> No
     print(f"target ({what}): nDCG@10 >= {wanted:.3f} ({factor:g} x {best.name} "
           f"{best.text} {best_scores[0]:.3f})")
     for ranker, scores, _ in rows:
-        if isinstance(ranker, ours):
+        if isinstance(ranker, OURS):
             verdict = "met" if scores[0] >= wanted else "NOT met"
             print(f"  {ranker.name} {scores[0]:.3f} "
                   f"({scores[0] / best_scores[0]:.2f} x): {verdict}")
 
 
-def print_timing(corpus: Corpus, model: ModelRanker, readers: int, seed: int) -> None:
-    """The model's fit per reader, and its scoring per digest amortised over a batch."""
+def print_fits(model: ModelRanker) -> None:
     fits = np.array(model.fit_seconds) * 1000
     print(f"\ndigest-mailer model, fit per reader from seeds (LinearSVC + centroid, "
           f"{len(fits):,} fits): median {np.median(fits):.0f} ms, mean {fits.mean():.0f} ms, "
           f"max {fits.max():.0f} ms")
-    sizes = [len(rows) for _, rows in corpus.test_days]
-    models = [model.model(r) for r in load_readers(corpus.root, "curated")]
-    for label, day in (("median", int(np.argsort(sizes)[len(sizes) // 2])),
-                       ("largest", int(np.argmax(sizes)))):
-        matrix = model.day_matrices[day]
-        ms = scoring_ms_per_digest(models, matrix, readers, seed)
-        print(f"scoring {readers:,} reader models x the {label} test day "
-              f"({matrix.shape[0]} papers, {matrix.shape[1]:,} features) in one product: "
-              f"{ms:.3f} ms per digest")
+
+
+def print_prior(prior: float, results: dict[str, list[tuple[Ranker, Scores, float]]]) -> None:
+    """The category prior on the test days against the plain model, per reader set."""
+    print(f"\ncategory prior {prior:g} (tuned on training days) on the test days:")
+    print(f"{'readers':<10} {'model':>7} {'+ prior':>8} {'change':>8}")
+    changes = {}
+    for set_name, rows in results.items():
+        plain = next(s for r, s, _ in rows if type(r) is ModelRanker)[0]
+        boosted = next(s for r, s, _ in rows if isinstance(r, PriorRanker))[0]
+        changes[set_name] = boosted - plain
+        print(f"{set_name:<10} {plain:>7.3f} {boosted:>8.3f} {boosted - plain:>+8.3f}")
+    if len(changes) < 2:
+        print("helps authors without hurting curated: needs both reader sets")
+        return
+    default = changes["authors"] > 0 and changes["curated"] >= 0
+    print(f"helps authors without hurting curated on the test days: "
+          f"{'yes' if default else 'no'}")
 
 
 def print_profiles(corpus: Corpus, readers: Sequence[Reader]) -> None:
@@ -174,18 +197,40 @@ def print_profiles(corpus: Corpus, readers: Sequence[Reader]) -> None:
 
 def run_set(set_name: str, readers: list[Reader], corpus: Corpus, days: Days,
             rankers: list[Ranker], published: dict[tuple[str, str, str], tuple[str, ...]],
-            note: str) -> None:
+            note: str, record: Record) -> list[tuple[Ranker, Scores, float]]:
     reader_days = sum(len(days.relevant_by_day(r)) for r in readers)
     rows = []
     for ranker in rankers:
-        print(f"  {set_name}: {ranker.name} ({ranker.text}) …", file=sys.stderr, flush=True)
-        scores, took = evaluate(ranker, readers, days)
+        print(f"  {set_name}: {label(ranker)} …", file=sys.stderr, flush=True)
+        scores, took = evaluate(ranker, readers, days, record)
         rows.append((ranker, scores, took))
     print_table(f"{set_name} ({len(readers):,} readers, {reader_days:,} reader-days){note}",
                 rows, published, set_name)
     print_targets(set_name, rows)
     if set_name == "curated":
         print_profiles(corpus, readers)
+    return rows
+
+
+def run_feedback(set_name: str, readers: list[Reader], days: Days, model: ModelRanker,
+                 rankers: list[Ranker], record: Record, note: str) -> None:
+    print(f"  {set_name}: feedback simulation …", file=sys.stderr, flush=True)
+    runs = []
+    for reader in readers:
+        relevant = days.relevant_by_day(reader)
+        if len(relevant) > DAYS:
+            runs.append(simulate(model, reader, relevant, days.test_days))
+    content = [label(r) for r in rankers
+               if not isinstance(r, OURS) and r.text == "content"]
+    print_feedback(set_name, runs, record, content, label(model), note)
+
+
+def sample(readers: list[Reader], n: int, seed: int) -> list[Reader]:
+    """A seeded sample of ``n`` readers, in their file order (all of them if n is 0)."""
+    if not 0 < n < len(readers):
+        return readers
+    chosen = set(random.Random(seed).sample(range(len(readers)), n))
+    return [r for i, r in enumerate(readers) if i in chosen]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -194,8 +239,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--authors-sample", type=int, default=0,
                         help="rank a seeded sample of this many author readers (0: all 3,000)")
     parser.add_argument("--seed", type=int, default=20260101)
-    parser.add_argument("--batch", type=int, default=1_000,
-                        help="synthetic reader models scored in one product for the timing")
+    parser.add_argument("--feedback-sample", type=int, default=SAMPLE,
+                        help="author readers the feedback simulation samples from the ranked "
+                             "ones (0: all of them)")
+    parser.add_argument("--scale-readers", type=int, default=100_000,
+                        help="reader models scored for the timing")
     parser.add_argument("--data", type=Path, default=DEFAULT_ROOT)
     args = parser.parse_args(argv)
 
@@ -217,20 +265,43 @@ def main(argv: Sequence[str] | None = None) -> None:
               f"{len(corpus.train_rows):,} training papers, {how} in {seconds(took)}")
     published = published_figures(args.data)
     today = TodayRanker(corpus)
-    # The model reads content only: author names would game the author proxy.
-    model = ModelRanker(corpus, matrices["content"], "content")
+    # The model reads content only: author names would game the author proxy. Its fits are
+    # kept for the category prior, the feedback simulation and the timing.
+    model = ModelRanker(corpus, matrices["content"], "content", keep=True)
+    all_sets = {name: load_readers(args.data, name) for name in ("curated", "authors")}
+    print("  tuning the category prior on training days …", file=sys.stderr, flush=True)
+    tuned = tune(corpus, model, {"curated": all_sets["curated"],
+                                 "authors": sample(all_sets["authors"], SAMPLE, args.seed + 1)})
+    prior = choose(tuned)
+    print_tuning(tuned, prior, f"; author readers: a seeded {SAMPLE} (seed {args.seed + 1})")
+    record: Record = {}
+    results = {}
     for set_name in sets:
-        readers = load_readers(args.data, set_name)
-        note = ""
+        readers, note = all_sets[set_name], ""
         if set_name == "authors" and 0 < args.authors_sample < len(readers):
-            chosen = set(random.Random(args.seed).sample(range(len(readers)),
-                                                         args.authors_sample))
-            readers = [r for i, r in enumerate(readers) if i in chosen]
+            readers = sample(readers, args.authors_sample, args.seed)
             note = f", a seeded sample (seed {args.seed}); published figures are all 3,000"
         wanted = ("content",) if set_name == "curated" else conditions
-        rankers = [*baselines(corpus, matrices, wanted, args.seed), today, model]
-        run_set(set_name, readers, corpus, days, rankers, published, note)
-    print_timing(corpus, model, args.batch, args.seed)
+        rankers = [*baselines(corpus, matrices, wanted, args.seed), today, model,
+                   PriorRanker(model, prior)]
+        results[set_name] = run_set(set_name, readers, corpus, days, rankers, published, note,
+                                    record)
+        simulated, how = readers, ""
+        if set_name == "authors":
+            simulated = sample(readers, args.feedback_sample, args.seed + 2)
+            how = f" of a seeded {len(simulated):,} of the {len(readers):,} ranked"
+        run_feedback(set_name, simulated, days, model, rankers, record, how)
+    print_prior(prior, results)
+    print_fits(model)
+    print("  scoring at scale …", file=sys.stderr, flush=True)
+    sizes = [len(rows) for _, rows in days.test_days]
+    median = int(np.argsort(sizes)[len(sizes) // 2])
+    # The last readers fitted: author readers when they ran, else the curated ones.
+    fitted = list(model.models.values())[-SAMPLE:]
+    figures = measure(fitted, model.day_matrices[median], args.scale_readers)
+    print_scale(figures, f"the median test day ({days.test_days[median][0]}, "
+                f"{sizes[median]} papers, {matrices['content'].shape[1]:,} features)",
+                peak_rss_mb())
     print(f"\ntotal wall time {seconds(time.perf_counter() - started)}")
 
 

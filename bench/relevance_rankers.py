@@ -1,4 +1,5 @@
-"""The README's baselines: random, listing order, TF-IDF cosine to the seed mean, LinearSVC.
+"""The README's baselines: random, listing order, TF-IDF cosine to the seed mean, LinearSVC,
+and zotero-arxiv-daily's recency-weighted similarity to the library.
 
 A ranker gives, for one reader, a function from (test-day number, the day's rows) to an
 order: a permutation of the day's positions, best first. Ties keep listing order.
@@ -13,6 +14,8 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 from relevance_data import Corpus, Reader
+
+from digest_mailer.domain.ranking import recency_weights
 
 DayOrder = Callable[[int, np.ndarray], np.ndarray]
 SVM_NEGATIVES = 5_000
@@ -83,6 +86,26 @@ class MeanRanker(_VectorRanker):
         return np.asarray(self.matrix[self.seed_rows(reader)].mean(axis=0)).ravel()
 
 
+class ZoteroRanker(_VectorRanker):
+    """zotero-arxiv-daily's reranker (``BaseReranker.rerank``) on TF-IDF instead of its dense
+    embeddings: the library sorted newest-added first, weight 1/(1+log10(rank+1)) from rank
+    0, the weights normalised to sum 1, and a paper's score the weighted sum of its cosine
+    to every library paper (×10 there, which orders nothing). The corpus has no "date
+    added", so the seeds' listing order stands in for it (the newest listed counts as the
+    newest added). zotero-arxiv-daily embeds abstracts; this reads title + abstract, like
+    every content ranker here. Rows are L2-normalised, so cosine is a dot product and the
+    sum over the library is one weighted mean: a single vector per reader.
+    """
+
+    name = "zotero-weighted"
+
+    def weights(self, reader: Reader) -> np.ndarray:
+        rows = self.seed_rows(reader)[::-1]  # seeds are sorted by (date, id): newest last
+        decay = recency_weights(len(rows))
+        decay /= decay.sum()
+        return np.asarray(self.matrix[rows].T @ decay).ravel().astype(np.float32)
+
+
 class SvmRanker(_VectorRanker):
     """arxiv-sanity-lite: LinearSVC(C=0.1, balanced), seeds against sampled training papers."""
 
@@ -113,4 +136,5 @@ def baselines(corpus: Corpus, matrices: dict[str, sp.csr_matrix],
     for condition in conditions:
         rankers.append(MeanRanker(corpus, matrices[condition], condition))
         rankers.append(SvmRanker(corpus, matrices[condition], condition, seed))
+        rankers.append(ZoteroRanker(corpus, matrices[condition], condition))
     return rankers

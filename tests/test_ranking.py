@@ -203,6 +203,10 @@ def test_a_stored_model_scores_the_same_and_loading_it_runs_no_code(world) -> No
     assert reasons(model_again, again, texts) == reasons(model, day_vectors[0], texts)
     assert (model_again.keywords, model_again.uses_svm, model_again.positives) == (
         model.keywords, model.uses_svm, model.positives)
+    from dataclasses import replace
+
+    with_prior = replace(model, categories=(("cs.CL", 0.5), ("cs.LG", 0.25)))
+    assert reader_model_from(reader_model_bytes(with_prior)).categories == with_prior.categories
     # A tampered row holds data or is refused: no object (pickle) array, no size mismatch.
     for tampered in (b"\x80\x04pickle", forged("object", [1], b"x"),
                      forged("float32", [4], b"\0" * 8)):
@@ -228,3 +232,35 @@ def test_a_reader_with_no_signals_keeps_listing_order(world) -> None:
     model = fit_reader(Signals(nothing, nothing, nothing), window)
     assert not model.score(day_vectors[0]).any()
     assert model.anchors is None and not model.uses_svm
+
+
+def test_the_category_prior_adds_the_seeds_category_shares(world) -> None:
+    from digest_mailer.domain.ranking import category_weights, score_batch
+
+    corpus, _, _, days, day_vectors, readers = world
+    assert category_weights([("cs.CV", "cs.AI"), ("cs.CV",), ("cs.CL",), ("cs.CV",)], 2.0) == (
+        ("cs.CV", 1.5), ("cs.AI", 0.5), ("cs.CL", 0.5))
+    assert category_weights([("cs.CV",)], 0.0) == ()
+    reader = next(r for r in readers if r.name == "LMD0311/Awesome-World-Model")
+    seed_categories = [corpus.papers[corpus.row[s]].categories for s in reversed(reader.seeds)]
+    plain = model_of(world, reader)
+    assert plain.categories == ()  # no seed categories given: no prior
+    from digest_mailer.domain.ranking import fit_reader, signals_from_texts
+
+    _, text_model, window, *_ = world
+    signals = signals_from_texts(text_model, seeds=library_of(corpus, reader),
+                                 seed_categories=seed_categories)
+    boosted = fit_reader(signals, window, seed=7, category_prior=1.0)
+    assert np.allclose(boosted.weights, plain.weights, atol=1e-3)  # the same fit (liblinear)
+    top = dict(boosted.categories)
+    day = [p.categories for p in days[0]]
+    text_only = boosted.score(day_vectors[0])
+    assert np.allclose(text_only, np.asarray(day_vectors[0] @ boosted.weights).ravel()
+                       + boosted.bias, atol=1e-5)  # without the day's categories: no prior
+    expected = text_only + np.array(
+        [sum(top.get(c, 0.0) for c in set(cats)) for cats in day], dtype=np.float32)
+    assert np.allclose(boosted.score(day_vectors[0], day), expected, atol=1e-5)
+    assert not np.allclose(boosted.score(day_vectors[0], day), text_only)
+    batch = score_batch([plain, boosted], day_vectors[0], day)
+    assert np.allclose(batch[0], plain.score(day_vectors[0]), atol=1e-5)
+    assert np.allclose(batch[1], expected, atol=1e-5)

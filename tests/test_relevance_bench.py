@@ -113,3 +113,103 @@ def test_the_readme_figures_are_read_for_the_published_column() -> None:
     assert published[("authors", "listing", "–")][:3] == ("0.009", "0.041", "0.017")
     assert len(published) == 12
 
+
+
+def test_zotero_weights_the_newest_seed_most_and_finds_the_papers(few_days) -> None:
+    import numpy as np
+    from relevance import Days, evaluate
+    from relevance_data import fit_features
+    from relevance_rankers import ListingRanker, ZoteroRanker
+
+    corpus, readers = few_days
+    matrix = fit_features(corpus, "content")
+    zotero = ZoteroRanker(corpus, matrix, "content")
+    reader = max(readers, key=lambda r: len(r.seeds))
+    rows = [corpus.row[s] for s in reader.seeds]
+    w = zotero.weights(reader)
+    # zotero-arxiv-daily: rank 0 (the newest) weighs 1, rank k 1/(1+log10(k+1)), normalised.
+    decay = 1 / (1 + np.log10(np.arange(len(rows)) + 1))
+    expected = np.asarray(matrix[rows[::-1]].T @ (decay / decay.sum())).ravel()
+    assert np.allclose(w, expected, atol=1e-6)
+    plain_mean = np.asarray(matrix[rows].mean(axis=0)).ravel()
+    assert not np.allclose(w, plain_mean, atol=1e-6)  # the order matters: it is not the mean
+    days = Days(corpus)
+    ours, _ = evaluate(zotero, readers, days)
+    listing, _ = evaluate(ListingRanker(), readers, days)
+    assert ours[0] > 0.2 > listing[0]
+
+
+def test_feedback_votes_on_the_shown_papers_and_refits(few_days) -> None:
+    import numpy as np
+    from relevance import Days
+    from relevance_data import fit_features
+    from relevance_feedback import LESS_VOTES, SHOWN, simulate
+    from relevance_model import ModelRanker
+    from relevance_rankers import order_by
+
+    corpus, readers = few_days
+    days = Days(corpus)
+    model = ModelRanker(corpus, fit_features(corpus, "content"), "content", keep=True)
+    reader = max(readers, key=lambda r: len(days.relevant_by_day(r)))
+    relevant = days.relevant_by_day(reader)
+    assert len(relevant) >= 4, "the slice has no reader with four relevant days"
+    run = simulate(model, reader, relevant, days.test_days, days=3)
+    assert run.days == sorted(relevant)[:4] and len(run.scores) == 4
+    # Day 1 is the seeds-only model: the one the main evaluation kept.
+    first = days.test_days[run.days[0]][1]
+    order = order_by(model.models[reader.name].score(model.day_matrices[run.days[0]]))
+    shown_relevant = {p for p, _ in relevant[run.days[0]]} & set(order[:SHOWN].tolist())
+    assert run.less == 3 * LESS_VOTES
+    assert run.more >= len(shown_relevant) >= 1
+    assert all(0 <= s <= 1 for day in run.scores for s in day)
+    assert len(first) > SHOWN
+    # The votes really reach the refit model: "more" papers are positives now.
+    voted = model.fit(reader, model.signals(reader.seeds, np.array([first[i] for i in
+                                                                     shown_relevant])))
+    assert voted.positives == len(reader.seeds) + len(shown_relevant)
+
+
+def test_the_category_prior_is_tuned_on_training_days_only(few_days) -> None:
+    from relevance_data import fit_features
+    from relevance_model import ModelRanker, PriorRanker
+    from relevance_prior import GRID, choose, tune
+
+    corpus, readers = few_days
+    model = ModelRanker(corpus, fit_features(corpus, "content"), "content", keep=True)
+    train_dates = [d for d, _ in corpus.days if d < "2026-01-01"]
+    inner = train_dates[len(train_dates) // 2]
+    tested = {d for d, _ in corpus.test_days}
+    seen: list[str] = []
+    original = model.signals
+
+    def watching(seeds, *args):  # every library the tuning fits on
+        seen.extend(corpus.papers[corpus.row[s]].date for s in seeds)
+        return original(seeds, *args)
+
+    model.signals = watching  # type: ignore[method-assign]
+    tuned = tune(corpus, model, {"curated": readers, "authors": readers}, inner)
+    assert seen and max(seen) < inner and not tested & set(seen)
+    used, values = tuned["curated"]
+    assert used >= 1 and len(values) == len(GRID)
+    assert all(0 <= v <= 1 for v in values)
+    prior = choose(tuned)
+    assert prior in GRID[1:]
+    boosted = PriorRanker(model, prior).model(readers[0])
+    assert boosted.categories and boosted.categories[0][1] <= prior
+
+
+def test_scoring_at_scale_runs_in_its_own_process(few_days) -> None:
+    from relevance_data import fit_features
+    from relevance_model import ModelRanker
+    from relevance_scale import measure, send_batch_size
+
+    corpus, readers = few_days
+    model = ModelRanker(corpus, fit_features(corpus, "content"), "content")
+    models = [model.model(r) for r in readers[:3]]
+    figures = measure(models, model.day_matrices[0], readers=1_000, batch=300)
+    assert figures["readers"] == 1_000 and figures["models"] == 3
+    assert 0 < figures["ms_per_digest"] < 100
+    assert 50 < figures["peak_rss_mb"] < 2_000
+    assert figures["weights_bytes"] == models[0].weights.nbytes + 8
+    assert figures["papers"] == model.day_matrices[0].shape[0]
+    assert send_batch_size() == 500

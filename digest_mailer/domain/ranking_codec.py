@@ -72,7 +72,8 @@ def reader_model_bytes(model: ReaderModel) -> bytes:
     meta = {"bias": model.bias, "keywords": list(model.keywords),
             "anchor_kinds": list(model.anchor_kinds),
             "anchor_titles": list(model.anchor_titles), "uses_svm": model.uses_svm,
-            "positives": model.positives, "anchor_shape": list(anchors.shape)}
+            "positives": model.positives, "anchor_shape": list(anchors.shape),
+            "categories": [list(c) for c in model.categories]}
     return _pack(meta, weights=model.weights.astype(np.float32),
                  anchor_data=anchors.data.astype(np.float32),
                  anchor_indices=anchors.indices.astype(np.int32),
@@ -88,4 +89,5 @@ def reader_model_from(data: bytes) -> ReaderModel:
     return ReaderModel(arrays["weights"], float(meta["bias"]), tuple(meta["keywords"]),
                        anchors if shape[0] else None, tuple(meta["anchor_kinds"]),
                        tuple(meta["anchor_titles"]), bool(meta["uses_svm"]),
-                       int(meta["positives"]))
+                       int(meta["positives"]),
+                       tuple((str(c), float(b)) for c, b in meta.get("categories", ())))
