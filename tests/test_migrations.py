@@ -22,12 +22,20 @@ from test_cli import clean_env, cli
 
 from digest_mailer import db
 from digest_mailer.db import migrate
-from digest_mailer.db.models import Delivery, LibrarySeed, Run, Source, Subscriber, Vote
+from digest_mailer.db.models import (
+    ArxivLookup,
+    Delivery,
+    LibrarySeed,
+    Run,
+    Source,
+    Subscriber,
+    Vote,
+)
 from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -417,20 +425,27 @@ def test_a_0003_database_opened_by_later_create_all_code_gets_source_kind(databa
     engine.dispose()
 
 
-def test_0005_adds_an_empty_libraryseed_table_and_keeps_every_row(database_url):
-    migrate.upgrade(database_url, "0004")
+def _adds_an_empty_table(database_url: str, table: str, base: str, revision: str) -> Any:
+    """Upgrade a filled ``base`` database to ``revision``, which adds ``table``, empty; then to
+    head. The rows of 0001, to check later."""
+    migrate.upgrade(database_url, base)
     engine = engine_of(database_url)
     with engine.begin() as conn:
         rows = fill_0001(conn)
-        assert not sa.inspect(conn).has_table("libraryseed")
-
-    before, after = migrate.upgrade(database_url)
-    assert (before.revision, after) == ("0004", "0005")
-    assert differences(database_url) == []
+        assert not sa.inspect(conn).has_table(table)
+    before, after = migrate.upgrade(database_url, revision)
+    assert (before.revision, after) == (base, revision)
     with engine.connect() as conn:
         assert_rows_kept(conn, rows)
-        assert conn.execute(sa.text("SELECT count(*) FROM libraryseed")).scalar_one() == 0
+        assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
     engine.dispose()
+    migrate.upgrade(database_url)
+    assert differences(database_url) == []
+    return rows
+
+
+def test_0005_adds_an_empty_libraryseed_table_and_keeps_every_row(database_url):
+    rows = _adds_an_empty_table(database_url, "libraryseed", "0004", "0005")
 
     # Today's code writes seeds for a migrated subscriber, in order, and the foreign key holds.
     app = db.engine.make_engine(database_url, auto_migrate=True)
@@ -460,19 +475,55 @@ def test_0005_adds_an_empty_libraryseed_table_and_keeps_every_row(database_url):
     assert version(database_url) == HEAD and differences(database_url) == []
 
 
-def test_a_0004_database_opened_by_later_create_all_code_is_stamped_0005(database_url):
-    """create_all of 0005 code adds the libraryseed table to a 0004 database without
-    alembic_version: that is all 0005 does, so it is stamped 0005 as it stands."""
-    migrate.upgrade(database_url, "0004")
+def test_0006_adds_an_empty_arxivlookup_table_and_keeps_every_row(database_url):
+    rows = _adds_an_empty_table(database_url, "arxivlookup", "0005", "0006")
+
+    # Today's code records a lookup and asks again after it (one row per id).
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    asked = datetime(2026, 12, 2, 4, tzinfo=UTC)
+    with Session(app) as session:
+        db.library.record_asked(session, "1706.03762", asked, found=False, error="HTTP 503")
+        session.commit()
+        db.library.record_asked(session, "1706.03762", asked.replace(day=3), found=True,
+                                error=None)
+        session.commit()
+        assert db.library.asked_since(session, ["1706.03762", "2401.01234"],
+                                      asked.replace(day=3)) == {"1706.03762"}
+        (row,) = session.exec(select(ArxivLookup)).all()
+        assert (row.found, row.error, row.asked_at) == (True, None, asked.replace(day=3))
+    app.dispose()
+
+    command.downgrade(migrate.config(database_url), "0005")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("arxivlookup")
+        assert sa.inspect(conn).has_table("libraryseed")
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+
+@pytest.mark.parametrize(("base", "left_out", "stamped"), [
+    ("0004", ("arxivlookup",), "0005"),  # create_all of 0005 code: all but 0006's table
+    ("0005", (), "0006"),
+])
+def test_a_database_opened_by_later_create_all_code_is_stamped_as_it_stands(
+        database_url, base, left_out, stamped):
+    """create_all of later code adds the tables a revision added (0005: libraryseed, 0006:
+    arxivlookup) to a database without alembic_version: that is all those revisions do, so
+    it is stamped at the revision its tables match."""
+    migrate.upgrade(database_url, base)
     engine = engine_of(database_url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE alembic_version"))
         rows = fill_0001(conn)
-    assert migrate.current(database_url) == migrate.State(None, legacy="0004")
-    SQLModel.metadata.create_all(engine)
-    assert migrate.current(database_url) == migrate.State(None, legacy="0005")
+    assert migrate.current(database_url) == migrate.State(None, legacy=base)
+    SQLModel.metadata.create_all(engine, tables=[
+        t for t in SQLModel.metadata.sorted_tables if t.name not in left_out])
+    assert migrate.current(database_url) == migrate.State(None, legacy=stamped)
     before, after = migrate.upgrade(database_url)
-    assert (before.legacy, after) == ("0005", HEAD)
+    assert (before.legacy, after) == (stamped, HEAD)
     assert differences(database_url) == []
     with engine.connect() as conn:
         assert_rows_kept(conn, rows)

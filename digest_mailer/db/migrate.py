@@ -102,8 +102,11 @@ def _legacy_revision(conn: Connection) -> str | None:
     if "soft_bounces" not in columns:
         return "0001"
     # 0004 added source.kind: only create_all of 0004 code or later makes it.
-    # 0005 only added libraryseed, so a create_all that made it made all of 0005.
+    # 0005 only added libraryseed and 0006 only arxivlookup, so a create_all that made one
+    # made all of its revision.
     if "kind" in {c["name"] for c in db.get_columns("source")}:
+        if db.has_table("arxivlookup"):
+            return "0006"
         return "0005" if db.has_table("libraryseed") else "0004"
     # 0003 added tables and an index on the existing delivery table; create_all adds the
     # tables but not that index, so only the index tells a 0003 database.

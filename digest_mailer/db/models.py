@@ -149,6 +149,16 @@ class LibrarySeed(SQLModel, table=True):
     added_at: datetime = _when(now=True, nullable=False)
 
 
+class ArxivLookup(SQLModel, table=True):
+    """The last time an arXiv id was asked of the arXiv API, and what came of it: an id asked
+    within a day is not asked again (seeds that got their text keep it themselves)."""
+
+    arxiv_id: str = Field(primary_key=True)
+    asked_at: datetime = _when(now=True, nullable=False)
+    found: bool = False
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 class ReaderMessage(SQLModel, table=True):
     """One message read from the Reply-To mailbox, sorted once."""
 
