@@ -35,6 +35,7 @@ from digest_mailer.text import one_line
 
 router = APIRouter()
 
+
 def request_limit(request: Request, default: int) -> int:
     """The body limit of a route: the library upload's own, else ``default``."""
     path = request.scope["path"]
