@@ -21,6 +21,7 @@ from digest_mailer.db.briefings import DatabaseBriefingCache
 from digest_mailer.db.engine import make_engine
 from digest_mailer.db.models import utcnow
 from digest_mailer.errors import SettingsError
+from digest_mailer.ingest.arxiv_api import ArxivApi
 from digest_mailer.mail.links import LinkSigner, unsubscribe_mailto
 from digest_mailer.mail.render import DigestRenderer
 from digest_mailer.mail.transport import Pacer, Transport, transport_from_settings
@@ -63,7 +64,7 @@ class App:
         self.ingest = self._build_ingest()
         self.send = self._build_send()
         self.subscribers = self._build_subscribers()
-        self.library = LibraryService(self.engine)
+        self.library = self._build_library()
         self.sources = SourceService(self.engine)
         self.status = StatusService(self.engine)
         self.replies = self._build_replies()
@@ -111,6 +112,12 @@ class App:
         return IngestService(self.engine, IngestConfig(
             s.fetch_interval_minutes, s.fetch_timeout, s.fetch_max_bytes, s.user_agent,
             s.fetch_concurrency), self.clock)
+
+    def _build_library(self) -> LibraryService:
+        s = self.settings
+        arxiv = ArxivApi(s.arxiv_api_url, timeout=s.fetch_timeout,
+                         user_agent=s.user_agent) if s.arxiv_api_url else None
+        return LibraryService(self.engine, arxiv, self.clock)
 
     def _build_send(self) -> SendService:
         s = self.settings

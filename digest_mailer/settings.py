@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     fetch_concurrency: int = 8
     fetch_interval_minutes: int = 60
     user_agent: str = "digest-mailer/0.1 (research paper digest; feed reader)"
+    # e.g. http://export.arxiv.org/api/query; empty → id-only library seeds wait for the feeds
+    arxiv_api_url: str = ""
 
     # Selection
     max_per_category: int = 10
@@ -188,7 +190,7 @@ class Settings(BaseSettings):
 
     @field_validator("mail_from", "reply_to", "list_id", "base_url", "user_agent", "smtp_url",
                      "openai_base_url", "llm_model", "imap_host", "imap_user", "imap_folder",
-                     mode="before")
+                     "arxiv_api_url", mode="before")
     @classmethod
     def _one_line(cls, value: object) -> object:
         # These end up in mail or HTTP headers (or the URLs in them): a CR/LF would start a
@@ -217,7 +219,7 @@ class Settings(BaseSettings):
         check_list_id(value)
         return value
 
-    @field_validator("base_url", "openai_base_url")
+    @field_validator("base_url", "openai_base_url", "arxiv_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if value and urlsplit(value).scheme not in ("http", "https"):

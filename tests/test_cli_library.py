@@ -97,3 +97,32 @@ def test_library_file_list_append_statement_remove_and_refusals(tmp_path):
     both = cli(tmp_path, "subscribers", "library", "ada@example.org",
                str(FILES / "ids.txt"), "--list", env=env, expect=2)
     assert "give one of FILE" in both.stderr
+
+
+def test_resolve_asks_the_arxiv_api_for_id_only_seeds(tmp_path, feed_server):
+    """`subscribers library --resolve` against a loopback server in the API's Atom."""
+    from test_arxiv_api import FakeArxiv
+
+    arxiv = FakeArxiv(feed_server)
+    url = f"sqlite:///{tmp_path / 'lib.db'}"
+    env = clean_env(DIGEST_DATABASE_URL=url, DIGEST_ARXIV_API_URL=arxiv.url)
+    engine = db.engine.make_engine(url, auto_migrate=True)
+    with Session(engine) as session:
+        db.sources.add(session, "https://rss.arxiv.org/rss/cs.LG", "arXiv", "cs.LG")
+        session.commit()
+    engine.dispose()
+    cli(tmp_path, "subscribers", "add", "ada@example.org", "--categories", "cs.LG", env=env)
+    cli(tmp_path, "subscribers", "library", "ada@example.org", str(FILES / "ids.txt"), env=env)
+    done = cli(tmp_path, "subscribers", "library", "--resolve", env=env)
+    assert done.stdout.strip() == ("4 arXiv ids without a title: 0 found among stored papers, "
+                                   "2 of 4 asked found by the arXiv API")
+    assert [t for t, *_ in stored(url)][1:3] == ["Attention Is All You Need",
+                                                 "Denoising Diffusion Probabilistic Models"]
+    again = cli(tmp_path, "subscribers", "library", "--resolve", env=env)
+    assert "0 of 0 asked" in again.stdout and len(arxiv.asked) == 1  # within a day: not again
+    off = cli(tmp_path, "subscribers", "library", "--resolve",
+              env=clean_env(DIGEST_DATABASE_URL=url))
+    assert off.stdout.strip() == ("2 arXiv ids without a title: 0 found among stored papers; "
+                                  "no arXiv API is set (DIGEST_ARXIV_API_URL)")
+    assert cli(tmp_path, "subscribers", "library", "ada@example.org", "--resolve",
+               env=env, expect=2).stderr.startswith("--resolve takes no EMAIL")

@@ -208,7 +208,13 @@ PAGE_CONTEXT = {
         "languages": i18n.display_names(),
         "form": SimpleNamespace(errors={"timezone": "x"}, categories=["cs.CV"], keywords="a",
                                 exclusions="", send_hour="7", timezone="Asia/Shanghai",
-                                language="zh", max_papers="20")},
+                                language="zh", max_papers="20"),
+        "library": {"notice": "x", "error": "x", "statement_error": "x",
+                    "statement": "GNN", "limit": 5, "seeds": [
+                        SimpleNamespace(id=1, statement=True, text="GNN", ids=""),
+                        SimpleNamespace(id=2, statement=False, text="", ids="arXiv:2401.00001"),
+                        SimpleNamespace(id=3, statement=False, text="Attention",
+                                        ids="arXiv:1706.03762")]}},
     "message.html": {"title": i18n.t("zh", "page.invalid_link.title"),
                      "text": i18n.t("zh", "page.invalid_link.text")},
 }

@@ -22,12 +22,20 @@ from test_cli import clean_env, cli
 
 from digest_mailer import db
 from digest_mailer.db import migrate
-from digest_mailer.db.models import Delivery, LibrarySeed, Run, Source, Subscriber, Vote
+from digest_mailer.db.models import (
+    ArxivLookup,
+    Delivery,
+    LibrarySeed,
+    Run,
+    Source,
+    Subscriber,
+    Vote,
+)
 from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -542,4 +550,53 @@ def test_a_0005_database_opened_by_later_create_all_code_gets_delivery_notes(dat
     assert_adopted(database_url, engine, rows, "0005")
     with engine.connect() as conn:
         assert "notes" in {c["name"] for c in sa.inspect(conn).get_columns("delivery")}
+    engine.dispose()
+
+
+def test_0007_adds_an_empty_arxivlookup_table_and_keeps_every_row(database_url):
+    engine, rows = filled_at(database_url, "0006")
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("arxivlookup")
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0006", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        assert conn.execute(sa.text("SELECT count(*) FROM arxivlookup")).scalar_one() == 0
+    engine.dispose()
+
+    # Today's code records a lookup and asks again after it (one row per id).
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    asked = datetime(2026, 12, 2, 4, tzinfo=UTC)
+    with Session(app) as session:
+        db.library.record_asked(session, "1706.03762", asked, found=False, error="HTTP 503")
+        session.commit()
+        db.library.record_asked(session, "1706.03762", asked.replace(day=3), found=True,
+                                error=None)
+        session.commit()
+        assert db.library.asked_since(session, ["1706.03762", "2401.01234"],
+                                      asked.replace(day=3)) == {"1706.03762"}
+        (row,) = session.exec(select(ArxivLookup)).all()
+        assert (row.found, row.error, row.asked_at) == (True, None, asked.replace(day=3))
+    app.dispose()
+
+    command.downgrade(migrate.config(database_url), "0006")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("arxivlookup")
+        assert sa.inspect(conn).has_table("readermodel")
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+
+def test_a_0006_database_opened_by_later_create_all_code_is_stamped_0007(database_url):
+    """create_all of 0007 code adds arxivlookup to a 0006 database without alembic_version:
+    that is all 0007 does, so it is stamped 0007 as it stands."""
+    engine, rows = without_alembic_version(database_url, "0006")
+    assert migrate.current(database_url) == migrate.State(None, legacy="0006")
+    SQLModel.metadata.create_all(engine)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0007")
+    assert_adopted(database_url, engine, rows, "0007")
     engine.dispose()

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.network
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SHOTS = REPO / "artifacts" / "screenshots"
+LIBRARY = REPO / "tests" / "library"
 PASSWORD = "browser-admin-password"
 WAIT = 10
 
@@ -141,6 +142,22 @@ def test_preferences_in_a_browser_save_and_field_errors(site, browser):
     assert _fresh(site, reader).timezone == "UTC"
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", error)
     browser.save_screenshot(str(SHOTS / "preferences-error.png"))
+
+    # The library: a BibTeX file chosen in the file input, its seeds listed, one removed.
+    browser.get(url)
+    browser.find_element(By.ID, "library-file").send_keys(str(LIBRARY / "zotero.bib"))
+    browser.find_element(By.CSS_SELECTOR, "form#upload button[type=submit]").click()
+    _wait_text(browser, "Library saved: 3 papers")
+    seeds = browser.find_elements(By.CSS_SELECTOR, "#seeds li")
+    assert [s.find_element(By.CLASS_NAME, "seed-text").text for s in seeds] == [
+        "Attention Is All You Need",
+        "Denoising Diffusion Probabilistic Models for Schrödinger bridges",
+        "A note on Gröbner bases by Kollár"]
+    browser.save_screenshot(str(SHOTS / "preferences-library.png"))
+    seeds[0].find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    _wait_text(browser, "Removed from your library.")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#seeds li")) == 2
+    assert site.app.library.seeds(reader.email)[0].title.startswith("Denoising")
 
     # A phone: 390 CSS pixels wide. The page fits without sideways scrolling.
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {

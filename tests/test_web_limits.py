@@ -21,6 +21,7 @@ from world import make_settings
 from digest_mailer.app import App
 from digest_mailer.db.models import Subscriber
 from digest_mailer.faces.web.admin import MAX_UPLOAD_BYTES
+from digest_mailer.faces.web.preferences import LIBRARY_REQUEST_BYTES
 
 pytestmark = pytest.mark.network
 
@@ -111,6 +112,8 @@ def test_a_forged_link_is_refused_before_its_form_is_read(server, reader_tokens)
     forged = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
     _refused_early(server, _head(f"/p/{forged}", TOTAL), 400)
     _refused_early(server, _head(f"/u/{forged}/undo", None), 400, chunked=True)
+    _refused_early(server, _head(f"/p/{forged}/library", TOTAL), 400)
+    _refused_early(server, _head(f"/p/{forged}/statement", None), 400, chunked=True)
 
 
 def test_an_announced_size_over_the_limit_is_refused_at_once(server, reader_tokens):
@@ -143,4 +146,17 @@ def test_the_admins_own_upload_is_capped_while_it_streams(server):
     written = server.written() - before
     assert answer.status == 413 and answer.sent < EARLY, answer
     assert written < MAX_UPLOAD_BYTES + QUIET, f"the server wrote {written:,} bytes"
+    assert server.tmp_bytes() == 0
+
+
+def test_a_readers_library_upload_is_capped_and_never_reaches_the_disk(server, reader_tokens):
+    """The library route's own cap (5 MB, plus framing) holds on a chunked body; the part is
+    kept in memory, so the server writes (nearly) nothing while 5 MB arrive."""
+    path = f"/p/{reader_tokens['preferences']}/library"
+    _refused_early(server, _head(path, TOTAL), 413)
+    before = server.written()
+    answer = stream_request(server, _head(path, None), TOTAL, start=UPLOAD, chunked=True)
+    assert answer.status == 413 and answer.sent < EARLY, answer
+    assert answer.sent > LIBRARY_REQUEST_BYTES
+    assert server.written() - before < QUIET and answer.peak_tmp == 0
     assert server.tmp_bytes() == 0

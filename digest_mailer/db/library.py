@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
-from sqlmodel import Session, col, delete, func, select
+from sqlmodel import Session, col, delete, func, select, update
 
 from digest_mailer.db.engine import in_chunks
-from digest_mailer.db.models import Entry, LibrarySeed
+from digest_mailer.db.models import ArxivLookup, Entry, LibrarySeed
 from digest_mailer.domain.library import Seed
 
 
@@ -99,3 +100,49 @@ def resolve(session: Session, seeds: Sequence[Seed]) -> tuple[list[Seed], int]:
                            abstract=seed.abstract or entry.abstract))
         filled += 1
     return out, filled
+
+
+# --- id-only seeds and the arXiv API -------------------------------------------------------
+
+def id_only(session: Session) -> list[str]:
+    """The arXiv ids of every reader's library seeds known by id only (no title yet)."""
+    query = (select(LibrarySeed.arxiv_id).distinct()
+             .where(LibrarySeed.kind == "library", LibrarySeed.title == "",
+                    col(LibrarySeed.arxiv_id).is_not(None)))
+    return sorted(i for i in session.exec(query) if i)
+
+
+def stored_papers(session: Session, arxiv_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(title, abstract) of the stored entries these arXiv ids name."""
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in in_chunks(arxiv_ids):
+        for entry in session.exec(select(Entry).where(col(Entry.key).in_(chunk))):
+            if entry.title:
+                found[entry.key] = (entry.title, entry.abstract)
+    return found
+
+
+def asked_since(session: Session, arxiv_ids: Sequence[str], since: datetime) -> set[str]:
+    """The ids among ``arxiv_ids`` asked of the arXiv API at ``since`` or later."""
+    asked: set[str] = set()
+    for chunk in in_chunks(arxiv_ids):
+        asked.update(session.exec(select(ArxivLookup.arxiv_id).where(
+            col(ArxivLookup.arxiv_id).in_(chunk), col(ArxivLookup.asked_at) >= since)))
+    return asked
+
+
+def fill(session: Session, arxiv_id: str, title: str, abstract: str) -> int:
+    """Give every id-only seed of ``arxiv_id`` this title (and abstract); how many got it."""
+    waiting = (col(LibrarySeed.arxiv_id) == arxiv_id, col(LibrarySeed.title) == "")
+    session.exec(update(LibrarySeed)  # type: ignore[call-overload]
+                 .where(*waiting, col(LibrarySeed.abstract) == "").values(abstract=abstract))
+    result = session.exec(update(LibrarySeed)  # type: ignore[call-overload]
+                          .where(*waiting).values(title=title))
+    return int(result.rowcount or 0)
+
+
+def record_asked(session: Session, arxiv_id: str, when: datetime, *, found: bool,
+                 error: str | None) -> None:
+    row = session.get(ArxivLookup, arxiv_id) or ArxivLookup(arxiv_id=arxiv_id)
+    row.asked_at, row.found, row.error = when, found, error
+    session.add(row)

@@ -181,6 +181,16 @@ class ReaderModelRow(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class ArxivLookup(SQLModel, table=True):
+    """The last time an arXiv id was asked of the arXiv API, and what came of it: an id asked
+    within a day is not asked again (seeds that got their text keep it themselves)."""
+
+    arxiv_id: str = Field(primary_key=True)
+    asked_at: datetime = _when(now=True, nullable=False)
+    found: bool = False
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 class ReaderMessage(SQLModel, table=True):
     """One message read from the Reply-To mailbox, sorted once."""
 

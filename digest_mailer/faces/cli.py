@@ -71,12 +71,15 @@ def _parser() -> argparse.ArgumentParser:
 
     lib = subs.add_parser("library", help="a reader's seed papers: BibTeX, RIS, CSV, JSONL "
                                           "or a list of arXiv ids / DOIs")
-    lib.add_argument("email")
+    lib.add_argument("email", nargs="?", help="the reader (not with --resolve)")
     lib.add_argument("file", type=Path, nargs="?", help="replaces the library (see --append)")
     lib.add_argument("--append", action="store_true", help="add to the library instead")
     lib.add_argument("--list", action="store_true", help="print the reader's seeds")
     lib.add_argument("--statement", metavar="TEXT", help='"what I work on", kept as a seed')
     lib.add_argument("--remove", type=int, metavar="ID", help="drop one seed (ids: --list)")
+    lib.add_argument("--resolve", action="store_true",
+                     help="every reader's seeds known by arXiv id only: titles from stored "
+                          "papers, then from DIGEST_ARXIV_API_URL when set")
 
     send = commands.add_parser("send", help="send the digests that are due")
     send.add_argument("--dry-run", action="store_true", help="select only; write and send nothing")

@@ -11,10 +11,20 @@ from digest_mailer.errors import LibraryError
 
 def subscribers_library(args: argparse.Namespace, app: App) -> int:
     """Exit 0 with one line; 1 with one line on stderr (nothing written); 2 for bad usage."""
+    if args.resolve:
+        if args.email or args.file or args.list or args.statement or args.remove is not None:
+            print("--resolve takes no EMAIL and no other option", file=sys.stderr)
+            return 2
+        resolved = app.library.resolve_ids()
+        print(resolved.headline())
+        for error in resolved.errors[:20]:
+            print(f"  {error}", file=sys.stderr)
+        return 0
     actions = [a for a in (args.file, args.list or None, args.statement, args.remove)
                if a is not None]
-    if len(actions) != 1:
-        print("give one of FILE, --list, --statement TEXT or --remove ID", file=sys.stderr)
+    if not args.email or len(actions) != 1:
+        print("give one of FILE, --list, --statement TEXT or --remove ID after EMAIL, "
+              "or --resolve alone", file=sys.stderr)
         return 2
     try:
         if args.file is not None:

@@ -40,6 +40,8 @@ def tick() -> int:
     """Refresh the feeds that are due, then queue the digests that are due, in batches."""
     services = app()
     services.ingest.refresh()
+    # After the feeds: a seed whose paper just arrived is filled from it, not asked of arXiv.
+    services.library.resolve_ids()
     due = services.send.due()
     size = settings.send_batch_size
     for start in range(0, len(due), size):

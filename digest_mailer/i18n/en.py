@@ -207,6 +207,34 @@ TEXTS: dict[str, str] = {
     "page.preferences.max_papers": "Papers per digest",
     "page.preferences.max_papers_hint": "From {low} to {high}.",
     "page.preferences.save": "Save preferences",
+    "page.library.heading": "Your library",
+    "page.library.intro": "Papers you work on, and a sentence about your work: new papers"
+                          " close to these come first in your digest.",
+    "page.library.empty": "Your library is empty.",
+    "page.library.statement_label": "What I work on",
+    "page.library.unresolved": "Title not known yet",
+    "page.library.remove": "Remove",
+    "page.library.removed": "Removed from your library.",
+    "page.library.not_removed": "That paper is no longer in your library.",
+    "page.library.statement": "What I work on",
+    "page.library.statement_hint": "A sentence or two about your research; kept as one more"
+                                   " paper of your library.",
+    "page.library.statement_save": "Save the statement",
+    "page.library.statement_saved": "Statement saved.",
+    "page.library.statement_empty": "Write a sentence first; to drop the statement, remove it"
+                                    " from the list above.",
+    "page.library.statement_too_long": "The statement is longer than {limit} characters.",
+    "page.library.file": "Upload a library file",
+    "page.library.file_hint": "BibTeX, RIS, CSV, JSON lines or a list of arXiv ids / DOIs, up"
+                              " to {limit} MB. It replaces the papers listed above unless you"
+                              " tick the box.",
+    "page.library.append": "Add to my library (keep the papers already in it)",
+    "page.library.upload": "Upload",
+    "page.library.loaded": "Library saved: {seeds} papers, {resolved} of them found among the"
+                           " papers we hold.",
+    "page.library.no_file": "Choose a file to upload.",
+    "page.library.bad_file_line": "Nothing was stored. Line {line} of the file: {reason}",
+    "page.library.bad_file": "Nothing was stored: {reason}",
     # Texts the web face passes to pages.message(title, text) (moved there by a follow-up).
     "page.home.title": "Research Digest",
     "page.home.text": "The pages here are reached from the links in your digest email: manage"

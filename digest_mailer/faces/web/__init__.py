@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(app: App) -> FastAPI:
-    from digest_mailer.faces.web import admin, preferences
+    from digest_mailer.faces.web import admin, library, preferences
     from digest_mailer.faces.web import app as subscriber_pages
 
     # No /docs (they load scripts from a CDN) and no public schema; tests read app.openapi().
@@ -47,6 +47,7 @@ def create_app(app: App) -> FastAPI:
 
     web.include_router(subscriber_pages.router)
     web.include_router(preferences.router)
+    web.include_router(library.router)
     web.include_router(admin.router)
 
     @web.exception_handler(InvalidLink)
@@ -83,11 +84,14 @@ def create_app(app: App) -> FastAPI:
         if request.scope["path"] == admin.IMPORT_PATH:
             return message(request, "too_large_file", 413,
                            limit=admin.MAX_UPLOAD_BYTES // 1_000_000)
+        if limit == preferences.LIBRARY_REQUEST_BYTES:
+            return pages.message("too_large_file", 413, limit=preferences.MAX_LIBRARY_MB)
         return pages.message("too_large", 413, limit=f"{limit:,}")
 
     # Inside SecurityHeaders (added last, so outermost): refusals get the headers too.
     web.add_middleware(RequestLimits, gates=[admin.gate, subscriber_pages.gate],
-                       limit=lambda request: admin.request_limit(request, max_bytes),
+                       limit=lambda request: library.request_limit(
+                           request, admin.request_limit(request, max_bytes)),
                        too_large=too_large)
     web.add_middleware(SecurityHeaders)
     return web

@@ -29,16 +29,17 @@ router = APIRouter()
 
 ONE_CLICK = "One-Click"
 
-# The form routes and the purpose of the token in their path.
-_FORM_ROUTE = re.compile(r"^/([upf])/([^/]+)(/undo)?$")
+# The form routes, the purpose of the token in their path, and the forms under it.
+_FORM_ROUTE = re.compile(r"^/([upf])/([^/]+)(/[a-z/]+)?$")
 _PURPOSES = {"u": "unsubscribe", "p": "preferences", "f": "feedback"}
+_SUB_FORMS = {"u": ("/undo",), "p": ("/library", "/library/remove", "/statement"), "f": ()}
 
 
 async def gate(request: Request) -> Response | None:
     """Before the body is read: a form route whose token is not ours gets the "not valid"
     page at once (checking the signature costs one HMAC, no database)."""
     match = _FORM_ROUTE.match(request.scope["path"])  # decoded, as the router matches it
-    if match is None or (match.group(3) and match.group(1) != "u"):
+    if match is None or (match.group(3) and match.group(3) not in _SUB_FORMS[match.group(1)]):
         return None
     try:
         load_link(_app(request).signer, _PURPOSES[match.group(1)], match.group(2))

@@ -29,6 +29,31 @@ from digest_mailer.services.subscribers import ACTIVE, Subscriber
 
 router = APIRouter()
 
+MAX_LIBRARY_BYTES = 5_000_000  # the library file: ~3,000 papers with abstracts
+# The whole request may be this much larger: the multipart framing, the CSRF and append fields.
+LIBRARY_REQUEST_BYTES = MAX_LIBRARY_BYTES + 64 * 1024
+MAX_LIBRARY_MB = MAX_LIBRARY_BYTES // 1_000_000
+
+
+@dataclass(frozen=True)
+class SeedRow:
+    """One seed as the page lists it; ``text`` is empty for an id not resolved yet."""
+
+    id: int
+    statement: bool
+    text: str
+    ids: str
+
+
+def seed_rows(seeds: list[Any]) -> list[SeedRow]:
+    rows = []
+    for seed in seeds:
+        ids = " · ".join(x for x in (seed.arxiv_id and f"arXiv:{seed.arxiv_id}",
+                                     seed.doi and f"doi:{seed.doi}") if x)
+        statement = seed.kind == "statement"
+        rows.append(SeedRow(seed.id, statement, seed.abstract if statement else seed.title, ids))
+    return rows
+
 
 @dataclass
 class PreferencesForm:
@@ -72,19 +97,28 @@ def validate_preferences(form: PreferencesForm, known: list[str],
     return {**profile.preferences(), "categories": [c for c in known if c in chosen]}
 
 
-def _preferences_page(request: Request, subscriber: Subscriber, known: list[str],
-                      form: PreferencesForm, *, saved: bool = False,
-                      status_code: int = 200) -> Response:
+def preferences_page(request: Request, subscriber: Subscriber, known: list[str],
+                     form: PreferencesForm, *, saved: bool = False,
+                     status_code: int = 200, library: dict[str, Any] | None = None) -> Response:
+    """The page; ``library`` carries the library part's notice, error and typed statement
+    (see library.py). The reader's seeds are read here, for every answer."""
+    seeds = _app(request).library.seeds(subscriber.email)
+    typed = (library or {}).get("statement")
+    held = next((s.abstract for s in seeds if s.kind == "statement"), "")
+    library = {"notice": "", "error": "", "statement_error": "", **(library or {}),
+               "statement": held if typed is None else typed, "seeds": seed_rows(seeds),
+               "limit": MAX_LIBRARY_MB}
     return page(
         request, "preferences.html", status_code, email=subscriber.email, form=form,
         saved=saved, active=subscriber.status == ACTIVE,
         categories=known, languages=i18n.display_names(),
         hours=range(24), min_papers=MIN_PAPERS, max_papers=MAX_PAPERS,
-        action=str(request.url.path),
+        action=f"/p/{request.path_params['token']}", library=library,
         csrf=_csrf(request).make(f"preferences:{subscriber.public_id}"))
 
 
-def _with_categories(request: Request, token: str) -> tuple[Subscriber, list[str]]:
+def reader_of(request: Request, token: str) -> tuple[Subscriber, list[str]]:
+    """The reader a preferences token names (speaking their language) and the categories."""
     found = _app(request).subscribers.preferences(_public_id(request, "preferences", token))
     if found is None:
         raise InvalidLink("preferences")
@@ -94,9 +128,9 @@ def _with_categories(request: Request, token: str) -> tuple[Subscriber, list[str
 
 @router.get("/p/{token}", response_class=HTMLResponse)
 def preferences(request: Request, token: str) -> Response:
-    subscriber, known = _with_categories(request, token)
+    subscriber, known = reader_of(request, token)
     form = PreferencesForm.of(subscriber, _app(request).settings.max_papers)
-    return _preferences_page(request, subscriber, known, form)
+    return preferences_page(request, subscriber, known, form)
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
@@ -105,17 +139,17 @@ def save_preferences(request: Request, token: str, csrf: FormText = None,
                      keywords: FormText = None, exclusions: FormText = None,
                      send_hour: FormText = None, timezone: FormText = None,
                      language: FormText = None, max_papers: FormText = None) -> Response:
-    subscriber, known = _with_categories(request, token)
+    subscriber, known = reader_of(request, token)
     _csrf(request).check(csrf, f"preferences:{subscriber.public_id}")
     form = PreferencesForm(list(dict.fromkeys(categories or [])), keywords or "",
                            exclusions or "", send_hour or "", timezone or "",
                            language or "", max_papers or "")
     values = validate_preferences(form, known, subscriber.language)
     if values is None:
-        return _preferences_page(request, subscriber, known, form, status_code=400)
+        return preferences_page(request, subscriber, known, form, status_code=400)
     saved = _app(request).subscribers.save_preferences(subscriber.public_id, values)
     if saved is None:
         raise InvalidLink("preferences")
     subscriber, known = reader_is(request, saved[0]), saved[1]  # maybe a new language
     form = PreferencesForm.of(subscriber, _app(request).settings.max_papers)
-    return _preferences_page(request, subscriber, known, form, saved=True)
+    return preferences_page(request, subscriber, known, form, saved=True)
