@@ -377,25 +377,31 @@ WORDS = ("diffusion", "transformer", "language model", "graph", "random walk", "
          "benchmark", "quantum", "agent", "segmentation", "learning", "GAN")
 
 
-def test_fast_selection_equals_scoring_every_candidate() -> None:
+@dataclass(frozen=True)
+class SeenPaper(Paper):
+    first_seen: object = None
+
+
+def _seen_index():
+    """The demo papers, most first seen over seven minutes of a morning, some unknown."""
     from datetime import UTC, datetime, timedelta
+
+    from digest_mailer.domain.select import SelectionIndex
+
+    start = datetime(2026, 11, 24, tzinfo=UTC)
+    seen = [SeenPaper(p.key, p.title, p.abstract, p.categories, p.announce_type,
+                      start + timedelta(minutes=i % 7) if i % 5 else None)
+            for i, p in enumerate(_demo_papers())]
+    return SelectionIndex(seen), start
+
+
+def test_fast_selection_equals_scoring_every_candidate() -> None:
+    from datetime import timedelta
 
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from digest_mailer.domain.select import SelectionIndex
-
-    papers = _demo_papers()
-    start = datetime(2026, 11, 24, tzinfo=UTC)
-
-    @dataclass(frozen=True)
-    class Seen(Paper):
-        first_seen: datetime | None = None
-
-    seen = [Seen(p.key, p.title, p.abstract, p.categories, p.announce_type,
-                 start + timedelta(minutes=i % 7) if i % 5 else None)
-            for i, p in enumerate(papers)]
-    index = SelectionIndex(seen)
+    index, start = _seen_index()
     assert len(index.entries) > 50
 
     @settings(max_examples=400, deadline=None)
@@ -420,24 +426,12 @@ def test_fast_selection_equals_scoring_every_candidate() -> None:
 def test_ranking_by_model_in_arrays_equals_scoring_every_candidate() -> None:
     """The send path's array ranking of a reader with a model chooses, orders, counts and
     explores exactly as the plain loop over every candidate does, whatever the scores."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from digest_mailer.domain.select import SelectionIndex
-
-    papers = _demo_papers()
-    start = datetime(2026, 11, 24, tzinfo=UTC)
-
-    @dataclass(frozen=True)
-    class Seen(Paper):
-        first_seen: datetime | None = None
-
-    seen = [Seen(p.key, p.title, p.abstract, p.categories, p.announce_type,
-                 start + timedelta(minutes=i % 7) if i % 5 else None)
-            for i, p in enumerate(papers)]
-    index = SelectionIndex(seen)
+    index, start = _seen_index()
 
     @settings(max_examples=300, deadline=None)
     @given(categories=st.lists(st.sampled_from(FIELDS), max_size=4, unique=True),
