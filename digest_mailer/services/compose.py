@@ -89,10 +89,12 @@ class Composer:
                notes: dict[str, Any] | None = None) -> tuple[CategoryGroup, ...]:
         # The stored keys are in reading order and the reasons and cuts come from the
         # stored notes (None on rows older than them): a retry sends the same email.
-        public_id = subscriber.public_id
         return groups_of(regroup(profile_of(subscriber), entries), labels,
-                         lambda key, vote: self.signer.feedback_url(public_id, key, vote),
-                         notes)
+                         self._vote_links(subscriber.public_id), notes)
+
+    def _vote_links(self, subscriber_public_id: str) -> Callable[[str, str], str]:
+        """(entry key, "more"|"less") → the reader's signed feedback link."""
+        return lambda key, vote: self.signer.feedback_url(subscriber_public_id, key, vote)
 
     def compose(self, session: Session, subscriber: Subscriber, delivery: Delivery, *,
                 groups: tuple[CategoryGroup, ...] | None = None,
@@ -176,11 +178,10 @@ class Composer:
             for key, why in reasons_of(delivery.notes).items():
                 if key in notes["papers"]:
                     notes["papers"][key]["why"] = list(why)
-            public_id, lang = subscriber.public_id, subscriber.language
-            groups = groups_of(selection, batch.labels,
-                               lambda key, vote: self.signer.feedback_url(public_id, key, vote),
+            lang = subscriber.language
+            groups = groups_of(selection, batch.labels, self._vote_links(subscriber.public_id),
                                notes)
-            view = self.signer.links(public_id, delivery.public_id).view_online
+            view = self.signer.links(subscriber.public_id, delivery.public_id).view_online
         return DayList(lang, delivery.digest_date,
                        tuple(replace(g, label=category_label(g.category, lang)) for g in groups),
                        frozenset(sent), view)
