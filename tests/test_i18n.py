@@ -17,6 +17,7 @@ from digest_mailer import i18n
 from digest_mailer.briefing.extractive import ExtractiveBriefer
 from digest_mailer.briefing.llm import build_messages
 from digest_mailer.domain.compose import category_label, reason_for
+from digest_mailer.domain.digest import DayList
 from digest_mailer.faces.web.pages import Pages
 from digest_mailer.mail.render import DigestRenderer, format_date, subject_for
 from digest_mailer.replies.classify import _UNSUBSCRIBE
@@ -194,6 +195,22 @@ def test_the_chinese_briefing_follows_the_rules() -> None:
             assert re.search(HAN, text) and zh_faults(text) == []
 
 
+def _day_list() -> DayList:
+    """A full list of the day: papers with every kind of reason, two of them in the email
+    (titles and abstracts neutral: real ones hold words of page strings, "Language")."""
+    digest = make_digest(6)
+    kinds = [("keyword", "diffusion"), ("library", "Paper X"), ("more", "Paper Y"),
+             ("explore", ""), None, None]
+    papers = iter(kinds)
+    groups = tuple(replace(g, papers=tuple(replace(p, reason=next(papers),
+                                                   title=f"Diffusion Models {p.number}",
+                                                   abstract=f"Variant {p.number}.")
+                                           for p in g.papers))
+                   for g in digest.groups)
+    return DayList("zh", digest.digest_date, groups,
+                   frozenset(p.key for p in digest.papers[:2]), "/v/x")
+
+
 PAGE_CONTEXT = {
     "unsubscribe.html": {"email": "li@example.cn", "action": "/u/x"},
     "unsubscribed.html": {"email": "li@example.cn", "undo_url": "/u/x/undo", "csrf": "c",
@@ -217,12 +234,13 @@ PAGE_CONTEXT = {
                                         ids="arXiv:1706.03762")]}},
     "message.html": {"title": i18n.t("zh", "page.invalid_link.title"),
                      "text": i18n.t("zh", "page.invalid_link.text")},
+    "day.html": {"date_long": "2026-11-23", "day": _day_list()},
 }
 ZH_HEADINGS = {
     "unsubscribe.html": "要退订科研简报吗？", "unsubscribed.html": "您已退订",
     "resubscribed.html": "欢迎回来", "feedback.html": "要多推荐类似「Diffusion Models」的论文吗？",
     "feedback_done.html": "谢谢您的反馈", "preferences.html": "您的简报偏好",
-    "message.html": "链接无效",
+    "message.html": "链接无效", "day.html": "2026-11-23的完整列表",
 }
 
 

@@ -6,18 +6,21 @@ Screenshots are kept as test artefacts in artifacts/screenshots/ (git-ignored).
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
+from datetime import date
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 import webserver
 from conftest import REPO, require
-from sqlmodel import Session
+from sqlmodel import Session, select
 from world import World
 
 from digest_mailer import db
-from digest_mailer.db.models import Subscriber
+from digest_mailer.db.models import Subscriber, Vote
 from digest_mailer.faces.web import create_app
 
 live_server = webserver.live_server
@@ -207,3 +210,47 @@ def test_admin_in_a_browser_login_and_csv_upload(site, browser, tmp_path):
     _wait_text(browser, "grace@example.org")
     browser.find_element(By.CSS_SELECTOR, "form.logout button").click()
     _wait_text(browser, "Admin login")
+
+
+def test_the_full_list_of_the_day_opened_from_the_email_and_a_vote_from_it(site, browser):
+    """Issue 10, acceptance 3: the "N more" link of a sent digest opens every paper of the
+    day, ranked, with reasons; a "more like this" button on a paper the email left out
+    records the vote."""
+    from selenium.webdriver.common.by import By
+    from test_reader_models import LLM_LIBRARY
+
+    reader = site.subscribe("llm@example.org", ["cs.LG"], keywords=["conformal prediction"])
+    site.app.library.load(reader.email, LLM_LIBRARY)
+    assert site.app.send.send().counts["sent"] == 1
+    (eml,) = sorted(site.app.settings.effective_outbox_dir.glob("*.eml"))
+    html = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(
+        ("html",)).get_content()
+    link = re.search(r'<a href="([^"]+/v/[^"/]+/all)">(\d+) more in cs\.LG today</a>', html)
+    assert link, "no 'N more' link in the sent digest"
+    with Session(site.app.engine) as session:
+        delivery = db.deliveries.of_day(session, reader.id, date(2026, 11, 1))
+        assert delivery is not None
+
+    browser.get(link.group(1))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Your full list for 1 November 2026"
+    cards = browser.find_elements(By.CSS_SELECTOR, ".paper")
+    assert len(cards) == len(delivery.entry_keys) + int(link.group(2))
+    assert [c.text.split("]", 1)[0] for c in cards] == [f"[{i}" for i in range(1, len(cards) + 1)]
+    sent = browser.find_elements(By.CSS_SELECTOR, ".paper.sent")
+    assert len(sent) == len(delivery.entry_keys)
+    assert all("In your email" in c.text for c in sent)
+    assert "Matched your keyword ‘conformal prediction’" in cards[0].text
+    assert sum("To help us learn your taste" in c.text for c in sent) == 2
+    browser.save_screenshot(str(SHOTS / "full-list-of-the-day.png"))
+
+    target = next(c for c in reversed(cards) if "In your email" not in c.text)
+    key = target.find_element(By.CSS_SELECTOR, "a.title").get_attribute("href").rsplit("/", 1)[1]
+    title = target.find_element(By.CSS_SELECTOR, "a.title").text
+    assert key not in delivery.entry_keys
+    target.find_element(By.CSS_SELECTOR, "button.vote-more").click()
+    _wait_text(browser, "Noted: more papers like")
+    assert title in browser.find_element(By.TAG_NAME, "body").text
+    with Session(site.app.engine) as session:
+        assert [(v.subscriber_id, v.entry_key, v.vote) for v in session.exec(select(Vote))] == [
+            (reader.id, key, "more")]
+    browser.save_screenshot(str(SHOTS / "full-list-vote-recorded.png"))

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, Links, Paper, Recipient
+from digest_mailer.domain.digest import (
+    Briefing,
+    CategoryGroup,
+    Cut,
+    Digest,
+    Links,
+    Paper,
+    Recipient,
+)
 from digest_mailer.domain.select import Profile, Selection, taste_from_votes
 from digest_mailer.i18n import texts
 
@@ -70,12 +78,44 @@ def badge(source_label: str, category: str) -> str:
     return f"{family} ({category})"
 
 
+REASON_KINDS = frozenset({"keyword", "library", "more", "explore"})
+
+
+def reasons_of(notes: Mapping[str, Any] | None) -> dict[str, tuple[str, str]]:
+    """Each paper's stored reason (kind, label) from a Delivery's notes; a note of another
+    shape (a row written by a later version, a hand edit) is left out, not guessed."""
+    papers = notes.get("papers") if isinstance(notes, Mapping) else None
+    if not isinstance(papers, Mapping):
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    for key, note in papers.items():
+        why = note.get("why") if isinstance(note, Mapping) else None
+        if (isinstance(why, list | tuple) and len(why) == 2 and why[0] in REASON_KINDS
+                and isinstance(why[1], str)):
+            found[str(key)] = (why[0], why[1])
+    return found
+
+
+def cuts_of(notes: Mapping[str, Any] | None) -> tuple[Cut, ...]:
+    """What the caps left out per group, from a Delivery's notes, in the digest's order."""
+    more = notes.get("more") if isinstance(notes, Mapping) else None
+    if not isinstance(more, list):
+        return ()
+    return tuple(Cut(group, n) for group, n in
+                 (item for item in more if isinstance(item, list | tuple) and len(item) == 2)
+                 if isinstance(group, str) and isinstance(n, int) and n > 0)
+
+
 def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
-              feedback_url: Callable[[str, str], str]) -> tuple[CategoryGroup, ...]:
-    """Number the selected papers in reading order and attach their per-paper links."""
+              feedback_url: Callable[[str, str], str],
+              notes: Mapping[str, Any] | None = None) -> tuple[CategoryGroup, ...]:
+    """Number the selected papers in reading order and attach their per-paper links, and
+    the reasons and cuts ``notes`` (the Delivery's, as stored) give."""
     groups: list[CategoryGroup] = []
     number = 0
     configured = {c.casefold(): c for _, c in labels.values()}
+    reasons = reasons_of(notes)
+    cuts = {c.category: c.n for c in cuts_of(notes)}
     for category, entries in selection.groups:
         papers: list[Paper] = []
         for item in entries:
@@ -90,9 +130,11 @@ def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
                 published=entry.published.date() if entry.published else None,
                 feedback_more_url=feedback_url(entry.key, "more"),
                 feedback_less_url=feedback_url(entry.key, "less"),
+                reason=reasons.get(entry.key),
             ))
         groups.append(CategoryGroup(category, category_label(category), tuple(papers),
-                                    _subject_name(category, entries, labels, configured)))
+                                    _subject_name(category, entries, labels, configured),
+                                    more=cuts.get(category, 0)))
     return tuple(groups)
 
 
@@ -114,11 +156,11 @@ def _subject_name(category: str, entries: Sequence[object], labels: dict[int, tu
 
 
 def build_digest(subscriber: Subscriber, digest_date: date, groups: Sequence[CategoryGroup],
-                 briefing: Briefing, links: Links) -> Digest:
+                 briefing: Briefing, links: Links, cuts: Sequence[Cut] = ()) -> Digest:
     # Headings in the reader's language; groups_of names them in English because the
     # same groups feed the briefing of every reader.
     lang = subscriber.language
     groups = [replace(g, label=category_label(g.category, lang)) for g in groups]
     return Digest(recipient=recipient_of(subscriber), digest_date=digest_date,
                   groups=tuple(groups), briefing=briefing, links=links,
-                  reason=reason_for(subscriber))
+                  reason=reason_for(subscriber), cuts=tuple(cuts))

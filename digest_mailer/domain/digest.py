@@ -61,6 +61,10 @@ class Paper:
     published: date | None = None
     feedback_more_url: str = ""
     feedback_less_url: str = ""
+    # Why it is there, as the send path noted it: (kind, label) with kind "keyword" (the
+    # keyword), "library" (a seed's title), "more" (a voted paper's title) or "explore"
+    # (""); None when nothing was noted (older digests, readers who told us nothing).
+    reason: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,15 @@ class CategoryGroup:
     # None → ``category``. A keyword-only group sits under an entry's own, feed-written
     # category, which must not reach the Subject; "" → the Subject does not name it.
     subject_name: str | None = None
+    more: int = 0  # the group's papers the caps left out of this digest
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Papers the caps left out of one group: "12 more in cs.LG today"."""
+
+    category: str
+    n: int
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,7 @@ class Links:
     unsubscribe_mailto: str
     preferences: str
     view_online: str
+    full_list: str = ""  # the reader's full ranked list of the digest's day, in the browser
 
 
 @dataclass(frozen=True)
@@ -110,6 +124,29 @@ class Digest:
     briefing: Briefing
     links: Links
     reason: str = ""  # why the reader gets this mail, shown in the footer
+    cuts: tuple[Cut, ...] = ()  # every group the caps cut, shown or not, in digest order
+
+    @property
+    def papers(self) -> tuple[Paper, ...]:
+        return tuple(p for g in self.groups for p in g.papers)
+
+    @property
+    def cut_entirely(self) -> tuple[Cut, ...]:
+        """The cut groups with no paper in the email: the line at its end names them."""
+        shown = {g.category for g in self.groups if g.papers}
+        return tuple(c for c in self.cuts if c.category not in shown)
+
+
+@dataclass(frozen=True)
+class DayList:
+    """A reader's full ranked list of one digest's window: every paper, ranked as the send
+    path ranks them, each with its reason; ``sent`` holds the keys the email carried."""
+
+    language: str
+    digest_date: date
+    groups: tuple[CategoryGroup, ...]
+    sent: frozenset[str]
+    view_online: str = ""
 
     @property
     def papers(self) -> tuple[Paper, ...]:

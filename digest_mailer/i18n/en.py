@@ -55,6 +55,14 @@ TEXTS: dict[str, str] = {
     "email.reason_keywords": " for the keywords {keywords}",
     "email.reason_keywords_also": " and the keywords {keywords}",
     "email.reason_end": ".",
+    # Why a paper is in the digest (a title is cut to ~80 characters), and what was cut.
+    "email.why_keyword": "Matched your keyword ‘{label}’",
+    "email.why_library": "Close to ‘{label}’ in your library",
+    "email.why_more": "Like ‘{label}’, which you marked more like this",
+    "email.why_explore": "To help us learn your taste",
+    "email.more_in": "{n} more in {category} today",
+    "email.more_elsewhere": "Not in this email: {groups}. All are in today's full list.",
+    "email.more_item": "{n} in {category}",
     # --- the extractive briefing ------------------------------------------------------------
     "brief.one_paper": "Today's digest has one paper, in {category}",
     "brief.highlight": "From {category}",
@@ -164,6 +172,14 @@ TEXTS: dict[str, str] = {
     "page.resubscribed.notice": "You are subscribed again: the digest comes to"
                                 " <strong>{email}</strong> as before.",
     "page.resubscribed.link": "Change your categories, keywords or send time",
+    "page.day.title": "Your full list",
+    "page.day.heading": "Your full list for {date}",
+    "page.day.lead": "Every paper of this digest's day in your categories and keywords,"
+                     " ranked as your digest ranks them: {count}.",
+    "page.day.abstract": "Abstract",
+    "page.day.in_email": "In your email",
+    "page.day.empty": "No papers arrived in your categories or matched your keywords that day.",
+    "page.day.view": "The digest as it was sent",
     "page.feedback.title": "Feedback",
     "page.feedback.ask_more": "Show me more papers like “{title}”?",
     "page.feedback.ask_less": "Show me fewer papers like “{title}”?",

@@ -1,4 +1,5 @@
-"""Signed links carried by every digest (unsubscribe, preferences, feedback, view online).
+"""Signed links carried by every digest (unsubscribe, preferences, feedback, view online,
+the full list of the day).
 
 Tokens are HMAC-signed with itsdangerous: one salt per purpose, so a token made for one
 link is refused by another; several keys may be given (newest first) to rotate them.
@@ -38,11 +39,15 @@ class LinkSigner:
 
     def links(self, subscriber_public_id: str, delivery_public_id: str) -> Links:
         unsubscribe = self.token("unsubscribe", subscriber_public_id)
+        # The full list of the day is the view's token too: it shows the same digest's
+        # window to whoever may see the digest, so it needs no capability of its own.
+        view = f"{self.base_url}/v/{self.token('view', delivery_public_id)}"
         return Links(
             unsubscribe=f"{self.base_url}/u/{unsubscribe}",
             unsubscribe_mailto=_signed_mailto(self.mailto, unsubscribe),
             preferences=f"{self.base_url}/p/{self.token('preferences', subscriber_public_id)}",
-            view_online=f"{self.base_url}/v/{self.token('view', delivery_public_id)}",
+            view_online=view,
+            full_list=f"{view}/all",
         )
 
     def feedback_url(self, subscriber_public_id: str, entry_key: str, vote: str) -> str:

@@ -24,7 +24,7 @@ import jinja2
 from markupsafe import Markup
 from mjml import mjml2html
 
-from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, RenderedDigest
+from digest_mailer.domain.digest import Briefing, CategoryGroup, Cut, Digest, RenderedDigest
 from digest_mailer.i18n import texts
 from digest_mailer.text import without_format
 
@@ -41,6 +41,7 @@ AUTHOR_CHARS = 80  # one author's name
 LABEL_CHARS = 80  # a category heading or badge
 BRIEFING_CHARS = 3000
 REASON_CHARS = 600
+WHY_TITLE_CHARS = 80  # a title quoted in a paper's reason ("Close to ‘…’ in your library")
 URL_CHARS = 2000  # a longer link is dropped: no real paper needs one
 HTML_BUDGET = 100_000  # bytes of the HTML part; Gmail clips at ~102 KB
 MIN_ABSTRACT_CHARS = 60  # shorter than this an abstract says nothing: drop it instead
@@ -139,6 +140,35 @@ def join_list(items: list[str] | tuple[str, ...], language: str) -> str:
     if len(items) < 2:
         return "".join(items)
     return t["lang.list_sep"].join(items[:-1]) + t["lang.list_and"] + items[-1]
+
+
+def why(reason: tuple[str, str] | None, language: str = "en") -> str:
+    """A paper's reason in the reader's words ("Matched your keyword ‘diffusion’"); ""
+    for none or a kind this version has no words for. Plain text: the caller escapes."""
+    if not reason:
+        return ""
+    kind, label = reason
+    table = texts(language)
+    key = f"email.why_{kind}"
+    if key not in table:
+        return ""
+    return table[key].format(label=trim_words(label, WHY_TITLE_CHARS))
+
+
+def more_in(n: int, category: str, language: str = "en") -> str:
+    """"12 more in cs.LG today"."""
+    return texts(language)["email.more_in"].format(n=n, category=trim_words(category, LABEL_CHARS))
+
+
+def cut_entirely(cuts: tuple[Cut, ...] | list[Cut], language: str = "en") -> str:
+    """The line naming the groups the caps left out whole ("Not in this email: 3 in
+    cs.AI …"), or ""."""
+    if not cuts:
+        return ""
+    t = texts(language)
+    items = [t["email.more_item"].format(n=c.n, category=trim_words(c.category, LABEL_CHARS))
+             for c in cuts]
+    return t["email.more_elsewhere"].format(groups=join_list(items, language))
 
 
 def paragraphs(text: str) -> list[str]:
@@ -250,7 +280,8 @@ class DigestRenderer:
         )
         self.env.filters.update(
             safe_url=safe_url, trim_words=trim_words, one_line=one_line, wrap=wrap,
-            authors=author_list, paper_count=paper_count, paragraphs=paragraphs,
+            authors=author_list, paper_count=paper_count, paragraphs=paragraphs, why=why,
+            more_in=more_in,
         )
         self.env.tests["http_url"] = lambda url: safe_url(url, "") != ""
         self._html = self.env.get_template(HTML_TEMPLATE)
@@ -276,6 +307,8 @@ class DigestRenderer:
             "title_chars": TITLE_CHARS,
             "label_chars": LABEL_CHARS,
             "omitted": 0,
+            "full_list": safe_url(digest.links.full_list, ""),
+            "cut_entirely": cut_entirely(digest.cut_entirely, lang),
         }
 
     def render(self, digest: Digest) -> RenderedDigest:

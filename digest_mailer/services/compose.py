@@ -1,4 +1,5 @@
-"""Composing a digest: brief, render and build the message; preview; "view in browser".
+"""Composing a digest: brief, render and build the message; preview; "view in browser";
+the reader's full ranked list of a digest's day.
 
 Reads only, writes nothing: the send service stores what went out.
 """
@@ -6,10 +7,11 @@ Reads only, writes nothing: the send service stores what went out.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -17,8 +19,15 @@ from sqlmodel import Session
 from digest_mailer import db
 from digest_mailer.briefing.protocol import Briefer
 from digest_mailer.db.models import Delivery, DeliveryStatus, Entry, Subscriber
-from digest_mailer.domain.compose import build_digest, groups_of, profile_of
-from digest_mailer.domain.digest import Briefing, CategoryGroup, Digest, RenderedDigest
+from digest_mailer.domain.compose import (
+    build_digest,
+    category_label,
+    cuts_of,
+    groups_of,
+    profile_of,
+    reasons_of,
+)
+from digest_mailer.domain.digest import Briefing, CategoryGroup, DayList, Digest, RenderedDigest
 from digest_mailer.domain.select import regroup
 from digest_mailer.mail.links import LinkSigner
 from digest_mailer.mail.message import build_message, make_message_id
@@ -78,11 +87,16 @@ class Composer:
         return self.mail.sender_domain
 
     def groups(self, subscriber: Subscriber, entries: Sequence[Entry],
-               labels: dict[int, tuple[str, str]]) -> tuple[CategoryGroup, ...]:
-        # The stored keys are in reading order: a retry sends the same email.
-        public_id = subscriber.public_id
+               labels: dict[int, tuple[str, str]],
+               notes: dict[str, Any] | None = None) -> tuple[CategoryGroup, ...]:
+        # The stored keys are in reading order and the reasons and cuts come from the
+        # stored notes (None on rows older than them): a retry sends the same email.
         return groups_of(regroup(profile_of(subscriber), entries), labels,
-                         lambda key, vote: self.signer.feedback_url(public_id, key, vote))
+                         self._vote_links(subscriber.public_id), notes)
+
+    def _vote_links(self, subscriber_public_id: str) -> Callable[[str, str], str]:
+        """(entry key, "more"|"less") → the reader's signed feedback link."""
+        return lambda key, vote: self.signer.feedback_url(subscriber_public_id, key, vote)
 
     def compose(self, session: Session, subscriber: Subscriber, delivery: Delivery, *,
                 groups: tuple[CategoryGroup, ...] | None = None,
@@ -95,13 +109,15 @@ class Composer:
         """
         if groups is None:
             entries = db.entries.by_keys(session, delivery.entry_keys)
-            groups = self.groups(subscriber, entries, db.sources.labels(session))
+            groups = self.groups(subscriber, entries, db.sources.labels(session),
+                                 delivery.notes)
         if briefing is None and delivery.briefing is not None and delivery.briefing_kind:
             briefing = Briefing(delivery.briefing, delivery.briefing_kind)
         if briefing is None:
             briefing = self.briefer.brief(groups, subscriber.language)
         links = self.signer.links(subscriber.public_id, delivery.public_id)
-        digest = build_digest(subscriber, delivery.digest_date, groups, briefing, links)
+        digest = build_digest(subscriber, delivery.digest_date, groups, briefing, links,
+                              cuts_of(delivery.notes))
         rendered = self.renderer.render(digest)
         message = build_message(
             rendered, to_email=subscriber.email, to_name=subscriber.name,
@@ -158,11 +174,43 @@ class Composer:
         """The HTML of a digest as it was sent. LookupError for an unknown one,
         :class:`NotMailed` for one not sent yet."""
         with Session(self.engine) as session:
-            delivery = db.deliveries.by_public_id(session, delivery_public_id)
-            subscriber = (session.get(Subscriber, delivery.subscriber_id)
-                          if delivery is not None else None)
-            if delivery is None or subscriber is None:
-                raise LookupError(delivery_public_id)
-            if delivery.status not in DeliveryStatus.MAILED:
-                raise NotMailed(delivery_public_id, subscriber.language)
+            delivery, subscriber = _mailed(session, delivery_public_id)
             return self.compose(session, subscriber, delivery).rendered.html
+
+    def day_list(self, delivery_public_id: str) -> DayList:
+        """The reader's full ranked list of a mailed digest's window (their previous cutoff
+        to this digest's): every paper, ranked as the send path ranks them with the
+        reader's model of today, each with its reason and vote links; the email's papers
+        keep the reasons stored with them. Errors as :meth:`view`."""
+        # expire_on_commit=False: fitting a changed reader model commits mid-way.
+        with Session(self.engine, expire_on_commit=False) as session:
+            delivery, subscriber = _mailed(session, delivery_public_id)
+            assert subscriber.id is not None
+            batch = self.load_batch(session, [subscriber], {subscriber.id: delivery.digest_date},
+                                    delivery.cutoff)
+            selection = batch.select(subscriber, self.selection, uncapped=True)
+            notes = batch.notes(subscriber, selection)
+            sent = set(delivery.entry_keys)
+            for key, why in reasons_of(delivery.notes).items():
+                if key in notes["papers"]:
+                    notes["papers"][key]["why"] = list(why)
+            lang = subscriber.language
+            groups = groups_of(selection, batch.labels, self._vote_links(subscriber.public_id),
+                               notes)
+            view = self.signer.links(subscriber.public_id, delivery.public_id).view_online
+        return DayList(lang, delivery.digest_date,
+                       tuple(replace(g, label=category_label(g.category, lang)) for g in groups),
+                       frozenset(sent), view)
+
+
+def _mailed(session: Session, delivery_public_id: str) -> tuple[Delivery, Subscriber]:
+    """A mailed digest's Delivery and its reader; LookupError for an unknown one,
+    :class:`NotMailed` for one not sent yet."""
+    delivery = db.deliveries.by_public_id(session, delivery_public_id)
+    subscriber = (session.get(Subscriber, delivery.subscriber_id)
+                  if delivery is not None else None)
+    if delivery is None or subscriber is None:
+        raise LookupError(delivery_public_id)
+    if delivery.status not in DeliveryStatus.MAILED:
+        raise NotMailed(delivery_public_id, subscriber.language)
+    return delivery, subscriber

@@ -195,7 +195,8 @@ class SendService:
                 entries = batch.entries(delivery.entry_keys)
                 if entries is None:  # a retry of an older day: read its papers by key
                     entries = db.entries.by_keys(session, delivery.entry_keys)
-                groups = self.composer.groups(subscriber, entries, batch.labels)
+                groups = self.composer.groups(subscriber, entries, batch.labels,
+                                              delivery.notes)
             except Exception as err:  # bad data: release the claim, record, go on
                 session.rollback()
                 log.exception("grouping the papers for %s failed", subscriber.email)

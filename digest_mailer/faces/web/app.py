@@ -4,6 +4,7 @@
 /p/{token}  preferences (in preferences.py)
 /f/{token}  "more/less like this" feedback (GET confirms, POST votes)
 /v/{token}  the digest as sent, in the browser
+/v/{token}/all  the reader's full ranked list of that digest's day, with vote buttons
 
 A GET never changes anything: mail scanners fetch every link of a message.
 """
@@ -17,11 +18,19 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from digest_mailer.domain.select import title_words
-from digest_mailer.faces.web.context import FormText, message, page, reader_is, speak
+from digest_mailer.faces.web.context import (
+    FormText,
+    message,
+    page,
+    public_id_of,
+    reader_is,
+    speak,
+)
 from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
 from digest_mailer.faces.web.context import subscriber_of as _subscriber
 from digest_mailer.faces.web.security import VIEW_CSP, InvalidLink, load_link
+from digest_mailer.mail.render import format_date
 from digest_mailer.services.compose import NotMailed
 from digest_mailer.services.subscribers import ACTIVE, BOUNCED, Subscriber
 
@@ -138,14 +147,26 @@ def feedback(request: Request, token: str) -> Response:
 
 @router.get("/v/{token}", response_class=HTMLResponse)
 def view(request: Request, token: str) -> Response:
-    public_id = load_link(_app(request).signer, "view", token)
-    if not isinstance(public_id, str):
-        raise InvalidLink("view")
     try:
-        html = _app(request).composer.view(public_id)
+        html = _app(request).composer.view(public_id_of(request, "view", token))
     except NotMailed as err:
         speak(request, err.language)  # the language of the reader the digest is for
         return message(request, "not_sent", 404)
     except LookupError:
         raise InvalidLink("view") from None
     return HTMLResponse(html, headers={"Content-Security-Policy": VIEW_CSP})
+
+
+@router.get("/v/{token}/all", response_class=HTMLResponse)
+def day_list(request: Request, token: str) -> Response:
+    """Every paper of the digest's day, ranked; its vote buttons POST to /f/… (a GET of
+    this page, as a scanner makes, changes nothing)."""
+    try:
+        day = _app(request).composer.day_list(public_id_of(request, "view", token))
+    except NotMailed as err:
+        speak(request, err.language)
+        return message(request, "not_sent", 404)
+    except LookupError:
+        raise InvalidLink("view") from None
+    speak(request, day.language)
+    return page(request, "day.html", day=day, date_long=format_date(day.digest_date, day.language))

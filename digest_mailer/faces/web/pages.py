@@ -10,6 +10,7 @@ import jinja2
 from fastapi.responses import HTMLResponse
 
 from digest_mailer import i18n
+from digest_mailer.mail.render import author_list, safe_url, trim_words, why
 
 
 class Pages:
@@ -20,6 +21,9 @@ class Pages:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True, lstrip_blocks=True,
         )
+        # A paper's card as the email shows it: the same cuts and the same reasons.
+        self.env.filters.update(why=why, trim_words=trim_words, authors=author_list,
+                                safe_url=safe_url)
         # For a template rendered without a table (the tests' direct renders): English.
         self.env.globals.update(i18n.page_context())
 
