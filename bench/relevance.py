@@ -46,7 +46,7 @@ from relevance_model import ModelRanker, PriorRanker
 from relevance_prior import choose, print_tuning, tune
 from relevance_rankers import Ranker, baselines
 from relevance_scale import measure, peak_rss_mb, print_scale
-from relevance_today import TodayRanker, profile_of
+from relevance_today import TodayModelRanker, TodayRanker, profile_of
 
 Scores = tuple[float, ...]
 # Issue 10: author readers, content only, >= 1.15 x the best baseline's nDCG@10 from seeds;
@@ -284,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         wanted = ("content",) if set_name == "curated" else conditions
         rankers = [*baselines(corpus, matrices, wanted, args.seed), today, model,
                    PriorRanker(model, prior)]
+        if set_name == "curated":  # author readers have no keywords: no model, as today
+            rankers.insert(rankers.index(today) + 1, TodayModelRanker(corpus))
         results[set_name] = run_set(set_name, readers, corpus, days, rankers, published, note,
                                     record)
         simulated, how = readers, ""

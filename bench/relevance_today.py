@@ -2,8 +2,11 @@
 
 The real code ranks: ``digest_mailer.domain.select.SelectionIndex`` is built once per test
 day (as a send batch builds it once for all its subscribers) and each reader's digest is
-``index.select(profile, …)`` with the product's default caps. The digest's papers come in
-the order the email shows them (group by group, ranked inside); the papers it would not
+``index.select(profile, …)`` with the product's default caps. ``TodayModelRanker`` is the send path
+since issue 10 for the same reader: its keywords become a reader model (the product's own
+``TextModel`` fitted on the newest training papers, as the send path fits it on the newest
+stored entries), whose scores rank the papers after the keyword hits. The digest's papers
+come in the order the email shows them (group by group, ranked inside); the papers it would not
 show follow in listing order, so every method ranks the whole day.
 """
 
@@ -16,6 +19,7 @@ from relevance_data import Corpus, Reader
 from relevance_rankers import DayOrder
 
 from digest_mailer.domain.select import Profile, SelectionIndex
+from digest_mailer.services.ranking import RankingConfig, paper_text
 from digest_mailer.settings import Settings
 
 # A reader subscribes to the primary categories that hold most of their own papers: the
@@ -103,6 +107,47 @@ class TodayRanker:
                 profile, max_per_category=self.max_per_category, max_papers=self.max_papers)
             shown = [position[k] for k in selection.keys]
             rest = np.setdiff1d(np.arange(len(rows)), shown)  # sorted: listing order
+            return np.concatenate([np.array(shown, dtype=np.int64), rest])
+
+        return order
+
+
+class TodayModelRanker(TodayRanker):
+    """The same profile through today's send path: keywords also make a reader model."""
+
+    name = "today + keyword model"
+
+    def __init__(self, corpus: Corpus) -> None:
+        from digest_mailer.domain.ranking import TextModel
+
+        super().__init__(corpus)
+        newest = corpus.train_rows[-RankingConfig.window_limit:]
+        train = [paper_text(corpus.papers[r].title, corpus.papers[r].abstract) for r in newest]
+        self.text_model = TextModel.fit(train)
+        self.window = self.text_model.vectors(train)
+        self._vectors: dict[int, object] = {}  # each day's index rows, for every reader
+
+    def for_reader(self, reader: Reader) -> DayOrder:
+        from digest_mailer.domain.ranking import fit_reader, signals_from_texts
+
+        profile = profile_of(self.corpus, reader)
+        if not profile.keywords:  # no signal, no model: the send path ranks as before
+            return super().for_reader(reader)
+        signals = signals_from_texts(self.text_model, keywords=profile.keywords)
+        model = fit_reader(signals, self.window)
+
+        def order(day: int, rows: np.ndarray) -> np.ndarray:
+            index, position = self.index(day, rows)
+            vectors = self._vectors.get(day)
+            if vectors is None:
+                vectors = self._vectors[day] = self.text_model.vectors(
+                    [paper_text(e.title, e.abstract) for e in index.entries])
+            # No exploration slots: they trade today's ranking for tomorrow's votes.
+            selection = index.select(
+                profile, max_per_category=self.max_per_category, max_papers=self.max_papers,
+                scores=model.score(vectors), explore=0)
+            shown = [position[k] for k in selection.keys]
+            rest = np.setdiff1d(np.arange(len(rows)), shown)
             return np.concatenate([np.array(shown, dtype=np.int64), rest])
 
         return order
