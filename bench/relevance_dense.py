@@ -180,11 +180,12 @@ def dense_rankers(corpus: Corpus, model: ModelRanker,
                   tuning_sets: dict[str, Sequence[Reader]], seed: int, note: str) -> list:
     """The four dense rankers, after embedding the corpus and tuning the blend weight."""
     embedded = embed(corpus)
-    how = "read from the $TMPDIR cache" if embedded.cached else "embedded"
     per_thousand = 1000 * embedded.seconds / len(corpus.papers)
+    how = ("read from the $TMPDIR cache" if embedded.cached
+           else f"embedded ({per_thousand:.2f} s per 1,000 papers)")
     print(f"wordllama {embedded.version} l2_supercat ({embedded.matrix.shape[1]}-d, bundled "
           f"weights, downloads disabled): {len(corpus.papers):,} papers {how} in "
-          f"{embedded.seconds:.1f} s ({per_thousand:.2f} s per 1,000 papers)")
+          f"{embedded.seconds:.1f} s")
     shifted = centred(corpus, embedded.matrix)
     tuned = tune(corpus, model, shifted, tuning_sets)
     weight = choose(tuned)
