@@ -1,7 +1,7 @@
 """Relevance bench: how well each ranker puts a reader's papers at the top of a day.
 
 Usage: `python bench/relevance.py [--readers curated|authors|all] [--authors-sample N]
-[--feedback-sample N] [--scale-readers N] [--seed S]`.
+[--feedback-sample N] [--scale-readers N] [--seed S] [--dense]`.
 
 Follows ../shared/relevance/README.md's protocol: for every reader and every test day
 (on or after 2026-01-01) holding one of the reader's relevant papers, rank the whole day
@@ -15,7 +15,9 @@ the training period, ``relevance_prior.py``), prints the README's published figu
 them and checks issue 10's targets; then the feedback simulation
 (``relevance_feedback.py``), the fit time per reader and the scoring time and memory at
 100,000 readers (``relevance_scale.py``). Data is read in place; TF-IDF matrices are
-cached under $TMPDIR. It prints figures; it asserts nothing.
+cached under $TMPDIR. With ``--dense`` it adds wordllama's bundled dense embeddings
+(``relevance_dense.py``; the package is needed only then). It prints figures; it asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ Scores = tuple[float, ...]
 AUTHOR_TARGET, CURATED_TARGET = 1.15, 1.0
 OURS = (TodayRanker, ModelRanker, PriorRanker)
 SAMPLE = 300  # author readers for the prior's tuning, the feedback simulation, the timing
+
+
+def ours(ranker: Ranker) -> bool:
+    """A ranker under test (digest-mailer's, or a dense candidate), not a baseline."""
+    return isinstance(ranker, OURS) or getattr(ranker, "candidate", False)
 
 
 class Days:
@@ -146,7 +153,7 @@ def print_table(title: str, rows: list[tuple[Ranker, Scores, float]],
 def print_targets(set_name: str, rows: list[tuple[Ranker, Scores, float]]) -> None:
     """Issue 10's target for this reader set, against the best content baseline of this run."""
     content = [(r, s) for r, s, _ in rows
-               if not isinstance(r, OURS) and r.text in ("–", "content")]
+               if not ours(r) and r.text in ("–", "content")]
     best, best_scores = max(content, key=lambda item: item[1][0])
     factor = AUTHOR_TARGET if set_name == "authors" else CURATED_TARGET
     wanted = factor * best_scores[0]
@@ -155,7 +162,7 @@ def print_targets(set_name: str, rows: list[tuple[Ranker, Scores, float]]) -> No
     print(f"target ({what}): nDCG@10 >= {wanted:.3f} ({factor:g} x {best.name} "
           f"{best.text} {best_scores[0]:.3f})")
     for ranker, scores, _ in rows:
-        if isinstance(ranker, OURS):
+        if ours(ranker):
             verdict = "met" if scores[0] >= wanted else "NOT met"
             print(f"  {ranker.name} {scores[0]:.3f} "
                   f"({scores[0] / best_scores[0]:.2f} x): {verdict}")
@@ -221,7 +228,7 @@ def run_feedback(set_name: str, readers: list[Reader], days: Days, model: ModelR
         if len(relevant) > DAYS:
             runs.append(simulate(model, reader, relevant, days.test_days))
     content = [label(r) for r in rankers
-               if not isinstance(r, OURS) and r.text == "content"]
+               if not ours(r) and r.text == "content"]
     print_feedback(set_name, runs, record, content, label(model), note)
 
 
@@ -245,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scale-readers", type=int, default=100_000,
                         help="reader models scored for the timing")
     parser.add_argument("--data", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--dense", action="store_true",
+                        help="add wordllama's dense rankers (needs the wordllama package)")
     args = parser.parse_args(argv)
 
     sets = ("curated", "authors") if args.readers == "all" else (args.readers,)
@@ -270,10 +279,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = ModelRanker(corpus, matrices["content"], "content", keep=True)
     all_sets = {name: load_readers(args.data, name) for name in ("curated", "authors")}
     print("  tuning the category prior on training days …", file=sys.stderr, flush=True)
-    tuned = tune(corpus, model, {"curated": all_sets["curated"],
-                                 "authors": sample(all_sets["authors"], SAMPLE, args.seed + 1)})
+    tuning_sets = {"curated": all_sets["curated"],
+                   "authors": sample(all_sets["authors"], SAMPLE, args.seed + 1)}
+    tuning_note = f"; author readers: a seeded {SAMPLE} (seed {args.seed + 1})"
+    tuned = tune(corpus, model, tuning_sets)
     prior = choose(tuned)
-    print_tuning(tuned, prior, f"; author readers: a seeded {SAMPLE} (seed {args.seed + 1})")
+    print_tuning(tuned, prior, tuning_note)
+    dense: list[Ranker] = []
+    if args.dense:
+        from relevance_dense import dense_rankers  # wordllama is needed only here
+
+        print("  embedding and tuning the dense blend …", file=sys.stderr, flush=True)
+        dense = dense_rankers(corpus, model, tuning_sets, args.seed, tuning_note)
     record: Record = {}
     results = {}
     for set_name in sets:
@@ -283,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             note = f", a seeded sample (seed {args.seed}); published figures are all 3,000"
         wanted = ("content",) if set_name == "curated" else conditions
         rankers = [*baselines(corpus, matrices, wanted, args.seed), today, model,
-                   PriorRanker(model, prior)]
+                   PriorRanker(model, prior), *dense]
         if set_name == "curated":  # author readers have no keywords: no model, as today
             rankers.insert(rankers.index(today) + 1, TodayModelRanker(corpus))
         results[set_name] = run_set(set_name, readers, corpus, days, rankers, published, note,

@@ -10,10 +10,11 @@ plain model by the main evaluation (``relevance_model.PriorRanker``). No test da
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse as sp
 from relevance_data import CUTOFF, Corpus, Reader
 from relevance_metrics import day_scores, macro
 from relevance_model import ModelRanker
@@ -23,51 +24,91 @@ from digest_mailer.domain.ranking import category_weights
 
 INNER_CUTOFF = "2025-10-01"  # about the last third of the training period's days
 MIN_LIBRARY = 3
+Scores = tuple[float, float, float]
 GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 # A value counts as helping only if it lifts author readers by this much and costs the
 # curated readers less than this (on the training split).
 MARGIN = 0.005
 
 
+class Split:
+    """The training period split at ``inner_cutoff``: each reader's seeds listed before it
+    are the library (and the papers before it the window), the later seeds are the papers to
+    find on their own training days. Also used by ``relevance_dense`` to tune its blend."""
+
+    def __init__(self, corpus: Corpus, matrix: sp.csr_matrix,
+                 inner_cutoff: str = INNER_CUTOFF) -> None:
+        self.corpus = corpus
+        self.days = [(d, rows) for d, rows in corpus.days if inner_cutoff <= d < CUTOFF]
+        self.day_of = {int(r): n for n, (_, rows) in enumerate(self.days) for r in rows}
+        self.position = {int(r): i for _, rows in self.days for i, r in enumerate(rows)}
+        self.inner_cutoff = inner_cutoff
+        self.early = np.array([i for i, p in enumerate(corpus.papers) if p.date < inner_cutoff])
+        self.window = matrix[self.early]
+        self.matrices = [matrix[rows] for _, rows in self.days]
+        self.categories = [[corpus.papers[r].categories for r in rows] for _, rows in self.days]
+
+    def held_out(self, reader: Reader) -> tuple[tuple[str, ...], dict[int, list[int]]] | None:
+        """(library, split-day number -> positions of the seeds to find), or None when the
+        reader has too small a library or nothing to find."""
+        papers, row = self.corpus.papers, self.corpus.row
+        library = tuple(s for s in reader.seeds if papers[row[s]].date < self.inner_cutoff)
+        held: dict[int, list[int]] = {}
+        for s in reader.seeds:
+            if row[s] in self.day_of:
+                held.setdefault(self.day_of[row[s]], []).append(self.position[row[s]])
+        if len(library) < MIN_LIBRARY or not held:
+            return None
+        return library, held
+
+    def scores(self, held: dict[int, list[int]],
+               score: Callable[[int], np.ndarray]) -> list[Scores]:
+        """Each held-out day's metrics when ``score(day)`` scores that day's papers."""
+        found = []
+        for day, positions in sorted(held.items()):
+            grades = np.zeros(self.matrices[day].shape[0], dtype=np.int64)
+            grades[positions] = 1
+            found.append(day_scores(grades[order_by(score(day))].tolist()))
+        return found
+
+    def tune(self, reader_sets: dict[str, Sequence[Reader]], n_values: int,
+             trial: Callable[[Reader, tuple[str, ...], dict[int, list[int]]],
+                             list[list[Scores]]]) -> dict[str, tuple[int, list[float]]]:
+        """Reader set -> (readers used, macro nDCG@10 of each of ``n_values`` values);
+        ``trial(reader, library, held)`` gives each value's held-out day scores."""
+        found: dict[str, tuple[int, list[float]]] = {}
+        for set_name, readers in reader_sets.items():
+            per_value: list[list[list[Scores]]] = [[] for _ in range(n_values)]
+            used = 0
+            for reader in readers:
+                held_out = self.held_out(reader)
+                if held_out is None:
+                    continue
+                used += 1
+                for n, scores in enumerate(trial(reader, *held_out)):
+                    per_value[n].append(scores)
+            found[set_name] = (used, [macro(v)[0] for v in per_value])
+        return found
+
+
 def tune(corpus: Corpus, model: ModelRanker, reader_sets: dict[str, Sequence[Reader]],
          inner_cutoff: str = INNER_CUTOFF) -> dict[str, tuple[int, list[float]]]:
     """Reader set -> (readers used, macro nDCG@10 for each ``GRID`` value)."""
-    days = [(d, rows) for d, rows in corpus.days if inner_cutoff <= d < CUTOFF]
-    day_of = {int(r): n for n, (_, rows) in enumerate(days) for r in rows}
-    position = {int(r): i for _, rows in days for i, r in enumerate(rows)}
-    early = np.array([i for i, p in enumerate(corpus.papers) if p.date < inner_cutoff])
-    window = model.matrix[early]
-    matrices = [model.matrix[rows] for _, rows in days]
-    categories = [[corpus.papers[r].categories for r in rows] for _, rows in days]
-    found: dict[str, tuple[int, list[float]]] = {}
-    for set_name, readers in reader_sets.items():
-        per_value: list[list[list[tuple[float, float, float]]]] = [[] for _ in GRID]
-        used = 0
-        for reader in readers:
-            library = tuple(s for s in reader.seeds if corpus.papers[corpus.row[s]].date
-                            < inner_cutoff)
-            held: dict[int, list[int]] = {}
-            for s in reader.seeds:
-                row = corpus.row[s]
-                if row in day_of:
-                    held.setdefault(day_of[row], []).append(position[row])
-            if len(library) < MIN_LIBRARY or not held:
-                continue
-            used += 1
-            signals = model.signals(library)
-            fitted = model.fit(reader, signals, window)
-            for n, prior in enumerate(GRID):
-                boosted = replace(fitted, categories=category_weights(signals.seed_categories,
-                                                                      prior))
-                scores = []
-                for day, positions in sorted(held.items()):
-                    grades = np.zeros(matrices[day].shape[0], dtype=np.int64)
-                    grades[positions] = 1
-                    order = order_by(boosted.score(matrices[day], categories[day]))
-                    scores.append(day_scores(grades[order].tolist()))
-                per_value[n].append(scores)
-        found[set_name] = (used, [macro(v)[0] for v in per_value])
-    return found
+    split = Split(corpus, model.matrix, inner_cutoff)
+
+    def trial(reader: Reader, library: tuple[str, ...],
+              held: dict[int, list[int]]) -> list[list[Scores]]:
+        signals = model.signals(library)
+        fitted = model.fit(reader, signals, split.window)
+        found = []
+        for prior in GRID:  # one fit; the prior is added after it
+            boosted = replace(fitted, categories=category_weights(signals.seed_categories,
+                                                                  prior))
+            found.append(split.scores(held, lambda day, m=boosted: m.score(
+                split.matrices[day], split.categories[day])))
+        return found
+
+    return split.tune(reader_sets, len(GRID), trial)
 
 
 def choose(tuned: dict[str, tuple[int, list[float]]]) -> float:

@@ -169,6 +169,22 @@ def test_feedback_votes_on_the_shown_papers_and_refits(few_days) -> None:
     assert voted.positives == len(reader.seeds) + len(shown_relevant)
 
 
+
+def watch_libraries(corpus, model) -> tuple[str, set[str], list[str]]:
+    """An inner cutoff halfway through the training days, the test dates, and the dates of
+    every library ``model`` is fitted on from now on (a tuning must see only earlier ones)."""
+    train_dates = [d for d, _ in corpus.days if d < "2026-01-01"]
+    seen: list[str] = []
+    original = model.signals
+
+    def watching(seeds, *args):
+        seen.extend(corpus.papers[corpus.row[s]].date for s in seeds)
+        return original(seeds, *args)
+
+    model.signals = watching
+    return train_dates[len(train_dates) // 2], {d for d, _ in corpus.test_days}, seen
+
+
 def test_the_category_prior_is_tuned_on_training_days_only(few_days) -> None:
     from relevance_data import fit_features
     from relevance_model import ModelRanker, PriorRanker
@@ -176,17 +192,7 @@ def test_the_category_prior_is_tuned_on_training_days_only(few_days) -> None:
 
     corpus, readers = few_days
     model = ModelRanker(corpus, fit_features(corpus, "content"), "content", keep=True)
-    train_dates = [d for d, _ in corpus.days if d < "2026-01-01"]
-    inner = train_dates[len(train_dates) // 2]
-    tested = {d for d, _ in corpus.test_days}
-    seen: list[str] = []
-    original = model.signals
-
-    def watching(seeds, *args):  # every library the tuning fits on
-        seen.extend(corpus.papers[corpus.row[s]].date for s in seeds)
-        return original(seeds, *args)
-
-    model.signals = watching  # type: ignore[method-assign]
+    inner, tested, seen = watch_libraries(corpus, model)
     tuned = tune(corpus, model, {"curated": readers, "authors": readers}, inner)
     assert seen and max(seen) < inner and not tested & set(seen)
     used, values = tuned["curated"]
@@ -213,3 +219,46 @@ def test_scoring_at_scale_runs_in_its_own_process(few_days) -> None:
     assert figures["weights_bytes"] == models[0].weights.nbytes + 8
     assert figures["papers"] == model.day_matrices[0].shape[0]
     assert send_batch_size() == 500
+
+
+def test_dense_is_optional_and_says_how_to_get_it(monkeypatch) -> None:
+    from relevance_dense import load_model
+
+    monkeypatch.setitem(sys.modules, "wordllama", None)  # as if it were not installed
+    with pytest.raises(SystemExit, match="pip install wordllama"):
+        load_model()
+
+
+def test_the_dense_blend_is_tuned_on_training_days_only(few_days) -> None:
+    import numpy as np
+    from relevance import Days, evaluate
+    from relevance_data import fit_features
+    from relevance_dense import GRID, BlendRanker, centred, tune
+    from relevance_model import ModelRanker
+
+    corpus, readers = few_days
+    # Any dense rows will do: the tuning and the blend are under test, not wordllama (an
+    # optional extra CI does not install), so a random projection of the TF-IDF rows.
+    tfidf = fit_features(corpus, "content")
+    projected = np.asarray(tfidf @ np.random.default_rng(0).normal(
+        size=(tfidf.shape[1], 64)).astype(np.float32))
+    projected /= np.linalg.norm(projected, axis=1, keepdims=True) + 1e-12
+    shifted = centred(corpus, projected)
+    assert np.allclose(np.linalg.norm(shifted, axis=1), 1.0, atol=1e-4)
+    model = ModelRanker(corpus, tfidf, "content", keep=True)
+    inner, tested, seen = watch_libraries(corpus, model)
+    tuned = tune(corpus, model, shifted, {"curated": readers, "authors": readers}, inner)
+    assert seen and max(seen) < inner and not tested & set(seen)
+    used, values = tuned["curated"]
+    assert used >= 1 and len(values) == len(GRID) and all(0 <= v <= 1 for v in values)
+    del model.signals  # the class's own again
+    # Weight 0 is the model itself; a large weight is (nearly) the dense cosine alone.
+    days = Days(corpus)
+    plain, _ = evaluate(model, readers, days)
+    assert evaluate(BlendRanker(model, shifted, 0.0), readers, days)[0] == plain
+    reader = readers[0]
+    day, rows = 0, corpus.test_days[0][1]
+    heavy = BlendRanker(model, shifted, 1e6).for_reader(reader)(day, rows)
+    seeds = [corpus.row[s] for s in reader.seeds]
+    cosine = shifted[rows] @ shifted[seeds].mean(axis=0)
+    assert heavy[0] == int(np.argmax(cosine))
