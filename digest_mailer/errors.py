@@ -96,8 +96,13 @@ class SchemaError(DigestError):
 
 
 class LibraryError(DigestError, ValueError):
-    """A reader's library file is refused, as a whole; ``line`` is where (0: the whole file)."""
+    """A reader's library file is refused, as a whole; ``line`` is where (0: the whole file),
+    ``reason`` in English. So a page can word it in its own language: ``code`` and ``params``,
+    the ``library.<code>`` string of the language tables (domain/library_refusal.py)."""
 
-    def __init__(self, line: int, reason: str) -> None:
+    def __init__(self, line: int, reason: str, code: str = "",
+                 params: Mapping[str, object] | None = None) -> None:
         self.line, self.reason = line, reason
+        self.code = code
+        self.params: Mapping[str, object] = dict(params or {})
         super().__init__(f"line {line}: {reason}" if line else reason)

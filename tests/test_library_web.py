@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
+from html import unescape
 from pathlib import Path
 
 import httpx
@@ -198,7 +199,7 @@ def test_a_chinese_reader_reads_the_library_in_chinese(site):
     pages["expired"] = client.post(url + "/statement", data={"text": "x"})
     expected = {
         "loaded": "文献库已保存：共3篇论文，其中0篇在已收录的论文中找到。",
-        "refused": "未保存任何内容。文件第3行：this entry is never closed",
+        "refused": "未保存任何内容。文件第3行：这个条目没有结束（其中是否有",  # quotes: &#39;
         "statement": ZH["page.library.statement_saved"],
         "removed": ZH["page.library.removed"],
         "expired": ZH["page.form_expired.text"],
@@ -212,3 +213,44 @@ def test_a_chinese_reader_reads_the_library_in_chinese(site):
                         "page.library.file", "page.library.upload"):
                 assert ZH[key] in text and EN[key] not in text, (name, key)
         assert zh_faults(text) == [], name
+
+
+# Broken files, each refused by another part of the parser; what an English reader reads.
+BROKEN = {
+    "unclosed entry": ((FILES / "unclosed.bib").read_bytes(),
+                       "Line 3 of the file: this entry is never closed (a '{' in it without"
+                       " its '}'?)"),
+    "missing =": (b"@misc{k, title {A paper}}",
+                  "Line 1 of the file: expected '=', found '{A paper}}'"),
+    "cut short": (b"@misc{k, title = ", "Line 1 of the file: expected a field value, found"
+                                        " the end"),
+    "unclosed brace": (b"@misc{k, title = {A paper\n",
+                       "Line 1 of the file: this '{' is never closed"),
+    "not UTF-8": (b"@misc{k, title = {Caf\xe9}}\n",
+                  "Line 1 of the file: not UTF-8 text (export the library as UTF-8)"),
+    "no seeds": (b"% only a comment\n@comment{nothing here}\n", "Nothing was stored: no seeds"
+                                                                " in the file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_file_is_refused_in_the_readers_language(site, case):
+    world, client = site
+    data, english = BROKEN[case]
+    _, en_url, en_csrf = _open(world, client, "en")
+    shown = _upload(client, en_url, en_csrf, data)
+    assert shown.status_code == 400 and english in unescape(shown.text), shown.text[-600:]
+
+    _, url, csrf = _open(world, client, "zh")
+    refused = _upload(client, url, csrf, data)
+    assert refused.status_code == 400 and '<html lang="zh-Hans">' in refused.text
+    error = re.search(r'id="library-error" role="alert"[^>]*>(.*?)</', refused.text, re.S)
+    assert error, refused.text[-600:]
+    text = unescape(error.group(1)).strip()
+    # The whole sentence is Chinese: the page's frame and the parser's reason, with only the
+    # file's own characters (quoted) and format names in Latin letters.
+    assert text.startswith(("未保存任何内容。文件第", "未保存任何内容：")), text
+    reason = english.split(": ", 1)[1]
+    assert reason not in text and not re.search(r"\b(?:expected|found|never|closed|the end|"
+                                                r"seeds|file|text)\b", text), text
+    assert zh_faults(text) == [], text

@@ -13,6 +13,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from digest_mailer.domain.library_refusal import library_error
 from digest_mailer.errors import LibraryError
 
 _MONTHS = {m: m.capitalize() for m in
@@ -42,21 +43,25 @@ class _Reader:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
     def name(self, what: str) -> str:
+        """A name; ``what`` is the library.what.* phrase for what was expected."""
         self.skip_space()
         match = _NAME_RE.match(self.text, self.pos)
         if not match:
-            raise LibraryError(self.line(), f"expected {what}, found {self._found()}")
+            raise self._expected("expected", what=what)
         self.pos = match.end()
         return match.group(0)
 
     def expect(self, char: str) -> None:
         self.skip_space()
         if self.peek() != char:
-            raise LibraryError(self.line(), f"expected {char!r}, found {self._found()}")
+            raise self._expected("expected_char", char=repr(char))
         self.pos += 1
 
-    def _found(self) -> str:
-        return repr(self.text[self.pos:self.pos + 12]) if self.pos < len(self.text) else "the end"
+    def _expected(self, code: str, **params: str) -> LibraryError:
+        if self.pos >= len(self.text):
+            return library_error(self.line(), f"{code}_end", **params)
+        return library_error(self.line(), code, found=repr(self.text[self.pos:self.pos + 12]),
+                             **params)
 
     def braced(self, opened_at: int) -> str:
         """From just after a ``{`` to its matching ``}``; returns the inside."""
@@ -64,7 +69,7 @@ class _Reader:
         while depth:
             nxt = _next_brace(self.text, self.pos)
             if nxt < 0:
-                raise LibraryError(self.line(opened_at), "this '{' is never closed")
+                raise library_error(self.line(opened_at), "unclosed", char=repr("{"))
             depth += 1 if self.text[nxt] == "{" else -1
             self.pos = nxt + 1
         return self.text[start:self.pos - 1]
@@ -75,7 +80,7 @@ class _Reader:
         while True:
             match = re.compile(r'(?<!\\)[{}"]').search(self.text, self.pos)
             if not match:
-                raise LibraryError(self.line(opened_at), "this '\"' is never closed")
+                raise library_error(self.line(opened_at), "unclosed", char=repr('"'))
             char, self.pos = match.group(0), match.end()
             if char == '"' and depth == 0:
                 return self.text[start:self.pos - 1]
@@ -96,11 +101,11 @@ def bibtex_records(text: str) -> list[RawRecord]:
     while (at := text.find("@", reader.pos)) >= 0:
         reader.pos = at + 1
         start = reader.line(at)
-        kind = reader.name("an entry type after '@'").lower()
+        kind = reader.name("entry_type").lower()
         reader.skip_space()
         opener = reader.peek()
         if opener not in "{(" or not opener:
-            raise LibraryError(start, f"@{kind} is not followed by '{{' or '('")
+            raise library_error(start, "not_followed", kind=kind)
         reader.pos += 1
         closer = "}" if opener == "{" else ")"
         if kind in ("comment", "preamble"):
@@ -110,7 +115,7 @@ def bibtex_records(text: str) -> list[RawRecord]:
                 reader.pos = text.find(")", reader.pos) + 1 or len(text)
             continue
         if kind == "string":
-            key = reader.name("a @string name").lower()
+            key = reader.name("string_name").lower()
             reader.expect("=")
             macros[key] = _value(reader, macros)
             reader.expect(closer)
@@ -124,7 +129,7 @@ def _entry_fields(reader: _Reader, closer: str, macros: dict[str, str],
                   start: int) -> dict[str, str]:
     reader.skip_space()
     if reader.peek() != ",":
-        reader.name("a citation key")  # the key itself says nothing about the paper
+        reader.name("key")  # the key itself says nothing about the paper
     fields: dict[str, str] = {}
     while True:
         reader.skip_space()
@@ -136,8 +141,8 @@ def _entry_fields(reader: _Reader, closer: str, macros: dict[str, str],
             reader.pos += 1
             continue
         if not char:
-            raise LibraryError(start, "this entry is never closed (a '{' in it without its '}'?)")
-        name = reader.name("a field name").lower()
+            raise library_error(start, "entry_unclosed", open=repr("{"), close=repr("}"))
+        name = reader.name("field_name").lower()
         reader.expect("=")
         fields[name] = _value(reader, macros)
 
@@ -154,7 +159,7 @@ def _value(reader: _Reader, macros: dict[str, str]) -> str:
             reader.pos += 1
             parts.append(reader.quoted(at))
         else:
-            word = reader.name("a field value")
+            word = reader.name("value")
             parts.append(word if word.isdigit() else macros.get(word.lower(), word))
         reader.skip_space()
         if reader.peek() != "#":
@@ -179,17 +184,17 @@ def ris_records(lines: list[str]) -> list[RawRecord]:
             continue
         if match is None:
             if fields is None:
-                raise LibraryError(number, "not a RIS line (expected 'XX  - value')")
+                raise library_error(number, "ris_not_line")
             if last:
                 fields[last] = f"{fields[last]} {line.strip()}"
             continue
         tag, value = match.group(1), (match.group(2) or "").strip()
         if tag == "TY":
             if fields is not None:
-                raise LibraryError(start, "this record has no 'ER  -' before the next 'TY  -'")
+                raise library_error(start, "ris_no_end")
             fields, start, last = {}, number, ""
         elif fields is None:
-            raise LibraryError(number, f"{tag} outside a record (no 'TY  -' before it)")
+            raise library_error(number, "ris_outside", tag=tag)
         elif tag == "ER":
             records.append(RawRecord(start, fields))
             fields, last = None, ""
@@ -198,5 +203,5 @@ def ris_records(lines: list[str]) -> list[RawRecord]:
         else:
             last = ""  # a field we do not keep; its continuation lines go with it
     if fields is not None:
-        raise LibraryError(start, "this record is never closed ('ER  -' missing)")
+        raise library_error(start, "ris_unclosed")
     return records

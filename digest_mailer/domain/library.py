@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from digest_mailer.domain.bibtex import RawRecord, bibtex_records, ris_records
-from digest_mailer.errors import LibraryError
+from digest_mailer.domain.library_refusal import library_error
 from digest_mailer.ingest.clean import arxiv_id
 from digest_mailer.ingest.parse import MAX_ABSTRACT, MAX_TITLE
 from digest_mailer.ingest.tex import tex_to_unicode
@@ -59,14 +59,14 @@ class Library:
 def parse_library(data: bytes) -> Library:
     """Every seed of a library file, or :class:`LibraryError` for the first bad line."""
     if len(data) > MAX_BYTES:
-        raise LibraryError(0, f"the file is larger than {MAX_BYTES // 2**20} MB")
+        raise library_error(0, "too_large", limit=MAX_BYTES // 2**20)
     text = _decode(data)
     lines = text.split("\n")
     for number, line in enumerate(lines, 1):
         if len(line) > MAX_LINE:
-            raise LibraryError(number, f"longer than {MAX_LINE} characters")
+            raise library_error(number, "line_too_long", limit=MAX_LINE)
         if "\x00" in line:
-            raise LibraryError(number, "a NUL character: not a text file")
+            raise library_error(number, "nul")
     kind = detect(lines)
     if kind == "bibtex":
         seeds = [_from_fields(r, tex=True) for r in bibtex_records(text)]
@@ -86,7 +86,7 @@ def detect(lines: list[str]) -> str:
     first = next((line.strip() for line in lines
                   if line.strip() and not line.lstrip().startswith("%")), "")
     if not first:
-        raise LibraryError(0, "the file is empty")
+        raise library_error(0, "empty")
     if first.startswith("@"):
         return "bibtex"
     if _RIS_START_RE.match(first):
@@ -99,8 +99,7 @@ def detect(lines: list[str]) -> str:
     if header & {"title", "arxiv_id", "doi", "id"}:
         return "csv"
     number = next(n for n, line in enumerate(lines, 1) if line.strip() == first)
-    raise LibraryError(number, "not BibTeX, RIS, CSV (with a title column), JSONL, "
-                               "or a list of arXiv ids / DOIs")
+    raise library_error(number, "unknown_format")
 
 
 def identifiers(text: str) -> tuple[str | None, str | None]:
@@ -113,9 +112,9 @@ def statement_seed(text: str) -> Seed:
     """The reader's "what I work on" sentence as a seed: its text is the abstract."""
     statement = one_line(text)
     if not statement:
-        raise LibraryError(0, "the statement is empty")
+        raise library_error(0, "statement_empty")
     if len(statement) > MAX_ABSTRACT:
-        raise LibraryError(0, f"the statement is longer than {MAX_ABSTRACT} characters")
+        raise library_error(0, "statement_too_long", limit=MAX_ABSTRACT)
     return Seed(abstract=statement)
 
 
@@ -124,7 +123,7 @@ def _decode(data: bytes) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
-        raise LibraryError(line, "not UTF-8 text (export the library as UTF-8)") from err
+        raise library_error(line, "not_utf8") from err
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -143,7 +142,7 @@ def _identifier(text: str) -> tuple[str | None, str | None]:
 def _from_id(number: int, line: str) -> Seed:
     arxiv, doi = _identifier(line.strip())
     if not (arxiv or doi):
-        raise LibraryError(number, f"not an arXiv id or DOI: {line.strip()[:60]!r}")
+        raise library_error(number, "not_an_id", text=repr(line.strip()[:60]))
     return Seed(arxiv_id=arxiv, doi=doi, line=number)
 
 
@@ -163,9 +162,9 @@ def _from_fields(record: RawRecord, *, tex: bool = False) -> Seed:
     doi = next((d for d in (_doi_of(fields.get("doi", "")), _doi_of(fields.get("url", "")))
                 if d), None)
     if fields.get("doi", "").strip() and not _doi_of(fields["doi"]):
-        raise LibraryError(record.line, f"not a DOI: {fields['doi'].strip()[:60]!r}")
+        raise library_error(record.line, "not_a_doi", text=repr(fields["doi"].strip()[:60]))
     if not (title or arxiv or doi):
-        raise LibraryError(record.line, "a record with neither a title nor an arXiv id or DOI")
+        raise library_error(record.line, "no_title_or_id")
     return Seed(title=title, abstract=abstract, arxiv_id=arxiv, doi=doi, line=record.line)
 
 
@@ -198,9 +197,9 @@ def _jsonl_records(lines: list[str]) -> Iterable[RawRecord]:
         try:
             value = json.loads(line)
         except ValueError as err:
-            raise LibraryError(number, f"not JSON ({err.msg})") from err
+            raise library_error(number, "not_json", detail=err.msg) from err
         if not isinstance(value, dict):
-            raise LibraryError(number, "a JSON line must be an object with a title")
+            raise library_error(number, "json_not_object")
         yield RawRecord(number, _string_fields(number, value))
 
 
@@ -211,7 +210,8 @@ def _string_fields(number: int, row: Mapping[object, object]) -> dict[str, str]:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise LibraryError(number, f"{name!r} must be text, not {type(value).__name__}")
+            raise library_error(number, "not_text", name=repr(name),
+                                kind=type(value).__name__)
         fields[{"summary": "abstract", "arxiv_id": "arxivid"}.get(name, name)] = value
     return fields
 
@@ -224,23 +224,23 @@ def _csv_records(text: str) -> Iterable[RawRecord]:
     try:
         for row in reader:
             if None in row:
-                raise LibraryError(start, "more cells than the header has columns")
+                raise library_error(start, "extra_cells")
             if any((v or "").strip() for v in row.values()):
                 yield RawRecord(start, _string_fields(start, {k: v or "" for k, v in row.items()}))
             start = reader.line_num + 1
     except csv.Error as err:
-        raise LibraryError(reader.line_num, f"not CSV ({err})") from err
+        raise library_error(reader.line_num, "not_csv", detail=str(err)) from err
 
 
 def _checked(kind: str, seeds: list[Seed]) -> Library:
     if not seeds:
-        raise LibraryError(0, "no seeds in the file")
+        raise library_error(0, "no_seeds")
     kept: dict[str, Seed] = {}
     for seed in seeds:
         if seed.identity not in kept:
             kept[seed.identity] = seed
             if len(kept) > MAX_SEEDS:
-                raise LibraryError(seed.line, f"more than {MAX_SEEDS} seeds in one library")
+                raise library_error(seed.line, "too_many_seeds", limit=MAX_SEEDS)
         elif not kept[seed.identity].abstract and seed.abstract:
             kept[seed.identity] = replace(kept[seed.identity], abstract=seed.abstract)
     return Library(kind, tuple(kept.values()), duplicates=len(seeds) - len(kept))
@@ -254,8 +254,8 @@ def library_cell(text: str) -> tuple[Seed, ...]:
             continue
         arxiv, doi = _identifier(item)
         if not (arxiv or doi):
-            raise LibraryError(0, f"not an arXiv id or DOI: {item[:60]!r}")
+            raise library_error(0, "not_an_id", text=repr(item[:60]))
         seeds.append(Seed(arxiv_id=arxiv, doi=doi))
     if len(seeds) > MAX_SEEDS:
-        raise LibraryError(0, f"more than {MAX_SEEDS} seeds in one library")
+        raise library_error(0, "too_many_seeds", limit=MAX_SEEDS)
     return _checked("ids", seeds).seeds if seeds else ()

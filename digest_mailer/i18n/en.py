@@ -123,6 +123,45 @@ TEXTS: dict[str, str] = {
     "import.not_utf8": "not UTF-8 text: byte 0x{byte} at byte {at} of the line (probably a"
                        " Windows-1252/Latin-1 export); save the file as 'CSV UTF-8' and try"
                        " again",
+    # --- why the library parser refuses a reader's file (domain/library.py, bibtex.py) -----
+    # Lower-case phrases: the CLI and the CSV importer show the English, the preferences page
+    # the reader's language. ``what``: one of the library.what.* phrases.
+    "library.too_large": "the file is larger than {limit} MB",
+    "library.line_too_long": "longer than {limit} characters",
+    "library.nul": "a NUL character: not a text file",
+    "library.empty": "the file is empty",
+    "library.unknown_format": "not BibTeX, RIS, CSV (with a title column), JSONL, or a list of"
+                              " arXiv ids / DOIs",
+    "library.statement_empty": "the statement is empty",
+    "library.statement_too_long": "the statement is longer than {limit} characters",
+    "library.not_utf8": "not UTF-8 text (export the library as UTF-8)",
+    "library.not_an_id": "not an arXiv id or DOI: {text}",
+    "library.not_a_doi": "not a DOI: {text}",
+    "library.no_title_or_id": "a record with neither a title nor an arXiv id or DOI",
+    "library.not_json": "not JSON ({detail})",
+    "library.json_not_object": "a JSON line must be an object with a title",
+    "library.not_text": "{name} must be text, not {kind}",
+    "library.extra_cells": "more cells than the header has columns",
+    "library.not_csv": "not CSV ({detail})",
+    "library.no_seeds": "no seeds in the file",
+    "library.too_many_seeds": "more than {limit} seeds in one library",
+    "library.expected": "expected {what}, found {found}",
+    "library.expected_end": "expected {what}, found the end",
+    "library.expected_char": "expected {char}, found {found}",
+    "library.expected_char_end": "expected {char}, found the end",
+    "library.what.entry_type": "an entry type after '@'",
+    "library.what.string_name": "a @string name",
+    "library.what.key": "a citation key",
+    "library.what.field_name": "a field name",
+    "library.what.value": "a field value",
+    "library.unclosed": "this {char} is never closed",
+    "library.not_followed": "@{kind} is not followed by '{{' or '('",
+    "library.entry_unclosed": "this entry is never closed (a {open} in it without its"
+                              " {close}?)",
+    "library.ris_not_line": "not a RIS line (expected 'XX  - value')",
+    "library.ris_no_end": "this record has no 'ER  -' before the next 'TY  -'",
+    "library.ris_outside": "{tag} outside a record (no 'TY  -' before it)",
+    "library.ris_unclosed": "this record is never closed ('ER  -' missing)",
     # --- why the subscriber validator refuses a field (domain/subscriber.py) -----------------
     # Lower-case phrases: CSV reports and CLI lines show them as they are (in English, for
     # the operator); the preferences page makes a sentence of them in the reader's language.

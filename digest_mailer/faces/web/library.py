@@ -4,7 +4,8 @@ CSRF-checked, answered with the preferences page and a notice (or an error) in i
 
 The upload is parsed here, in memory: a part never rolls over to a temporary file (nothing of
 the file reaches the disk), its name and type are ignored, and it reaches no header and no link.
-A file the parser refuses shows the parser's reason and line, and nothing is stored.
+A file the parser refuses shows the parser's reason (in the reader's language) and line, and
+nothing is stored.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from digest_mailer import i18n
+from digest_mailer.domain.library_refusal import worded
 from digest_mailer.errors import LibraryError
 from digest_mailer.faces.web.context import FormText, lang_of
 from digest_mailer.faces.web.context import app_of as _app
@@ -60,9 +62,11 @@ def _answer(request: Request, subscriber: Subscriber, known: list[str], *, notic
 
 
 def _refusal(lang: str, err: LibraryError) -> str:
+    """The parser's refusal as a sentence of the reader's language, reason included."""
+    reason = worded(err, lang)
     if err.line:
-        return i18n.t(lang, "page.library.bad_file_line", line=err.line, reason=err.reason)
-    return i18n.t(lang, "page.library.bad_file", reason=err.reason)
+        return i18n.t(lang, "page.library.bad_file_line", line=err.line, reason=reason)
+    return i18n.t(lang, "page.library.bad_file", reason=reason)
 
 
 @router.post("/p/{token}/library", response_class=HTMLResponse)
