@@ -4,7 +4,9 @@ Each language is one module here (``en.py``, ``zh.py``) holding ``TEXTS``, a dic
 string with ``{name}`` placeholders, its keys grouped by prefix: ``lang.*`` (the language's
 conventions: its name, number words, list joiners, punctuation, date shapes), ``email.*``,
 ``page.*``, ``brief.*`` (the extractive briefing's phrases and the model's refusal words),
-``category.*`` (display names of categories) and ``reply.*`` (words a reader writes back).
+``category.*`` (display names of categories), ``reply.*`` (words a reader writes back),
+``cli.*``, and why input is refused: ``profile.*`` (the subscriber validator), ``import.*``
+(the CSV importer) and ``library.*`` (the library parser).
 English is the reference: every other table has exactly its keys and placeholders
 (tests/test_i18n.py). Adding a language = adding ``<code>.py`` and its code to
 :data:`LANGUAGES`.
