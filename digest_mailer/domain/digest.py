@@ -65,6 +65,9 @@ class Paper:
     # keyword), "library" (a seed's title), "more" (a voted paper's title) or "explore"
     # (""); None when nothing was noted (older digests, readers who told us nothing).
     reason: tuple[str, str] | None = None
+    # One line on what the paper contributes, made once per paper (the LLM's, or its
+    # contribution sentence cut at a clause); "" when none was made.
+    tldr: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class Briefing:
     text: str
     kind: str
     model: str | None = None
+    headline: str = ""  # the first theme's name, for the preheader; "" when there is none
 
 
 @dataclass(frozen=True)
