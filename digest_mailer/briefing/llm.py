@@ -27,13 +27,14 @@ from digest_mailer.briefing.protocol import (
     MemoryBriefingCache,
     RunBudget,
 )
+from digest_mailer.briefing.themes import Theme, digest_themes
 from digest_mailer.domain.digest import Briefing, CategoryGroup
 from digest_mailer.errors import BriefingError
 from digest_mailer.i18n import texts
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "3"  # bump when the prompt changes: it is part of every cache key
+PROMPT_VERSION = "4"  # bump when the prompt changes: it is part of every cache key
 WAIT_STEP = 0.1  # seconds between looks for a briefing another worker is writing
 COUNTERS = ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens")
 # A paper goes to the model as its title and its key sentence, each cut to these many
@@ -53,6 +54,8 @@ You write the briefing paragraph for digest-mailer, a morning email of new resea
 Write ONE paragraph of at most {max_chars} characters, in {language}, on what links today's \
 papers across the reader's fields ({categories}): shared methods, problems or results. If \
 nothing does, name the most notable papers.
+The <themes> block, when present, lists groups of papers close in content, each with a \
+phrase they share: start from them.
 Cite papers only as [3] or [2, 5], with the numbers given.
 Plain text only: no markdown, headings, lists, HTML, links or title.
 
@@ -91,8 +94,10 @@ def paper_summary(abstract: str) -> str:
     return _neutral(key, SUMMARY_CHARS)
 
 
-def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: int) -> list[dict]:
-    """The chat messages: the task in the system message, the papers as delimited user data."""
+def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: int,
+                   themes: Sequence[Theme] | None = None) -> list[dict]:
+    """The chat messages: the task in the system message, the papers (title and
+    contribution sentence) and the digest's candidate themes as delimited user data."""
     categories = ", ".join(dict.fromkeys(g.category for g in groups)) or "none"
     system = _SYSTEM.format(
         max_chars=max_chars, language=texts(language)["lang.prompt_name"], categories=categories
@@ -108,6 +113,11 @@ def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: in
                 "</paper>"
             )
     user = "<papers>\n" + "\n".join(blocks) + "\n</papers>"
+    found = digest_themes(groups, themes)
+    if found:
+        user += "\n<themes>\n" + "\n".join(
+            f'<theme papers="{", ".join(map(str, sorted(t.numbers)))}">'
+            f"{_neutral(t.theme.name, TITLE_CHARS)}</theme>" for t in found) + "\n</themes>"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -168,10 +178,11 @@ class OpenAIBriefer:
             setattr(self, name, getattr(self, name) + amount)
 
     def brief(self, groups: Sequence[CategoryGroup], language: str,
-              budget: RunBudget | None = None) -> Briefing:
+              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None
+              ) -> Briefing:
         papers = [p for g in groups for p in g.papers]
         if not papers:
-            return self.fallback.brief(groups, language)
+            return self.fallback.brief(groups, language, themes=themes)
         paper_count = max(p.number for p in papers)
         key = cache_key([p.key for p in papers], language, self.model)
         text = ""
@@ -187,7 +198,7 @@ class OpenAIBriefer:
         if text:
             self._count("cache_hits")
             return Briefing(text=text, kind="llm", model=self.model)
-        messages = build_messages(groups, language, self.max_chars)
+        messages = build_messages(groups, language, self.max_chars, themes)
         estimate = sum(len(m["content"]) for m in messages) // 4
         try:
             if budget is not None:
@@ -204,7 +215,7 @@ class OpenAIBriefer:
             expected = isinstance(err, openai.OpenAIError | BriefingError)
             log.warning("briefing: using the extractive one, the endpoint failed: %s",
                         _reason(err, self.timeout), exc_info=not expected)
-            return self.fallback.brief(groups, language)
+            return self.fallback.brief(groups, language, themes=themes)
         try:
             self.cache.put(key, text, self.model)
         except Exception as err:  # the briefing is good; only its reuse is lost

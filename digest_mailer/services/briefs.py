@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from digest_mailer.briefing.extractive import ExtractiveBriefer
 from digest_mailer.briefing.protocol import Briefer, BudgetExhausted, RunBudget
+from digest_mailer.briefing.themes import Theme, ThemePaper, find_themes
 from digest_mailer.db.models import Delivery, Subscriber
 from digest_mailer.domain.digest import Briefing, CategoryGroup
+from digest_mailer.services.compose import stored_briefing
 from digest_mailer.services.report import Report
 
 log = logging.getLogger(__name__)
@@ -58,34 +60,40 @@ class BriefingPass:
         """
         todo: dict[tuple[tuple[str, ...], str], list[Job]] = {}
         for job in jobs:
-            if job.delivery.briefing is not None and job.delivery.briefing_kind:
-                job.briefing = Briefing(job.delivery.briefing, job.delivery.briefing_kind)
+            stored = stored_briefing(job.delivery)
+            if stored is not None:
+                job.briefing = stored
                 yield job
             else:
                 key = (tuple(job.delivery.entry_keys), job.subscriber.language)
                 todo.setdefault(key, []).append(job)
         if not todo:
             return
+        # One set of themes for the batch: readers whose papers overlap share them.
+        themes = find_themes([ThemePaper(p.key, p.title, p.abstract)
+                              for same in todo.values() for g in same[0].groups
+                              for p in g.papers])
         config = self.config
         budget = RunBudget(config.max_calls, config.max_tokens, config.budget_seconds)
         pool = ThreadPoolExecutor(max_workers=min(config.concurrency, len(todo)),
                                   thread_name_prefix="brief")
         futures: dict[Future[Briefing], tuple[tuple[str, ...], str]] = {
-            pool.submit(self.briefer.brief, same[0].groups, key[1], budget): key
+            pool.submit(self.briefer.brief, same[0].groups, key[1], budget, themes): key
             for key, same in todo.items()}
         try:
             for future in as_completed(futures, timeout=budget.remaining()):
-                yield from self._with_briefing(todo.pop(futures[future]), future, report)
+                yield from self._with_briefing(todo.pop(futures[future]), future, report,
+                                               themes)
         except TimeoutError:
             pass  # the deadline passed: what is left gets the extractive briefing
         finally:
             # Not started yet: cancelled. Running: left to finish in the background.
             pool.shutdown(wait=False, cancel_futures=True)
         for same in todo.values():
-            yield from self._with_briefing(same, None, report)
+            yield from self._with_briefing(same, None, report, themes)
 
     def _with_briefing(self, same: list[Job], future: Future[Briefing] | None,
-                       report: Report) -> Iterator[Job]:
+                       report: Report, themes: Sequence[Theme]) -> Iterator[Job]:
         briefing = None
         if future is not None:
             try:
@@ -96,7 +104,8 @@ class BriefingPass:
                 log.exception("briefing failed")
         if briefing is None:
             report.counts["llm_budget_exhausted"] += len(same)
-            briefing = self.extractive.brief(same[0].groups, same[0].subscriber.language)
+            briefing = self.extractive.brief(same[0].groups, same[0].subscriber.language,
+                                             themes=themes)
         for job in same:
             job.briefing = briefing
             yield job

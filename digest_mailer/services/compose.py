@@ -111,8 +111,8 @@ class Composer:
             entries = db.entries.by_keys(session, delivery.entry_keys)
             groups = self.groups(subscriber, entries, db.sources.labels(session),
                                  delivery.notes)
-        if briefing is None and delivery.briefing is not None and delivery.briefing_kind:
-            briefing = Briefing(delivery.briefing, delivery.briefing_kind)
+        if briefing is None:
+            briefing = stored_briefing(delivery)
         if briefing is None:
             briefing = self.briefer.brief(groups, subscriber.language)
         links = self.signer.links(subscriber.public_id, delivery.public_id)
@@ -214,3 +214,13 @@ def _mailed(session: Session, delivery_public_id: str) -> tuple[Delivery, Subscr
     if delivery.status not in DeliveryStatus.MAILED:
         raise NotMailed(delivery_public_id, subscriber.language)
     return delivery, subscriber
+
+
+def stored_briefing(delivery: Delivery) -> Briefing | None:
+    """The briefing a Delivery went out with (a retry and "view in browser" show it), or None."""
+    if delivery.briefing is None or not delivery.briefing_kind:
+        return None
+    notes = delivery.notes if isinstance(delivery.notes, dict) else {}
+    headline = notes.get("headline")
+    return Briefing(delivery.briefing, delivery.briefing_kind,
+                    headline=headline if isinstance(headline, str) else "")
