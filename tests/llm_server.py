@@ -52,6 +52,17 @@ def _paragraph(messages: list[dict[str, Any]]) -> str:
             f"for scalable approximations, and together they suggest where the fields meet.")
 
 
+def _is_tldr(messages: list[dict[str, Any]]) -> bool:
+    return bool(messages) and "TL;DRs" in str(messages[0].get("content", ""))
+
+
+def _tldr_lines(messages: list[dict[str, Any]]) -> str:
+    """A TL;DR answer: each paper's title, as a model that only restates it would answer."""
+    data = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+    titles = re.findall(r'<paper n="(\d+)">\s*Title: (.*)', data)
+    return json.dumps({n: f"Introduces {title.rstrip('.')}." for n, title in titles})
+
+
 class LLMServer:
     """The endpoint; ``requests`` holds every request body (parsed JSON) in arrival order."""
 
@@ -59,7 +70,8 @@ class LLMServer:
         self.mode = mode
         self.reply: str | None = None  # set: the text of every answer
         self.delay = min(delay, 5.0)  # bounded: a stuck test must not hang the suite
-        self.requests: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []  # briefing requests
+        self.tldr_requests: list[dict[str, Any]] = []  # TL;DR requests, kept apart
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -100,7 +112,11 @@ class LLMServer:
             self._stopping.wait(self.delay)
         if self.mode == "notjson":
             return 200, {"Content-Type": "text/html"}, b"<html><body>Bad gateway</body></html>"
-        content = {
+        if _is_tldr(messages) and self.reply is None and self.mode in ("ok", "obedient", "leak"):
+            content = _tldr_lines(messages)
+        else:
+            content = ""
+        content = content or {
             "garbage": GARBAGE,
             "leak": str(messages[0].get("content", "")) if messages else "",
             "refusal": "I'm sorry, but I can't help with that.",
@@ -141,7 +157,8 @@ class LLMServer:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 body = json.loads(raw or b"{}")
                 with server._lock:
-                    server.requests.append(body)
+                    tldr = _is_tldr(body.get("messages") or [])
+                    (server.tldr_requests if tldr else server.requests).append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 self._send(*server.answer(body))
 

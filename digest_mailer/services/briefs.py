@@ -11,7 +11,8 @@ from digest_mailer.briefing.extractive import ExtractiveBriefer
 from digest_mailer.briefing.protocol import Briefer, BudgetExhausted, RunBudget
 from digest_mailer.briefing.themes import Theme, ThemePaper, find_themes
 from digest_mailer.db.models import Delivery, Subscriber
-from digest_mailer.domain.digest import Briefing, CategoryGroup
+from digest_mailer.domain.compose import with_tldrs
+from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
 from digest_mailer.services.compose import stored_briefing
 from digest_mailer.services.report import Report
 
@@ -69,12 +70,17 @@ class BriefingPass:
                 todo.setdefault(key, []).append(job)
         if not todo:
             return
+        papers = list({p.key: p for same in todo.values() for g in same[0].groups
+                       for p in g.papers}.values())
         # One set of themes for the batch: readers whose papers overlap share them.
-        themes = find_themes([ThemePaper(p.key, p.title, p.abstract)
-                              for same in todo.values() for g in same[0].groups
-                              for p in g.papers])
+        themes = find_themes([ThemePaper(p.key, p.title, p.abstract) for p in papers])
         config = self.config
         budget = RunBudget(config.max_calls, config.max_tokens, config.budget_seconds)
+        tldrs = self._tldrs(papers, budget)
+        if tldrs:
+            for same in todo.values():
+                for job in same:
+                    job.groups = with_tldrs(job.groups, tldrs)
         pool = ThreadPoolExecutor(max_workers=min(config.concurrency, len(todo)),
                                   thread_name_prefix="brief")
         futures: dict[Future[Briefing], tuple[tuple[str, ...], str]] = {
@@ -91,6 +97,17 @@ class BriefingPass:
             pool.shutdown(wait=False, cancel_futures=True)
         for same in todo.values():
             yield from self._with_briefing(same, None, report, themes)
+
+    def _tldrs(self, papers: list[Paper], budget: RunBudget) -> dict[str, str]:
+        """The LLM's TL;DRs of the batch's papers, once per paper (none without an LLM)."""
+        write = getattr(self.briefer, "tldrs", None)
+        if not callable(write):
+            return {}
+        try:
+            return write(papers, budget)
+        except Exception:  # never: tldrs records its failures; still, the cards keep theirs
+            log.exception("tldrs failed")
+            return {}
 
     def _with_briefing(self, same: list[Job], future: Future[Briefing] | None,
                        report: Report, themes: Sequence[Theme]) -> Iterator[Job]:
