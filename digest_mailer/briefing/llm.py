@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 PROMPT_VERSION = "4"  # bump when the prompt changes: it is part of every cache key
 WAIT_STEP = 0.1  # seconds between looks for a briefing another worker is writing
 COUNTERS = ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens",
-            "tldr_calls", "tldr_cache_hits")
+            "tldr_calls", "tldr_cache_hits", "tldr_failures")
 TLDR_BATCH = 20   # papers a TL;DR call asks for at once
 TLDR_CHARS = 160  # a TL;DR is one line of a card
 # A paper goes to the model as its title and its key sentence, each cut to these many
@@ -209,7 +209,7 @@ class OpenAIBriefer:
         self.fallback = fallback
         self.calls = self.cache_hits = self.failures = 0
         self.prompt_tokens = self.completion_tokens = 0  # as the endpoint reports them
-        self.tldr_calls = self.tldr_cache_hits = 0
+        self.tldr_calls = self.tldr_cache_hits = self.tldr_failures = 0
         self._lock = threading.Lock()
         # Local endpoints need no key, but the client refuses to start without one. Its
         # own retries are off: _create retries, and never past the run's deadline.
@@ -273,7 +273,8 @@ class OpenAIBriefer:
             log.warning("briefing: could not cache it: %s", err)
         return Briefing(text=text, kind="llm", model=self.model)
 
-    def tldrs(self, papers: Sequence[Paper], budget: RunBudget | None = None) -> dict[str, str]:
+    def tldrs(self, papers: Sequence[Paper], budget: RunBudget | None = None,
+              max_calls: int | None = None) -> dict[str, str]:
         """TL;DRs by entry key: cached ones, then the rest asked TLDR_BATCH papers a call.
 
         Once per paper for every reader: a batch asks only for papers no earlier batch (or
@@ -293,6 +294,8 @@ class OpenAIBriefer:
             else:
                 missing.append(paper)
         for start in range(0, len(missing), TLDR_BATCH):
+            if max_calls is not None and start // TLDR_BATCH >= max_calls:
+                break
             chunk = missing[start:start + TLDR_BATCH]
             messages = build_tldr_messages(chunk)
             estimate = sum(len(m["content"]) for m in messages) // 4
@@ -306,7 +309,7 @@ class OpenAIBriefer:
                 answer = self._answer(messages, budget, estimate, retries=0)
                 lines = parse_tldrs(answer, len(chunk))
             except Exception as err:  # the cards keep their extractive TL;DR
-                self._count("failures")
+                self._count("tldr_failures")
                 log.warning("tldr: the endpoint failed, the rest keep the extractive "
                             "TL;DR: %s", _reason(err, self.timeout))
                 break  # one try, not one per chunk: the briefings need the time
