@@ -22,6 +22,7 @@ It prints figures; it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import statistics
 import sys
@@ -36,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from relevance_data import DEFAULT_ROOT, load_corpus
 
 from digest_mailer.briefing.extractive import ExtractiveBriefer
-from digest_mailer.briefing.llm import build_messages
+from digest_mailer.briefing.llm import TLDR_BATCH, build_messages
+from digest_mailer.briefing.themed import theme_messages
 from digest_mailer.briefing.themes import (
     ThemePaper,
     find_themes,
@@ -92,6 +94,7 @@ def main() -> None:
     old_within, old_single, old_names = [], 0, 0
     carried, with_theme, brief_seconds, theme_seconds = [], 0, [], []
     per_day = []
+    themed_day: list[tuple[int, float, int, int]] = []
     for day, rows in days:
         papers = [corpus.papers[i] for i in rows]
         items = [ThemePaper(p.key, p.title, p.abstract) for p in papers]
@@ -112,6 +115,8 @@ def main() -> None:
             single += len(theme.name.split()) < 2
         digests = set()
         tokens_per_digest = []
+        met: dict[tuple[str, ...], float] = {}  # theme → its paragraph's prompt tokens
+        shown: set[str] = set()
         for _ in range(args.readers):
             chosen = digest_for(rng, papers, similarity)
             groups = groups_of(chosen, papers)
@@ -130,10 +135,17 @@ def main() -> None:
             briefer.brief(groups, "en", themes=themes)
             brief_seconds.append(time.perf_counter() - start)
             digests.add(tuple(p.key for p in digest_papers))
+            shown.update(p.key for p in digest_papers)
+            for item in found[:3]:
+                texts = {k: items[index[k]] for k in item.theme.keys}
+                met[item.theme.keys] = sum(len(m["content"]) for m in theme_messages(
+                    item.theme, texts, "en")) / 4
             messages = build_messages(groups, "en", 1200, themes)
             tokens_per_digest.append(sum(len(m["content"]) for m in messages) / 4)
         per_day.append((day, len(papers), len(themes), len(digests), args.readers,
                         statistics.mean(tokens_per_digest)))
+        themed_day.append((len(met), sum(met.values()), math.ceil(len(shown) / TLDR_BATCH),
+                           len(shown)))
         print(f"{day}: {len(papers)} papers, {len(themes)} themes covering "
               f"{sum(len(t.keys) for t in themes)} papers, found in {theme_seconds[-1]:.2f} s; "
               f"e.g. {', '.join(t.name for t in themes[:6])}", flush=True)
@@ -168,6 +180,18 @@ def main() -> None:
         print(f"  {readers:>7,} readers: {calls:>9,.0f} calls, {calls * tokens / 1e6:>7.2f} M "
               f"input tokens   target <= {target:.0f} calls   "
               f"{'met' if calls <= target else 'NOT met'}")
+    theme_calls = statistics.mean(m for m, *_ in themed_day)
+    theme_tokens = statistics.mean(t for _, t, *_ in themed_day)
+    tldr_calls = statistics.mean(c for *_, c, _ in themed_day)
+    tldr_tokens = statistics.mean(n for *_, n in themed_day) * 45  # title + summary a paper
+    print(f"DIGEST_LLM_BRIEFING=theme (one paragraph per theme met, TL;DRs {TLDR_BATCH} papers "
+          f"a call), {args.readers} readers a day: {theme_calls:.0f} theme calls + "
+          f"{tldr_calls:.0f} TL;DR calls, {(theme_tokens + tldr_tokens) / 1e3:.0f} k input "
+          "tokens a day.")
+    print("  More readers meet no more themes than the day has and no more papers than it "
+          f"lists: at most {themes_a_day:.0f} theme calls + {papers_a_day / TLDR_BATCH:.0f} "
+          f"TL;DR calls = {themes_a_day + papers_a_day / TLDR_BATCH:.0f} at 1,000, 10,000 or "
+          f"100,000 readers (target <= {target:.0f}), one run proving it: tests/test_themed.py")
 
 
 def old_themes() -> object | None:

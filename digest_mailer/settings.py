@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -96,6 +97,9 @@ class Settings(BaseSettings):
         "", validation_alias=AliasChoices("OPENAI_BASE_URL", "DIGEST_OPENAI_BASE_URL")
     )
     llm_model: str = "gpt-4o-mini"
+    # "digest": one LLM briefing per distinct digest; "theme": one paragraph per theme of
+    # the day and language, assembled per reader (calls that do not grow with readers).
+    llm_briefing: Literal["digest", "theme"] = "digest"
     llm_timeout: float = 30.0
     llm_retries: int = 2
     llm_concurrency: int = 8  # briefing requests in flight at once in a send batch

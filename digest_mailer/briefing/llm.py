@@ -273,6 +273,48 @@ class OpenAIBriefer:
             log.warning("briefing: could not cache it: %s", err)
         return Briefing(text=text, kind="llm", model=self.model)
 
+    def complete(self, key: str, messages: list[dict], paper_count: int,
+                 budget: RunBudget | None = None) -> str:
+        """One checked answer by cache ``key``: cached, written by another worker, or asked.
+
+        "" when the endpoint failed (counted and logged); raises BudgetExhausted when the
+        run's budget is spent. Used for the paragraph on one theme (briefing/themed.py).
+        """
+        try:
+            cached = self.cache.get(key)
+            if cached:
+                text = check_briefing(cached, max_chars=self.max_chars, paper_count=paper_count)
+                self._count("cache_hits")
+                return text
+        except Exception as err:  # a bad row or a broken cache: ask the endpoint instead
+            log.warning("briefing: ignoring the cached one: %s", err)
+        if not self._claim(key):
+            text = self._wait_for(key, paper_count, budget)
+            if text:
+                self._count("cache_hits")
+                return text
+        estimate = sum(len(m["content"]) for m in messages) // 4
+        try:
+            if budget is not None:
+                budget.take(estimate)
+        except BudgetExhausted:
+            self._release(key)
+            raise
+        self._count("calls")
+        try:
+            text = self._ask(messages, paper_count, budget, estimate)
+        except Exception as err:
+            self._release(key)
+            self._count("failures")
+            log.warning("briefing: a theme's paragraph failed: %s", _reason(err, self.timeout),
+                        exc_info=not isinstance(err, openai.OpenAIError | BriefingError))
+            return ""
+        try:
+            self.cache.put(key, text, self.model)
+        except Exception as err:
+            log.warning("briefing: could not cache it: %s", err)
+        return text
+
     def tldrs(self, papers: Sequence[Paper], budget: RunBudget | None = None,
               max_calls: int | None = None) -> dict[str, str]:
         """TL;DRs by entry key: cached ones, then the rest asked TLDR_BATCH papers a call.
@@ -416,12 +458,22 @@ class OpenAIBriefer:
 
 def make_briefer(*, llm_configured: bool, api_key: str = "", base_url: str = "",
                  model: str = "gpt-4o-mini", timeout: float = 30.0, retries: int = 2,
-                 max_chars: int = 1200, cache: BriefingCache | None = None) -> Briefer:
-    """The LLM briefer (extractive fallback) when an endpoint is configured, else extractive."""
+                 max_chars: int = 1200, cache: BriefingCache | None = None,
+                 per: str = "digest") -> Briefer:
+    """The LLM briefer (extractive fallback) when an endpoint is configured, else extractive.
+
+    ``per``: "digest" asks one briefing per distinct digest; "theme" one paragraph per
+    theme and language, assembled for each reader (briefing/themed.py).
+    """
     from digest_mailer.briefing.extractive import ExtractiveBriefer
 
     extractive = ExtractiveBriefer(max_chars=max_chars)
     if not llm_configured:
         return extractive
     cache = cache if cache is not None else MemoryBriefingCache()
-    return OpenAIBriefer(api_key, base_url, model, timeout, retries, max_chars, cache, extractive)
+    llm = OpenAIBriefer(api_key, base_url, model, timeout, retries, max_chars, cache, extractive)
+    if per == "theme":
+        from digest_mailer.briefing.themed import ThemedBriefer
+
+        return ThemedBriefer(llm, extractive, max_chars)
+    return llm

@@ -53,6 +53,8 @@ class Theme:
     # Per paper, a phrase of its title that the others do not share ("robot navigation"):
     # what each brings to the theme. Absent when its title has none.
     angles: dict[str, str] = field(default_factory=dict, compare=False)
+    # Its papers' text, for whoever writes about the theme (an LLM's paragraph on it).
+    papers: tuple[ThemePaper, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,8 @@ def _theme(papers: Sequence[ThemePaper], members: list[int], similarity: np.ndar
     name = label(surfaces.get(term) or Counter({" ".join(term): 1}))
     return Theme(name=name, term=term, keys=tuple(papers[m].key for m in ranked),
                  similarity=round(mean, 4),
-                 angles=_angles(papers, ranked, term, phrases, day_df))
+                 angles=_angles(papers, ranked, term, phrases, day_df),
+                 papers=tuple(papers[m] for m in ranked))
 
 
 def _angles(papers: Sequence[ThemePaper], members: list[int], name: Term,
