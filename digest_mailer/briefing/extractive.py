@@ -10,35 +10,19 @@ LLM fails.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from digest_mailer.briefing.sentences import role, split
 from digest_mailer.briefing.terms import Term, stem, terms
 from digest_mailer.briefing.themes import DigestTheme, Theme, digest_themes
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
 from digest_mailer.i18n import texts
 
-_CUE = re.compile(r"\b(?:we (?:show|prove|propose|introduce|find|demonstrate|establish|obtain)"
-                  r"|our (?:method|model|results?|approach))\b", re.I)
-_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|et al|cf|vs|Fig|Eq|resp|approx)|\b[A-Z])\.$")
 _VERBS = 3  # brief.cross.1..3 in each language table: the verb varies from theme to theme
 MAX_THEMES = 3
 MAX_QUOTE = 240
 MAX_ANGLES = 3  # papers of a cross-field theme named by what each brings
-
-
-def _sentences(abstract: str) -> list[str]:
-    """Abstract sentences, whitespace collapsed; "e.g." and "et al." do not end one."""
-    text = " ".join(abstract.split())
-    out, start = [], 0
-    for match in re.finditer(r"[.!?](?=\s+[A-Z0-9(\[“\"])|[。！？]", text):
-        if _ABBREV.search(text[start : match.end()]):
-            continue
-        out.append(text[start : match.end()].strip())
-        start = match.end()
-    out.append(text[start:].strip())
-    return [s for s in out if s]
 
 
 class ExtractiveBriefer:
@@ -56,7 +40,7 @@ class ExtractiveBriefer:
             return Briefing(text="", kind="extractive")
         lang = texts(language)  # an unknown code raises here: no English in its place
         order = list(dict.fromkeys(p.category for p in papers))
-        sentences = {p.number: _sentences(p.abstract) for p in papers}
+        sentences = {p.number: list(split(p.abstract)) for p in papers}
         used: set[str] = set()
         parts: list[tuple[str, str, str, int]] = []  # (kind, lead, quote, quoted paper)
         if len(papers) == 1:
@@ -119,13 +103,20 @@ class ExtractiveBriefer:
         readable length, naming ``term`` where one does; ties go to the earlier paper and
         sentence (the most central paper comes first)."""
         best_key, best = None, None
+        counts = Counter(n for n, _ in pool)
+        seen: Counter[int] = Counter()
+        place = []  # each sentence's place in its abstract
+        for number, _ in pool:
+            place.append(seen[number])
+            seen[number] += 1
         for index, (number, sentence) in enumerate(pool):
             if sentence in used:
                 continue
             hits = min(terms(sentence)[term], 1) if term else 0
             readable = 40 <= len(sentence) <= MAX_QUOTE
+            contributes = role(sentence, place[index], counts[number]) > 0
             # What the paper contributes first; a sentence naming the theme breaks a tie.
-            key = (readable, bool(_CUE.search(sentence)), hits, -number, -index)
+            key = (readable, contributes, hits, -number, -index)
             if best_key is None or key > best_key:
                 best_key, best = key, (sentence, number)
         if best:

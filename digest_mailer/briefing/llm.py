@@ -27,6 +27,7 @@ from digest_mailer.briefing.protocol import (
     MemoryBriefingCache,
     RunBudget,
 )
+from digest_mailer.briefing.sentences import contribution
 from digest_mailer.briefing.themes import Theme, digest_themes
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
 from digest_mailer.errors import BriefingError
@@ -45,8 +46,6 @@ TLDR_CHARS = 160  # a TL;DR is one line of a card
 # (bench/run.py prints the count).
 SUMMARY_CHARS = 100
 TITLE_CHARS = 100
-_KEY_SENTENCE = re.compile(r"\b(?:we (?:propose|introduce|present|develop|show)|this (?:paper|work)"
-                           r"|in this (?:paper|work)|here we)\b", re.I)
 RETRY_DELAY = 0.5  # seconds before the first retry of a failed request, doubling after
 _RETRY_STATUSES = (408, 409, 429)  # and every 5xx: what the openai client itself retries
 
@@ -135,13 +134,11 @@ def _neutral(text: str, limit: int | None = None) -> str:
 
 @lru_cache(maxsize=65536)
 def paper_summary(abstract: str) -> str:
-    """The abstract's key sentence ("we propose…", else the first), bounded.
+    """The abstract's contribution sentence (briefing/sentences.py), bounded.
 
     Computed once per paper and shared by every digest that carries it.
     """
-    sentences = re.split(r"(?<=[.!?])\s+", " ".join(abstract.split()))
-    key = next((s for s in sentences if _KEY_SENTENCE.search(s)), sentences[0] if sentences else "")
-    return _neutral(key, SUMMARY_CHARS)
+    return _neutral(contribution(abstract[:20_000]), SUMMARY_CHARS)
 
 
 def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: int,

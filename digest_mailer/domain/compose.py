@@ -130,7 +130,7 @@ def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
                 published=entry.published.date() if entry.published else None,
                 feedback_more_url=feedback_url(entry.key, "more"),
                 feedback_less_url=feedback_url(entry.key, "less"),
-                reason=reasons.get(entry.key),
+                reason=reasons.get(entry.key), doi=entry.doi,
             ))
         groups.append(CategoryGroup(category, category_label(category), tuple(papers),
                                     _subject_name(category, entries, labels, configured),
