@@ -34,13 +34,14 @@ _CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
     for p, w in (
         (r"\b(?:we|this (?:paper|work|study|report|article))\s+(?:\w+ly\s+)?(?:propose|introduce|"
          r"present|develop|design|build|construct|formulate|devise|release|curate|create)", 3.0),
-        (r"\bwe\s+(?:\w+ly\s+)?(?:show|find|demonstrate|prove|establish|derive|obtain|achieve|"
-         r"give|provide|identify|discover|observe|reveal|report)", 2.5),
+        (r"\bwe\b(?:\s+[\w-]+){0,6}?\s+(?:show|find|demonstrate|prove|establish|derive|obtain|"
+         r"achieve|give|provide|identify|discover|observe|reveal|report)", 2.5),
+        (r"\bwe\s+(?:\w+ly\s+)?(?:study|analy[sz]e|investigate|characteri[sz]e|evaluate)", 1.5),
         (r"\b(?:this (?:paper|work|study|report) |here,? we |in this (?:paper|work|report),? we )",
          1.0),
         (r"\bour (?:method|model|approach|framework|system|algorithm|results?|analysis|findings|"
          r"experiments|evaluation|technique|pipeline)\b", 1.5),
-        (r"\b(?:outperform|surpass|exceed|improv|reduc|achiev|yield)\w*", 1.0),
+        (r"(?<!\bto )\b(?:outperform|surpass|exceed|improv|reduc|achiev|yield)\w*", 1.0),
         (r"\b(?:state[- ]of[- ]the[- ]art|sota)\b", 0.5),
         (r"\b(?:results?|experiments?|evaluations?|findings|analys[ie]s) (?:\w+ )?(?:show|"
          r"demonstrate|reveal|indicate|suggest|confirm)", 1.5),
@@ -58,21 +59,35 @@ _CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         (r"\?\s*$", -3.0),
     )
 )
+# A part of the method ("(ii) …", "Second, we …", "We further …"): the headline comes first.
+_PART = re.compile(r"^(?:\(?(?:i{1,3}|iv|v|\d)\)|(?:first|second|third|finally|next|moreover|"
+                   r"furthermore|additionally|in addition)\b)|^we (?:also|further)\b", re.I)
+_STRONG = _CUES[0][0]
 _OWN = re.compile(r"\b(?:we|our|this (?:paper|work|study|report))\b|\bhere\b", re.I)
+# A preamble before the subject: "In this paper, we", "(iii) To extend the model …, we".
 _LEAD = re.compile(
-    r"^(?:(?:in|with) this (?:paper|work|report|study|article)|here|therefore|thus|"
-    r"to (?:address|overcome|tackle|bridge|close|fill|solve) (?:this|these|the|such)(?: \w+){0,3}"
-    r"|building on this|finally|first|moreover|furthermore),?\s+we\b",
+    r"^(?:\(?(?:i{1,3}|iv|v|\d)\)\s*)?(?:(?:(?:in|with) this (?:paper|work|report|study|article)"
+    r"|here|therefore|thus|hence|next|finally|first|second|third|moreover|furthermore"
+    r"|additionally|in addition|building on this|to (?:do so|this end)|to [^,;:]{3,80}?),?\s+"
+    r"(?=(?:we|this (?:paper|work|study|report))\b))",
     re.I,
 )
-# Clause boundaries, strongest first: a TL;DR ends at the latest one of the first kind that fits.
-_BOUNDARIES = (
-    ("; ", ": ", " – ", " — ", ", which ", ", where ", ", while ", ", whereas ", ", and "),
-    (" by ", " using ", " via ", " through ", " with ", ", "),
-    (" for ", " to ", " that ", " in ", " on ", " from "),
+# Clause boundaries, strongest first: a TL;DR ends at the latest one of the strongest kind
+# that keeps enough of the sentence. A comma counts only before a relative, a participle or an
+# appositive ("X, a framework that …"), never inside a list ("selection, compression, and …").
+_BOUNDARIES = tuple(
+    re.compile(p)
+    for p in (
+        r"; |(?<!\d): | [–—] (?!\d)|, (?:which|where|while|whereas|but|thereby|i\.e\.|e\.g\.|"
+        r"such as|including|\w+ing) ",
+        r" (?:by|using|via|through|with|based on) |, (?:a|an|the) ",
+    )
 )
-_DANGLING = re.compile(r"[\s,;:–—(\[-]+$|\s+(?:a|an|the|and|or|of|to|in|on|for|with|by|as|"
-                       r"its|their|our|is|are)$", re.I)
+_WEAK = re.compile(r" (?:for|to|that|in|on|from|of|and|across|at) ")
+# What may not end a line: a comma, an open bracket, an article, or a comma's first word or two
+# ("…three regimes, determined" from "…, determined by …").
+_DANGLING = re.compile(r"[\s,;:–—(\[-]+$|,\s+[\w-]+(?:\s+[\w-]+)?$|\s+(?:a|an|the|and|or|of|to|"
+                       r"in|on|for|with|by|as|its|their|our|is|are)$", re.I)
 
 
 @lru_cache(maxsize=65536)
@@ -96,7 +111,7 @@ def split(abstract: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def _roles(sentences: tuple[str, ...]) -> tuple[float, ...]:
     scores = []
-    own_seen = False
+    own_seen = headline = False
     for index, sentence in enumerate(sentences):
         score = sum(w for pattern, w in _CUES if pattern.search(sentence))
         own = bool(_OWN.search(sentence))
@@ -105,6 +120,10 @@ def _roles(sentences: tuple[str, ...]) -> tuple[float, ...]:
             score -= 1.0
         own_seen = own_seen or own
         score -= 0.5 * (index == 0 and not own)
+        score -= 1.0 * bool(_PART.search(sentence))
+        # The first "we propose …" names the paper's own thing: the card's best line.
+        if not headline and _STRONG.search(sentence):
+            headline, score = True, score + 1.0
         scores.append(score)
     return tuple(scores)
 
@@ -141,7 +160,8 @@ def _lead(sentence: str) -> str:
     match = _LEAD.match(sentence)
     if not match:
         return sentence
-    return "We" + sentence[match.end() :]
+    rest = sentence[match.end() :]
+    return rest[:1].upper() + rest[1:]
 
 
 def _tidy(text: str) -> str:
@@ -163,12 +183,13 @@ def tldr(abstract: str, limit: int = TLDR_CHARS) -> str:
     if len(sentence) <= limit:
         return sentence
     floor = max(30, limit // 3)
-    window = sentence[: limit]
-    for kind in _BOUNDARIES:
-        cut = max((window.rfind(b, 0, limit - 1) for b in kind), default=-1)
-        if cut >= floor:
-            head = _tidy(sentence[:cut])
+    window = sentence[: limit - 1]
+    for boundary in _BOUNDARIES:
+        for match in reversed(list(boundary.finditer(window))):
+            head = _tidy(sentence[: match.start()])
             if len(head) >= floor:
                 return head + "."
-    head = _tidy(window[: limit - 1].rsplit(" ", 1)[0])
-    return (head or window[: limit - 1]) + "…"
+    # Mid-clause: at a weak boundary or a word, marked with "…".
+    cuts = [m.start() for m in _WEAK.finditer(window) if m.start() >= floor]
+    head = _tidy(window[: cuts[-1]] if cuts else window.rsplit(" ", 1)[0])
+    return (head if len(head) >= floor else window[: limit - 1]) + "…"
