@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from digest_mailer.briefing.protocol import (
     MemoryBriefingCache,
     RunBudget,
 )
+from digest_mailer.briefing.sentences import contribution
 from digest_mailer.domain.digest import Briefing, CategoryGroup
 from digest_mailer.errors import BriefingError
 from digest_mailer.i18n import texts
@@ -41,8 +41,6 @@ COUNTERS = ("calls", "cache_hits", "failures", "prompt_tokens", "completion_toke
 # (bench/run.py prints the count).
 SUMMARY_CHARS = 100
 TITLE_CHARS = 100
-_KEY_SENTENCE = re.compile(r"\b(?:we (?:propose|introduce|present|develop|show)|this (?:paper|work)"
-                           r"|in this (?:paper|work)|here we)\b", re.I)
 RETRY_DELAY = 0.5  # seconds before the first retry of a failed request, doubling after
 _RETRY_STATUSES = (408, 409, 429)  # and every 5xx: what the openai client itself retries
 
@@ -82,13 +80,11 @@ def _neutral(text: str, limit: int | None = None) -> str:
 
 @lru_cache(maxsize=65536)
 def paper_summary(abstract: str) -> str:
-    """The abstract's key sentence ("we propose…", else the first), bounded.
+    """The abstract's contribution sentence (briefing/sentences.py), bounded.
 
     Computed once per paper and shared by every digest that carries it.
     """
-    sentences = re.split(r"(?<=[.!?])\s+", " ".join(abstract.split()))
-    key = next((s for s in sentences if _KEY_SENTENCE.search(s)), sentences[0] if sentences else "")
-    return _neutral(key, SUMMARY_CHARS)
+    return _neutral(contribution(abstract), SUMMARY_CHARS)
 
 
 def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: int) -> list[dict]:

@@ -83,11 +83,12 @@ _BOUNDARIES = tuple(
         r" (?:by|using|via|through|with|based on) |, (?:a|an|the) ",
     )
 )
-_WEAK = re.compile(r" (?:for|to|that|in|on|from|of|and|across|at) ")
+_WEAK = re.compile(r" (?:for|to|that|in|on|from|of|across|at) ")  # not "and": lists
 # What may not end a line: a comma, an open bracket, an article, or a comma's first word or two
 # ("…three regimes, determined" from "…, determined by …").
-_DANGLING = re.compile(r"[\s,;:–—(\[-]+$|,\s+[\w-]+(?:\s+[\w-]+)?$|\s+(?:a|an|the|and|or|of|to|"
-                       r"in|on|for|with|by|as|its|their|our|is|are)$", re.I)
+_DANGLING = re.compile(r"[\s,;:–—(\[-]+$|,\s+(?!and\b|or\b)[\w-]+(?:\s+[\w-]+)?$|"
+                       r"\s+(?:a|an|the|and|or|of|to|in|on|for|with|by|as|its|their|our|is|are)$",
+                       re.I)
 
 
 @lru_cache(maxsize=65536)
@@ -150,6 +151,8 @@ def contribution(abstract: str) -> str:
     if not sentences:
         return ""
     scores = _roles(sentences)
+    if max(scores) <= 0:  # no sentence speaks for the paper: the first readable one is its topic
+        scores = (0.0,) * len(sentences)
     # Ties go to the earlier sentence: the method is usually stated before the details.
     best = max(range(len(sentences)), key=lambda i: (scores[i] + _readable(sentences[i]), -i))
     return sentences[best]
@@ -189,7 +192,8 @@ def tldr(abstract: str, limit: int = TLDR_CHARS) -> str:
             head = _tidy(sentence[: match.start()])
             if len(head) >= floor:
                 return head + "."
-    # Mid-clause: at a weak boundary or a word, marked with "…".
-    cuts = [m.start() for m in _WEAK.finditer(window) if m.start() >= floor]
-    head = _tidy(window[: cuts[-1]] if cuts else window.rsplit(" ", 1)[0])
-    return (head if len(head) >= floor else window[: limit - 1]) + "…"
+    # Mid-clause: at the latest weak boundary, else a word, that keeps enough; marked "…".
+    cuts = [*[m.start() for m in _WEAK.finditer(window)][::-1], window.rfind(" ")]
+    heads = [_tidy(window[:cut]) for cut in cuts if cut > 0]
+    head = next((h for h in heads if len(h) >= floor), heads[-1] if heads else "")
+    return (head or _tidy(window) or window[: limit - 1]) + "…"
