@@ -1,10 +1,13 @@
 """Does ``contribution()`` quote what a paper contributes? Share of abstracts where it does.
 
-    python -m bench.sentence_roles [--scholar-inbox PATH] [--show]
+    python -m bench.sentence_roles [--relevance DIR] [--scholar-inbox PATH] [--show]
 
 Our set (tests/data/sentence_roles.jsonl, labelled by hand from the repo's feeds): a hit is
 a chosen sentence labelled method or result; abstracts whose sentences all have one role
 cannot separate the pickers and are counted too (every picker hits or misses them alike).
+The relevance set (tests/data/sentence_roles_relevance.jsonl: ids and one role a sentence,
+labelled by hand over every 747th paper of ../shared/relevance/papers.jsonl.gz, read there in
+place): the same count; labelled after the weights were set, and not tuned on since.
 The Scholar Inbox set (``abstract_sentences.csv`` of avg-dev/scholar_inbox_datasets; no
 licence, so it is read from where you put it and never copied here): a hit is a chosen
 sentence whose characters overlap an ``idea`` or ``result`` span. The cue weights were tuned
@@ -31,7 +34,10 @@ from pathlib import Path
 
 from digest_mailer.briefing.sentences import contribution, split
 
-OURS = Path(__file__).resolve().parent.parent / "tests" / "data" / "sentence_roles.jsonl"
+ROOT = Path(__file__).resolve().parent.parent
+OURS = ROOT / "tests" / "data" / "sentence_roles.jsonl"
+RELEVANCE_LABELS = ROOT / "tests" / "data" / "sentence_roles_relevance.jsonl"
+RELEVANCE = ROOT.parent / "shared" / "relevance"
 CONTRIBUTION = frozenset({"method", "result"})
 _OLD_KEY = re.compile(r"\b(?:we (?:propose|introduce|present|develop|show)|this (?:paper|work)"
                       r"|in this (?:paper|work)|here we)\b", re.I)
@@ -64,6 +70,29 @@ def load_ours(path: Path = OURS) -> list[tuple[str, list[tuple[str, str]]]]:
             abstracts[(source, entry.key)] = entry.abstract
     return [(abstracts[(r["source"], r["key"])], [tuple(s) for s in r["sentences"]])
             for r in rows]
+
+
+def load_relevance(directory: Path = RELEVANCE) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Like load_ours, for the labelled ids of the relevance corpus (its text read in place).
+    Labels go by sentence index, so a split that changes a count fails loudly here."""
+    import gzip
+
+    rows = map(json.loads, RELEVANCE_LABELS.read_text(encoding="utf-8").splitlines())
+    wanted: dict[str, list[str]] = {row["id"]: row["roles"] for row in rows}
+    found: dict[str, str] = {}
+    with gzip.open(directory / "papers.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            paper = json.loads(line)
+            if paper["id"] in wanted:
+                found[paper["id"]] = paper["abstract"]
+    out = []
+    for key, labels in wanted.items():
+        sentences = split(found[key])
+        if len(sentences) != len(labels):
+            raise ValueError(f"{key}: {len(sentences)} sentences, {len(labels)} labels")
+        pairs = zip(labels, sentences, strict=True)
+        out.append((found[key], [(role, sentence[:40]) for role, sentence in pairs]))
+    return out
 
 
 def role_of(chosen: str, labelled: list[tuple[str, str]]) -> str | None:
@@ -130,11 +159,17 @@ def rate_scholar_inbox(picker: Picker | None, data: list[tuple[str, Spans]],
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--relevance", type=Path, default=RELEVANCE,
+                        help="the relevance corpus directory (skipped when absent)")
     parser.add_argument("--scholar-inbox", type=Path, help="abstract_sentences.csv")
     parser.add_argument("--show", action="store_true", help="print each miss on our set")
     args = parser.parse_args(argv)
     ours = load_ours()
     sets = [(f"ours ({len(ours)} abstracts, tuned on)", lambda p: rate_ours(p, ours))]
+    if (args.relevance / "papers.jsonl.gz").exists():
+        relevance = load_relevance(args.relevance)
+        sets.append((f"relevance corpus ({len(relevance)} abstracts, held out)",
+                     lambda p: rate_ours(p, relevance)))
     if args.scholar_inbox:
         inbox = load_scholar_inbox(args.scholar_inbox)
         sets.append((f"Scholar Inbox ({len(inbox)} abstracts, held out)",
