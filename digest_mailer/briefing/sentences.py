@@ -93,6 +93,7 @@ _DANGLING = re.compile(r"[\s,;:–—(\[-]+$|,\s+(?!and\b|or\b)[\w-]+(?:\s+[\w-]
 
 @lru_cache(maxsize=65536)
 def _split(abstract: str) -> tuple[str, ...]:
+    """The sentences as a tuple: cacheable, and what _roles keys its cache on."""
     text = " ".join(abstract[:MAX_ABSTRACT].split())
     out, start = [], 0
     for match in _END.finditer(text):
@@ -111,6 +112,8 @@ def split(abstract: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def _roles(sentences: tuple[str, ...]) -> tuple[float, ...]:
+    """Cue weights summed, then position: background before the paper first speaks of itself,
+    a method's parts below its headline."""
     scores = []
     own_seen = headline = False
     for index, sentence in enumerate(sentences):
