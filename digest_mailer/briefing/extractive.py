@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from digest_mailer.briefing.sentences import role, split
+from digest_mailer.briefing.sentences import roles, split
 from digest_mailer.briefing.terms import Term, stem, terms
 from digest_mailer.briefing.themes import DigestTheme, Theme, digest_themes
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
@@ -103,18 +103,18 @@ class ExtractiveBriefer:
         readable length, naming ``term`` where one does; ties go to the earlier paper and
         sentence (the most central paper comes first)."""
         best_key, best = None, None
-        counts = Counter(n for n, _ in pool)
-        seen: Counter[int] = Counter()
+        by_paper: dict[int, list[str]] = {}
         place = []  # each sentence's place in its abstract
-        for number, _ in pool:
-            place.append(seen[number])
-            seen[number] += 1
+        for number, sentence in pool:
+            place.append(len(by_paper.setdefault(number, [])))
+            by_paper[number].append(sentence)
+        scores = {n: roles(found) for n, found in by_paper.items()}
         for index, (number, sentence) in enumerate(pool):
             if sentence in used:
                 continue
             hits = min(terms(sentence)[term], 1) if term else 0
             readable = 40 <= len(sentence) <= MAX_QUOTE
-            contributes = role(sentence, place[index], counts[number]) > 0
+            contributes = scores[number][place[index]] > 0
             # What the paper contributes first; a sentence naming the theme breaks a tie.
             key = (readable, contributes, hits, -number, -index)
             if best_key is None or key > best_key:

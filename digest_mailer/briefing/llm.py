@@ -138,7 +138,7 @@ def paper_summary(abstract: str) -> str:
 
     Computed once per paper and shared by every digest that carries it.
     """
-    return _neutral(contribution(abstract[:20_000]), SUMMARY_CHARS)
+    return _neutral(contribution(abstract), SUMMARY_CHARS)
 
 
 def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: int,
