@@ -176,18 +176,21 @@ def sentence_terms(sentence: str, chinese_sources: bool = False) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+def _evidence(sentence: str, sources: Mapping[int, str]) -> tuple[list[str], frozenset[str]]:
+    """The sentence's terms and the vocabulary of the papers it cites that exist."""
+    texts = [sources[n] for n in cited(sentence) if n in sources]
+    terms = sentence_terms(sentence, any(_CJK.search(t) for t in texts))
+    return terms, frozenset().union(*(_vocabulary(t) for t in texts))
+
+
 def support(sentence: str, sources: Mapping[int, str]) -> float | None:
     """The share of the sentence's terms found in the text of the papers it cites.
 
     ``sources`` maps a paper number to its title and abstract. None when the sentence has no
     term to look for (a zh sentence without Latin script, say).
     """
-    texts = [sources[n] for n in cited(sentence) if n in sources]
-    terms = sentence_terms(sentence, any(_CJK.search(t) for t in texts))
-    if not terms:
-        return None
-    known = frozenset().union(*(_vocabulary(t) for t in texts))
-    return sum(term in known for term in terms) / len(terms)
+    terms, known = _evidence(sentence, sources)
+    return sum(t in known for t in terms) / len(terms) if terms else None
 
 
 def unfaithful(paragraph: str, sources: Mapping[int, str],
@@ -197,17 +200,16 @@ def unfaithful(paragraph: str, sources: Mapping[int, str],
     for sentence in split_sentences(paragraph):
         numbers = cited(sentence)
         missing = [n for n in numbers if n not in sources]
-        texts = [sources[n] for n in numbers if n in sources]
-        known = frozenset().union(*(_vocabulary(t) for t in texts))
-        invented = [t[1:] for t in sentence_terms(sentence) if t[0] == "#" and t not in known]
-        share = support(sentence, sources)
+        terms, known = _evidence(sentence, sources)
+        invented = [t[1:] for t in terms if t.startswith("#") and t not in known]
+        share = sum(t in known for t in terms) / len(terms) if terms else 1.0
         if not numbers:
             reason = "no citation"
         elif missing:
             reason = "cites a paper that is not in the digest: " + ", ".join(map(str, missing))
         elif invented:
             reason = "a number the cited papers do not give: " + ", ".join(invented)
-        elif share is not None and share < min_support:
+        elif share < min_support:
             reason = f"too little support: {share:.2f}"
         else:
             continue
