@@ -97,7 +97,7 @@ def test_success_sends_the_task_and_the_delimited_papers(
     briefer = make()
     briefing = briefer.brief(groups(), "en")
     assert briefing.kind == "llm" and briefing.model == MODEL
-    assert briefing.text.startswith("Today's papers connect")
+    assert briefing.text.startswith("Today's papers connect “Few-Step Image Restoration")
     assert cited(briefing.text) and all(1 <= n <= 3 for n in cited(briefing.text))
     body = llm_server.requests[0]
     assert body["model"] == MODEL

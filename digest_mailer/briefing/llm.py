@@ -1,9 +1,10 @@
 """The briefing paragraph on top of a digest, written by any OpenAI-compatible endpoint.
 
 Paper text is untrusted: it reaches the model only as delimited data, and whatever the
-model answers passes ``briefing.check.check_briefing`` before anyone sees it. Any failure falls
-back to the extractive briefer, so a digest never waits on, or breaks because of, the
-endpoint.
+model answers passes ``briefing.check.check_briefing`` and then the faithfulness check
+(``briefing.faithful``: every sentence cites papers whose text backs it) before anyone sees
+it, a cached answer included. Any failure falls back to the extractive briefer, so a digest
+never waits on, or breaks because of, the endpoint.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from functools import lru_cache
 
 import openai
 
+from digest_mailer.briefing import faithful
 from digest_mailer.briefing.check import check_briefing
 from digest_mailer.briefing.protocol import (
     Briefer,
@@ -37,8 +39,8 @@ log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "4"  # bump when the prompt changes: it is part of every cache key
 WAIT_STEP = 0.1  # seconds between looks for a briefing another worker is writing
-COUNTERS = ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens",
-            "tldr_calls", "tldr_cache_hits", "tldr_failures")
+COUNTERS = ("calls", "cache_hits", "failures", "unfaithful", "prompt_tokens",
+            "completion_tokens", "tldr_calls", "tldr_cache_hits", "tldr_failures")
 TLDR_BATCH = 20   # papers a TL;DR call asks for at once
 TLDR_CHARS = 160  # a TL;DR is one line of a card
 # A paper goes to the model as its title and its key sentence, each cut to these many
@@ -191,20 +193,25 @@ def _retryable(err: Exception) -> bool:
 class OpenAIBriefer:
     """Briefings from an OpenAI-compatible chat endpoint, cached, checked, with a fallback.
 
-    The counters (``calls``, ``cache_hits``, ``failures``, ``prompt_tokens``,
-    ``completion_tokens``) accumulate over the instance's life for the run report;
-    ``calls`` counts briefings asked of the endpoint, not the client's HTTP retries.
+    The counters (``calls``, ``cache_hits``, ``failures``, ``unfaithful``,
+    ``prompt_tokens``, ``completion_tokens``) accumulate over the instance's life for the run
+    report; ``calls`` counts briefings asked of the endpoint, not the client's HTTP retries;
+    ``unfaithful`` counts answers, fresh or cached, refused because a sentence lacks a
+    citation or the support of the papers it cites (below ``min_support``); a refused fresh
+    answer is a failure too.
     """
 
     def __init__(self, api_key: str, base_url: str, model: str, timeout: float, retries: int,
-                 max_chars: int, cache: BriefingCache, fallback: Briefer) -> None:
+                 max_chars: int, cache: BriefingCache, fallback: Briefer,
+                 min_support: float = faithful.MIN_SUPPORT) -> None:
         self.model = model
         self.timeout = timeout
         self.retries = retries
         self.max_chars = max_chars
+        self.min_support = min_support
         self.cache = cache
         self.fallback = fallback
-        self.calls = self.cache_hits = self.failures = 0
+        self.calls = self.cache_hits = self.failures = self.unfaithful = 0
         self.prompt_tokens = self.completion_tokens = 0  # as the endpoint reports them
         self.tldr_calls = self.tldr_cache_hits = self.tldr_failures = 0
         self._lock = threading.Lock()
@@ -231,18 +238,18 @@ class OpenAIBriefer:
         papers = [p for g in groups for p in g.papers]
         if not papers:
             return self.fallback.brief(groups, language, themes=themes)
-        paper_count = max(p.number for p in papers)
+        sources = {p.number: f"{p.title}. {p.abstract}" for p in papers}
         key = cache_key([p.key for p in papers], language, self.model)
         text = ""
         try:
             cached = self.cache.get(key)
             if cached:
-                # Re-checked on the way out: the limit may have changed, the row may be bad.
-                text = check_briefing(cached, max_chars=self.max_chars, paper_count=paper_count)
+                # Re-checked on the way out: the limits may have changed, the row may be bad.
+                text = self._checked(cached, sources)
         except Exception as err:  # a bad row or a broken cache: ask the endpoint instead
             log.warning("briefing: ignoring the cached one: %s", err)
         if not text and not self._claim(key):  # another worker is writing this one
-            text = self._wait_for(key, paper_count, budget)
+            text = self._wait_for(key, sources, budget)
         if text:
             self._count("cache_hits")
             return Briefing(text=text, kind="llm", model=self.model)
@@ -256,7 +263,7 @@ class OpenAIBriefer:
             raise
         self._count("calls")
         try:
-            text = self._ask(messages, paper_count, budget, estimate)
+            text = self._ask(messages, sources, budget, estimate)
         except Exception as err:  # whatever went wrong, the digest still goes out
             self._release(key)
             self._count("failures")
@@ -270,23 +277,24 @@ class OpenAIBriefer:
             log.warning("briefing: could not cache it: %s", err)
         return Briefing(text=text, kind="llm", model=self.model)
 
-    def complete(self, key: str, messages: list[dict], paper_count: int,
+    def complete(self, key: str, messages: list[dict], sources: dict[int, str],
                  budget: RunBudget | None = None) -> str:
         """One checked answer by cache ``key``: cached, written by another worker, or asked.
 
         "" when the endpoint failed (counted and logged); raises BudgetExhausted when the
-        run's budget is spent. Used for the paragraph on one theme (briefing/themed.py).
+        run's budget is spent. Used for the paragraph on one theme (briefing/themed.py);
+        ``sources`` (number → title and abstract) is what its sentences must be faithful to.
         """
         try:
             cached = self.cache.get(key)
             if cached:
-                text = check_briefing(cached, max_chars=self.max_chars, paper_count=paper_count)
+                text = self._checked(cached, sources)
                 self._count("cache_hits")
                 return text
         except Exception as err:  # a bad row or a broken cache: ask the endpoint instead
             log.warning("briefing: ignoring the cached one: %s", err)
         if not self._claim(key):
-            text = self._wait_for(key, paper_count, budget)
+            text = self._wait_for(key, sources, budget)
             if text:
                 self._count("cache_hits")
                 return text
@@ -299,7 +307,7 @@ class OpenAIBriefer:
             raise
         self._count("calls")
         try:
-            text = self._ask(messages, paper_count, budget, estimate)
+            text = self._ask(messages, sources, budget, estimate)
         except Exception as err:
             self._release(key)
             self._count("failures")
@@ -379,7 +387,24 @@ class OpenAIBriefer:
         except Exception as err:  # the claim then expires by itself
             log.warning("briefing: could not release it: %s", err)
 
-    def _wait_for(self, key: str, paper_count: int, budget: RunBudget | None = None) -> str:
+    def _checked(self, text: str, sources: dict[int, str], count: bool = True) -> str:
+        """The answer as a reader may see it, or BriefingError: the output check, then each
+        sentence's citations and support in ``sources`` (paper number → title and abstract).
+
+        ``count``: a refusal counts as ``unfaithful`` (not when a cached row seen already is
+        looked at again while waiting for another writer)."""
+        text = check_briefing(text, max_chars=self.max_chars, paper_count=max(sources))
+        refused = faithful.unfaithful(text, sources, self.min_support)
+        if refused:
+            if count:
+                self._count("unfaithful")
+            first = refused[0]
+            raise BriefingError(f"unfaithful: {len(refused)} sentence(s), first "
+                                f"{first.sentence[:80]!r} ({first.reason})")
+        return text
+
+    def _wait_for(self, key: str, sources: dict[int, str],
+                  budget: RunBudget | None = None) -> str:
         """The other writer's briefing, or "" when it gave up (then ask ourselves).
 
         Raises BudgetExhausted at the run's deadline: the claim is still the other's.
@@ -392,8 +417,7 @@ class OpenAIBriefer:
             try:
                 cached = self.cache.get(key)
                 if cached:
-                    return check_briefing(cached, max_chars=self.max_chars,
-                                          paper_count=paper_count)
+                    return self._checked(cached, sources, count=False)
                 if self.cache.claim(key, self._claim_life):
                     return ""  # released or abandoned: ours now
             except Exception as err:
@@ -429,10 +453,10 @@ class OpenAIBriefer:
                 time.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _ask(self, messages: list[dict], paper_count: int, budget: RunBudget | None,
+    def _ask(self, messages: list[dict], sources: dict[int, str], budget: RunBudget | None,
              estimate: int) -> str:
         content = self._answer(messages, budget, estimate)
-        return check_briefing(content, max_chars=self.max_chars, paper_count=paper_count)
+        return self._checked(content, sources)
 
     def _answer(self, messages: list[dict], budget: RunBudget | None, estimate: int,
                 retries: int | None = None) -> str:
@@ -456,7 +480,7 @@ class OpenAIBriefer:
 def make_briefer(*, llm_configured: bool, api_key: str = "", base_url: str = "",
                  model: str = "gpt-4o-mini", timeout: float = 30.0, retries: int = 2,
                  max_chars: int = 1200, cache: BriefingCache | None = None,
-                 per: str = "digest") -> Briefer:
+                 per: str = "digest", min_support: float = faithful.MIN_SUPPORT) -> Briefer:
     """The LLM briefer (extractive fallback) when an endpoint is configured, else extractive.
 
     ``per``: "digest" asks one briefing per distinct digest; "theme" one paragraph per
@@ -468,7 +492,8 @@ def make_briefer(*, llm_configured: bool, api_key: str = "", base_url: str = "",
     if not llm_configured:
         return extractive
     cache = cache if cache is not None else MemoryBriefingCache()
-    llm = OpenAIBriefer(api_key, base_url, model, timeout, retries, max_chars, cache, extractive)
+    llm = OpenAIBriefer(api_key, base_url, model, timeout, retries, max_chars, cache, extractive,
+                        min_support)
     if per == "theme":
         from digest_mailer.briefing.themed import ThemedBriefer
 

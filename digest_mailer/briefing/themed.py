@@ -111,8 +111,10 @@ class ThemedBriefer:
             if not all(k in known for k in theme.keys):
                 continue  # a theme found elsewhere whose papers this briefer has not seen
             messages = theme_messages(theme, known, language)
+            sources = {n: f"{known[k].title}. {known[k].abstract}"
+                       for n, k in enumerate(theme.keys, start=1)}
             paragraph = self.llm.complete(theme_key(theme, language, self.model), messages,
-                                          len(theme.keys), budget)
+                                          sources, budget)
             if not paragraph:  # the endpoint failed: every digest gets the same kind
                 return self.fallback.brief(groups, language, themes=themes)
             if ours := renumber(paragraph, theme.keys, number):
