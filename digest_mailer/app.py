@@ -85,7 +85,8 @@ class App:
             llm_configured=s.llm_configured, api_key=s.openai_api_key,
             base_url=s.openai_base_url, model=s.llm_model, timeout=s.llm_timeout,
             retries=s.llm_retries, max_chars=s.briefing_max_chars,
-            cache=DatabaseBriefingCache(self.engine))
+            cache=DatabaseBriefingCache(self.engine), per=s.llm_briefing,
+            min_support=s.llm_min_support)
 
     def transport(self) -> Transport:
         """A new transport for one send batch: SMTP when a URL is set, else the outbox."""

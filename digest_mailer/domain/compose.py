@@ -130,7 +130,7 @@ def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
                 published=entry.published.date() if entry.published else None,
                 feedback_more_url=feedback_url(entry.key, "more"),
                 feedback_less_url=feedback_url(entry.key, "less"),
-                reason=reasons.get(entry.key),
+                reason=reasons.get(entry.key), doi=entry.doi,
             ))
         groups.append(CategoryGroup(category, category_label(category), tuple(papers),
                                     _subject_name(category, entries, labels, configured),
@@ -164,3 +164,10 @@ def build_digest(subscriber: Subscriber, digest_date: date, groups: Sequence[Cat
     return Digest(recipient=recipient_of(subscriber), digest_date=digest_date,
                   groups=tuple(groups), briefing=briefing, links=links,
                   reason=reason_for(subscriber), cuts=tuple(cuts))
+
+
+def with_tldrs(groups: Sequence[CategoryGroup], tldrs: Mapping[str, str]
+               ) -> tuple[CategoryGroup, ...]:
+    """The groups with the TL;DRs ``tldrs`` has (by entry key) on their papers' cards."""
+    return tuple(replace(g, papers=tuple(replace(p, tldr=tldrs.get(p.key) or p.tldr)
+                                         for p in g.papers)) for g in groups)

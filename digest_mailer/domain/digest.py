@@ -5,10 +5,15 @@ Plain frozen dataclasses, no I/O: every stage is a function of these.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from urllib.parse import quote
 
 UPDATE_TYPES = ("replace", "replace-cross")
+# An arXiv id as the key holds it (no version): new style, or old style "math.PR/0601001".
+_ARXIV_ID = re.compile(r"\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7}")
+_DOI = re.compile(r"10\.\d{4,9}/[^\s\x00-\x1f<>\"]{1,200}")
 
 
 def is_update(announce_type: str) -> bool:
@@ -68,6 +73,29 @@ class Paper:
     # One line on what the paper contributes, made once per paper (the LLM's, or its
     # contribution sentence cut at a clause); "" when none was made.
     tldr: str = ""
+    doi: str | None = None
+
+    @property
+    def arxiv_id(self) -> str:
+        """The arXiv id when the paper is an arXiv one, else ""."""
+        return self.key if _ARXIV_ID.fullmatch(self.key) else ""
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}" if self.arxiv_id else ""
+
+    @property
+    def doi_url(self) -> str:
+        """https://doi.org/… for a well-formed DOI, percent-encoded; "" otherwise."""
+        if not self.doi or not _DOI.fullmatch(self.doi):
+            return ""
+        return "https://doi.org/" + quote(self.doi, safe="/.:;()_-")
+
+    @property
+    def cross_listed_from(self) -> str:
+        """The primary category of a paper shown under another one, else ""."""
+        primary = self.categories[0] if self.categories else ""
+        return primary if primary and primary != self.category else ""
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
-"""TeX accents and text commands in feed text → Unicode, math left as written.
+"""TeX in feed text → Unicode: accents and text commands, and math as readable text.
 
 arXiv titles, abstracts and author names carry TeX as the submitter typed it
 (``Schr\\"odinger``, ``Koll\\'ar``, ``Przemys{\\l}aw``). A reader wants "Schrödinger" on the
 card, and a keyword "Schrödinger" must match it. Only the TeX *fragments* are handed to
 pylatexenc: running whole abstracts through it would eat text after a ``%`` ("95% of" → "95"),
 turn ``~`` into spaces and ``--`` into dashes inside URLs, and rewrite math into half-TeX
-nonsense. Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) is left exactly as written: arXiv
-readers read TeX math, and a partial conversion ("x^2_i", "→" next to "\\mathcal") reads worse.
+nonsense. Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) goes through our own converter
+(:mod:`digest_mailer.ingest.texmath`): ``$\\alpha$-stable`` → α-stable, ``$H^3$`` → H³, so
+a card and a plain-text part hold no TeX source. A "$" span that starts or ends with a space
+("costs $5 and $10") is prices, not math, and stays as written.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import unicodedata
 from functools import lru_cache
 
 from pylatexenc.latex2text import LatexNodes2Text
+
+from digest_mailer.ingest.texmath import math_to_text
 
 # Math spans are skipped. An unbalanced "$" ("costs $5") just makes the rest count as math,
 # which only means it is left as written.
@@ -50,19 +54,41 @@ def _convert(fragment: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+# Scripts and marks typed in text mode ("A\\textsuperscript{2}FM", "FA^{3}-CLIP"): math in all
+# but name, so they go through the math converter.
+_TEXT_MARK_RE = re.compile(r"\\text(registered|trademark|pertenthousand|perthousand)\b")
+_TEXT_MARKS = {"registered": "®", "trademark": "™", "pertenthousand": "‱", "perthousand": "‰"}
+_TEXT_SCRIPT_RE = re.compile(r"\\text(?:super|sub)script\{[^{}$\\]*\}|\\underline\{[^{}$\\]*\}"
+                             r"|(?<=\w)\^\{[^{}$\\]{1,8}\}")
+
+
+def _text_script(fragment: str) -> str:
+    fragment = fragment.replace("\\textsuperscript", "^").replace("\\textsubscript", "_")
+    return math_to_text(fragment.replace("\\underline", ""))
+
+
 def _convert_text(text: str) -> str:
-    return _FRAGMENT_RE.sub(lambda m: _convert(m.group(0)), text)
+    text = _FRAGMENT_RE.sub(lambda m: _convert(m.group(0)), text)
+    text = _TEXT_MARK_RE.sub(lambda m: _TEXT_MARKS[m.group(1)], text)
+    return _TEXT_SCRIPT_RE.sub(lambda m: _text_script(m.group(0)), text)
 
 
 def tex_to_unicode(text: str) -> str:
-    """``Schr\\"odinger`` → ``Schrödinger``; math spans and text without TeX are unchanged."""
-    if "\\" not in text:
+    """``Schr\\"odinger`` → ``Schrödinger``, ``$O(N^{-1/2})$`` → O(N^(−1/2))."""
+    if "\\" not in text and "$" not in text and "^{" not in text:
         return text  # the common case, and the fast one
     pieces: list[str] = []
     last = 0
     for math in _MATH_RE.finditer(text):
         pieces.append(_convert_text(text[last:math.start()]))
-        pieces.append(math.group(0))
+        pieces.append(_math(math.group(0)))
         last = math.end()
     pieces.append(_convert_text(text[last:]))
     return "".join(pieces)
+
+
+def _math(span: str) -> str:
+    inner = span.strip("$")
+    if span.startswith("$") and (not inner or inner != inner.strip()):
+        return span  # "$5 and $": money, not math
+    return math_to_text(span)

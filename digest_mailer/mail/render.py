@@ -252,8 +252,12 @@ def subject_for(digest: Digest) -> str:
 
 
 def preheader_for(digest: Digest) -> str:
-    """The inbox snippet: the start of the briefing, else the first title."""
+    """The inbox snippet: the first theme, then the start of the briefing (the subject
+    names the fields, so this says what links them), else the first title."""
     source = one_line(digest.briefing.text) or (digest.papers[0].title if digest.papers else "")
+    headline = one_line(digest.briefing.headline)
+    if headline and source:
+        source = f"{headline[:1].upper()}{headline[1:]} · {source}"
     return trim_words(source, PREHEADER_CHARS) or texts(digest.recipient.language)["email.empty"]
 
 

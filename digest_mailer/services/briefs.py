@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from digest_mailer.briefing.extractive import ExtractiveBriefer
 from digest_mailer.briefing.protocol import Briefer, BudgetExhausted, RunBudget
+from digest_mailer.briefing.themes import Theme, ThemePaper, find_themes
 from digest_mailer.db.models import Delivery, Subscriber
-from digest_mailer.domain.digest import Briefing, CategoryGroup
+from digest_mailer.domain.compose import with_tldrs
+from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
+from digest_mailer.services.compose import stored_briefing
 from digest_mailer.services.report import Report
 
 log = logging.getLogger(__name__)
@@ -58,34 +61,59 @@ class BriefingPass:
         """
         todo: dict[tuple[tuple[str, ...], str], list[Job]] = {}
         for job in jobs:
-            if job.delivery.briefing is not None and job.delivery.briefing_kind:
-                job.briefing = Briefing(job.delivery.briefing, job.delivery.briefing_kind)
+            stored = stored_briefing(job.delivery)
+            if stored is not None:
+                job.briefing = stored
                 yield job
             else:
                 key = (tuple(job.delivery.entry_keys), job.subscriber.language)
                 todo.setdefault(key, []).append(job)
         if not todo:
             return
+        papers = list({p.key: p for same in todo.values() for g in same[0].groups
+                       for p in g.papers}.values())
+        # One set of themes for the batch: readers whose papers overlap share them.
+        themes = find_themes([ThemePaper(p.key, p.title, p.abstract) for p in papers])
         config = self.config
         budget = RunBudget(config.max_calls, config.max_tokens, config.budget_seconds)
-        pool = ThreadPoolExecutor(max_workers=min(config.concurrency, len(todo)),
+        # TL;DRs are asked beside the briefings, from the calls the briefings leave spare.
+        spare = max(0, config.max_calls - len(todo)) if config.max_calls else None
+        pool = ThreadPoolExecutor(max_workers=min(config.concurrency, len(todo)) + 1,
                                   thread_name_prefix="brief")
+        asked = pool.submit(self._tldrs, papers, budget, spare)
         futures: dict[Future[Briefing], tuple[tuple[str, ...], str]] = {
-            pool.submit(self.briefer.brief, same[0].groups, key[1], budget): key
+            pool.submit(self.briefer.brief, same[0].groups, key[1], budget, themes): key
             for key, same in todo.items()}
+        tldrs: dict[str, str] | None = None
         try:
             for future in as_completed(futures, timeout=budget.remaining()):
-                yield from self._with_briefing(todo.pop(futures[future]), future, report)
+                tldrs = _ready(asked, budget) if tldrs is None else tldrs
+                yield from self._with_briefing(todo.pop(futures[future]), future, report,
+                                               themes, tldrs)
         except TimeoutError:
             pass  # the deadline passed: what is left gets the extractive briefing
         finally:
             # Not started yet: cancelled. Running: left to finish in the background.
             pool.shutdown(wait=False, cancel_futures=True)
+        tldrs = _ready(asked, budget) if tldrs is None else tldrs
         for same in todo.values():
-            yield from self._with_briefing(same, None, report)
+            yield from self._with_briefing(same, None, report, themes, tldrs)
+
+    def _tldrs(self, papers: list[Paper], budget: RunBudget,
+               max_calls: int | None) -> dict[str, str]:
+        """The LLM's TL;DRs of the batch's papers, once per paper (none without an LLM)."""
+        write = getattr(self.briefer, "tldrs", None)
+        if not callable(write) or max_calls == 0:
+            return {}
+        try:
+            return write(papers, budget, max_calls)
+        except Exception:  # never: tldrs records its failures; still, the cards keep theirs
+            log.exception("tldrs failed")
+            return {}
 
     def _with_briefing(self, same: list[Job], future: Future[Briefing] | None,
-                       report: Report) -> Iterator[Job]:
+                       report: Report, themes: Sequence[Theme],
+                       tldrs: dict[str, str]) -> Iterator[Job]:
         briefing = None
         if future is not None:
             try:
@@ -96,9 +124,12 @@ class BriefingPass:
                 log.exception("briefing failed")
         if briefing is None:
             report.counts["llm_budget_exhausted"] += len(same)
-            briefing = self.extractive.brief(same[0].groups, same[0].subscriber.language)
+            briefing = self.extractive.brief(same[0].groups, same[0].subscriber.language,
+                                             themes=themes)
         for job in same:
             job.briefing = briefing
+            if tldrs:
+                job.groups = with_tldrs(job.groups, tldrs)
             yield job
 
     def stats(self) -> dict[str, int]:
@@ -107,3 +138,11 @@ class BriefingPass:
         if not callable(stats):
             return {}
         return {f"llm_{k}": v for k, v in stats().items() if v}
+
+
+def _ready(asked: Future[dict[str, str]], budget: RunBudget) -> dict[str, str]:
+    """The TL;DRs once written, or none when the run's deadline comes first."""
+    try:
+        return asked.result(timeout=budget.remaining())
+    except TimeoutError:
+        return {}

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from digest_mailer import db
 from digest_mailer.briefing.protocol import Briefer
+from digest_mailer.briefing.sentences import tldr
 from digest_mailer.db.models import Delivery, DeliveryStatus, Entry, Subscriber
 from digest_mailer.domain.compose import (
     build_digest,
@@ -27,8 +28,16 @@ from digest_mailer.domain.compose import (
     profile_of,
     reasons_of,
 )
-from digest_mailer.domain.digest import Briefing, CategoryGroup, DayList, Digest, RenderedDigest
+from digest_mailer.domain.digest import (
+    Briefing,
+    CategoryGroup,
+    DayList,
+    Digest,
+    Paper,
+    RenderedDigest,
+)
 from digest_mailer.domain.select import regroup
+from digest_mailer.ingest.tex import tex_to_unicode
 from digest_mailer.mail.links import LinkSigner
 from digest_mailer.mail.message import build_message, make_message_id
 from digest_mailer.mail.render import DigestRenderer
@@ -91,8 +100,9 @@ class Composer:
                notes: dict[str, Any] | None = None) -> tuple[CategoryGroup, ...]:
         # The stored keys are in reading order and the reasons and cuts come from the
         # stored notes (None on rows older than them): a retry sends the same email.
-        return groups_of(regroup(profile_of(subscriber), entries), labels,
-                         self._vote_links(subscriber.public_id), notes)
+        groups = groups_of(regroup(profile_of(subscriber), entries), labels,
+                           self._vote_links(subscriber.public_id), notes)
+        return tuple(replace(g, papers=tuple(_card(p) for p in g.papers)) for g in groups)
 
     def _vote_links(self, subscriber_public_id: str) -> Callable[[str, str], str]:
         """(entry key, "more"|"less") → the reader's signed feedback link."""
@@ -111,8 +121,8 @@ class Composer:
             entries = db.entries.by_keys(session, delivery.entry_keys)
             groups = self.groups(subscriber, entries, db.sources.labels(session),
                                  delivery.notes)
-        if briefing is None and delivery.briefing is not None and delivery.briefing_kind:
-            briefing = Briefing(delivery.briefing, delivery.briefing_kind)
+        if briefing is None:
+            briefing = stored_briefing(delivery)
         if briefing is None:
             briefing = self.briefer.brief(groups, subscriber.language)
         links = self.signer.links(subscriber.public_id, delivery.public_id)
@@ -214,3 +224,20 @@ def _mailed(session: Session, delivery_public_id: str) -> tuple[Delivery, Subscr
     if delivery.status not in DeliveryStatus.MAILED:
         raise NotMailed(delivery_public_id, subscriber.language)
     return delivery, subscriber
+
+
+def stored_briefing(delivery: Delivery) -> Briefing | None:
+    """The briefing a Delivery went out with (a retry and "view in browser" show it), or None."""
+    if delivery.briefing is None or not delivery.briefing_kind:
+        return None
+    notes = delivery.notes if isinstance(delivery.notes, dict) else {}
+    headline = notes.get("headline")
+    return Briefing(delivery.briefing, delivery.briefing_kind,
+                    headline=headline if isinstance(headline, str) else "")
+
+
+def _card(paper: Paper) -> Paper:
+    """A paper as its card shows it: math readable in rows stored before ingest converted
+    it, and its extractive TL;DR (an LLM's, made once per paper, replaces it on a send)."""
+    title, abstract = tex_to_unicode(paper.title), tex_to_unicode(paper.abstract)
+    return replace(paper, title=title, abstract=abstract, tldr=paper.tldr or tldr(abstract))

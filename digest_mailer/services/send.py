@@ -263,8 +263,10 @@ class SendService:
                 return
             # Saved with the outcome, so a retry carries the same briefing and "view in
             # browser" shows what was sent.
-            delivery.briefing = composed.digest.briefing.text
-            delivery.briefing_kind = composed.digest.briefing.kind
+            briefing = composed.digest.briefing
+            delivery.briefing, delivery.briefing_kind = briefing.text, briefing.kind
+            if briefing.headline:  # a new dict: the JSON column sees the change
+                delivery.notes = {**(delivery.notes or {}), "headline": briefing.headline}
             delivery.subject = composed.rendered.subject
             mail.send(composed.message)
         except DeliveryError as err:
