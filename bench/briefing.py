@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from relevance_data import DEFAULT_ROOT, load_corpus
 
 from digest_mailer.briefing.extractive import ExtractiveBriefer
-from digest_mailer.briefing.llm import TLDR_BATCH, build_messages
+from digest_mailer.briefing.prompt import build_messages
 from digest_mailer.briefing.themed import theme_messages
 from digest_mailer.briefing.themes import (
     ThemePaper,
@@ -45,6 +45,7 @@ from digest_mailer.briefing.themes import (
     in_digest,
     vectors_of,
 )
+from digest_mailer.briefing.tldr import TLDR_BATCH
 from digest_mailer.domain.digest import CategoryGroup, Paper
 
 DIGEST = 20

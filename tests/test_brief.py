@@ -17,13 +17,12 @@ from world import DEMO, World, arxiv_items, parse, parts, with_items
 from digest_mailer import db
 from digest_mailer.briefing.check import check_briefing
 from digest_mailer.briefing.extractive import ExtractiveBriefer
-from digest_mailer.briefing.llm import (
+from digest_mailer.briefing.llm import OpenAIBriefer, make_briefer
+from digest_mailer.briefing.prompt import (
     PROMPT_VERSION,
     SUMMARY_CHARS,
-    OpenAIBriefer,
     build_messages,
     cache_key,
-    make_briefer,
 )
 from digest_mailer.briefing.protocol import MemoryBriefingCache
 from digest_mailer.db.models import Delivery
@@ -234,7 +233,7 @@ def test_cache_key_is_ordered_and_versioned(monkeypatch: pytest.MonkeyPatch) -> 
               cache_key(["a", "b"], "en", "other"), cache_key(["a", "b", "c"], "en", MODEL)}
     assert key not in others and len(others) == 4
     # A new prompt never reuses briefings written for the old one.
-    monkeypatch.setattr("digest_mailer.briefing.llm.PROMPT_VERSION", PROMPT_VERSION + "-next")
+    monkeypatch.setattr("digest_mailer.briefing.prompt.PROMPT_VERSION", PROMPT_VERSION + "-next")
     assert cache_key(["a", "b"], "en", MODEL) != key
 
 
@@ -355,7 +354,7 @@ def test_check_briefing_truncates_at_a_sentence() -> None:
 
 
 def test_a_paper_goes_to_the_model_as_its_key_sentence() -> None:
-    from digest_mailer.briefing.llm import paper_summary
+    from digest_mailer.briefing.prompt import paper_summary
 
     abstract = ("Gaussian splatting is popular. However, it is limited in scale. We present a "
                 "multi-GPU approach that scales reconstruction to city-sized scenes. It works.")

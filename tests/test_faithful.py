@@ -25,7 +25,8 @@ from digest_mailer.briefing.faithful import (
     support,
     unfaithful,
 )
-from digest_mailer.briefing.llm import OpenAIBriefer, cache_key
+from digest_mailer.briefing.llm import OpenAIBriefer
+from digest_mailer.briefing.prompt import cache_key
 from digest_mailer.briefing.protocol import MemoryBriefingCache
 from digest_mailer.db.models import Delivery
 from digest_mailer.domain.digest import CategoryGroup, Paper
