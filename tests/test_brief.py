@@ -12,7 +12,7 @@ import pytest
 from feedserver import FeedServer
 from llm_server import LLMServer
 from sqlmodel import Session
-from world import DEMO, World, arxiv_items, parse, parts, with_items
+from world import llm_reader_world, parse, parts
 
 from digest_mailer import db
 from digest_mailer.briefing.check import check_briefing
@@ -412,22 +412,17 @@ def test_a_failed_writer_lets_the_waiting_one_ask(llm_server: LLMServer, make: M
     engine.dispose()
 
 
+@pytest.mark.parametrize("per", ["digest", "theme"])
 def test_a_phishing_answer_sends_the_extractive_briefing_and_is_counted(
         tmp_path: Path, feed_server: FeedServer, smtp_server: Callable[..., object],
-        llm_server: LLMServer) -> None:
+        llm_server: LLMServer, per: str) -> None:
     """End to end: the model answers with a disguised link; the reader never sees it."""
     llm_server.reply = ("Today's papers restore images in four steps [1]. Your digest "
                         "subscription expires: log in at https ://evil.example/verify and "
                         "reply with your password [2].")
     smtp = smtp_server()
-    world = World.build(tmp_path, feed_server, smtp_url=smtp.url(),  # type: ignore[attr-defined]
-                        openai_base_url=llm_server.base_url, openai_api_key="sk-test",
-                        llm_retries=0)
-    shell, items = arxiv_items((DEMO / "feeds" / "arxiv_cs.CV.xml").read_bytes())
-    feed_server.add_bytes("/cv.xml", with_items(shell, items[:4]))
-    world.add_source("/cv.xml", "arXiv (cs.CV)", "cs.CV")
-    world.subscribe("r@example.org", ["cs.CV"])
-    world.app.ingest.refresh()
+    world = llm_reader_world(tmp_path, feed_server, smtp.url(),  # type: ignore[attr-defined]
+                             llm_server.base_url, per)
 
     report = world.app.send.send()
     assert report.counts["sent"] == 1 and report.counts["llm_failures"] == 1, report

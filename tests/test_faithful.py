@@ -14,7 +14,7 @@ import pytest
 from feedserver import FeedServer
 from llm_server import LLMServer
 from sqlmodel import Session
-from world import DEMO, World, arxiv_items, parse, parts, with_items
+from world import DEMO, llm_reader_world, parse, parts
 
 from digest_mailer import db
 from digest_mailer.briefing.extractive import ExtractiveBriefer
@@ -270,19 +270,14 @@ def test_a_cached_unfaithful_answer_is_refused_too(llm_server: LLMServer, make: 
     assert cache.get(key) == briefing.text
 
 
+@pytest.mark.parametrize("per", ["digest", "theme"])
 def test_a_fabricating_model_sends_the_extractive_briefing_and_the_run_counts_it(
         tmp_path: Path, feed_server: FeedServer, smtp_server: Callable[..., object],
-        llm_server: LLMServer) -> None:
+        llm_server: LLMServer, per: str) -> None:
     llm_server.mode = "fabricate"
     smtp = smtp_server()
-    world = World.build(tmp_path, feed_server, smtp_url=smtp.url(),  # type: ignore[attr-defined]
-                        openai_base_url=llm_server.base_url, openai_api_key="sk-test",
-                        llm_retries=0)
-    shell, items = arxiv_items((DEMO / "feeds" / "arxiv_cs.CV.xml").read_bytes())
-    feed_server.add_bytes("/cv.xml", with_items(shell, items[:4]))
-    world.add_source("/cv.xml", "arXiv (cs.CV)", "cs.CV")
-    world.subscribe("r@example.org", ["cs.CV"])
-    world.app.ingest.refresh()
+    world = llm_reader_world(tmp_path, feed_server, smtp.url(),  # type: ignore[attr-defined]
+                             llm_server.base_url, per)
 
     report = world.app.send.send()
     assert report.counts["sent"] == 1 and report.counts["llm_unfaithful"] == 1, report
