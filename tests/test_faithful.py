@@ -158,6 +158,14 @@ def test_sentences_split_at_ends_not_at_abbreviations_or_decimals() -> None:
         "report [4].", "Draft trees help. [2]", "[5] avoids concentration!", "三维分割[1]。",
         "量子[5]？"]
     assert cited("Both [2–4] and [7, 1; 2].") == [2, 3, 4, 7, 1]
+    # A title quoted whole is one sentence, its "?" included (a real arXiv title).
+    assert split_sentences("Today's papers connect “How Much Noise Can BERT Handle? Insights "
+                           "from Multilingual Sentence Difficulty” [1] with “Agents” [2]. "
+                           "Both probe robustness [1, 2].") == [
+        "Today's papers connect “How Much Noise Can BERT Handle? Insights from Multilingual "
+        "Sentence Difficulty” [1] with “Agents” [2].", "Both probe robustness [1, 2]."]
+    zh = "《模型能承受多少噪声？》[1]研究鲁棒性。"
+    assert split_sentences(zh) == [zh]
 
 
 ZH_FAITHFUL = [
@@ -231,7 +239,8 @@ def test_a_faithful_answer_is_sent(llm_server: LLMServer, make: Make, language: 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_a_fabricated_sentence_citing_a_real_paper_is_refused(
-        llm_server: LLMServer, make: Make, language: str, caplog) -> None:
+        llm_server: LLMServer, make: Make, language: str, caplog,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     llm_server.mode = "fabricate"
     briefer = make()
     briefing = briefer.brief(demo_groups(), language)
@@ -239,7 +248,11 @@ def test_a_fabricated_sentence_citing_a_real_paper_is_refused(
     assert "radiologists" not in briefing.text and "ImageNet" not in briefing.text
     assert briefer.stats()["unfaithful"] == 1 and briefer.failures == 1
     assert "unfaithful: 1 sentence(s)" in caplog.text
-    # Refused answers are not cached: the next reader's digest asks again.
+    # Refused answers are not cached, nor asked again at once: the next reader of these
+    # papers (a theme's, say: thousands of readers) gets the extractive briefing at no call.
+    assert briefer.brief(demo_groups(), language).kind == "extractive"
+    assert llm_server.count == 1
+    monkeypatch.setattr("digest_mailer.briefing.llm.REFUSED_SECONDS", 0.0)  # a later run
     briefer.brief(demo_groups(), language)
     assert llm_server.count == 2 and briefer.unfaithful == 2
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import openai
@@ -33,6 +34,10 @@ from digest_mailer.errors import BriefingError
 log = logging.getLogger(__name__)
 
 WAIT_STEP = 0.1  # seconds between looks for a briefing another worker is writing
+# A key whose answer failed is not asked again for this long: a theme carried by many
+# readers would otherwise cost a call per reader while the endpoint is down or refused.
+REFUSED_SECONDS = 900.0
+PASSED_KEPT = 4096  # checked answers remembered (a day has well under 100 themes)
 COUNTERS = ("calls", "cache_hits", "failures", "unfaithful", "prompt_tokens",
             "completion_tokens", "tldr_calls", "tldr_cache_hits", "tldr_failures")
 RETRY_DELAY = 0.5  # seconds before the first retry of a failed request, doubling after
@@ -83,6 +88,10 @@ class OpenAIBriefer:
         self.prompt_tokens = self.completion_tokens = 0  # as the endpoint reports them
         self.tldr_calls = self.tldr_cache_hits = self.tldr_failures = 0
         self._lock = threading.Lock()
+        self._refused: dict[str, float] = {}  # key → when its answer last failed
+        # key → answer already checked here: a theme's paragraph is read for every reader
+        # that carries it, and the checks cost ~6 ms a time (bounded like an LRU).
+        self._passed: OrderedDict[str, str] = OrderedDict()
         # Local endpoints need no key, but the client refuses to start without one. Its
         # own retries are off: _create retries, and never past the run's deadline.
         self._client = openai.OpenAI(api_key=api_key or "unused", base_url=base_url or None,
@@ -128,7 +137,8 @@ class OpenAIBriefer:
                  budget: RunBudget | None = None) -> str:
         """One checked answer by cache ``key``: cached, written by another worker, or asked.
 
-        "" when the endpoint failed (counted and logged); raises BudgetExhausted when the
+        "" when the endpoint failed (counted and logged; the key is then not asked again for
+        REFUSED_SECONDS); raises BudgetExhausted when the
         run's budget is spent. Asked for a digest's briefing (:meth:`brief`) and for the
         paragraph on one theme (briefing/themed.py); ``sources`` (number → title and
         abstract) is what its sentences must be faithful to.
@@ -136,11 +146,15 @@ class OpenAIBriefer:
         try:
             cached = self.cache.get(key)
             if cached:
-                text = self._checked(cached, sources)
+                text = self._passed_before(key, cached) or self._checked(cached, sources)
+                self._passed_now(key, text)
                 self.count("cache_hits")
                 return text
         except Exception as err:  # a bad row or a broken cache: ask the endpoint instead
             log.warning("briefing: ignoring the cached one: %s", err)
+        with self._lock:
+            if time.monotonic() - self._refused.get(key, -REFUSED_SECONDS) < REFUSED_SECONDS:
+                return ""
         if not self._claim(key):
             text = self._wait_for(key, sources, budget)
             if text:
@@ -159,6 +173,8 @@ class OpenAIBriefer:
         except Exception as err:
             self._release(key)
             self.count("failures")
+            with self._lock:
+                self._refused[key] = time.monotonic()
             log.warning("briefing: using the extractive one, the endpoint failed: %s",
                         self.reason(err),
                         exc_info=not isinstance(err, openai.OpenAIError | BriefingError))
@@ -173,6 +189,18 @@ class OpenAIBriefer:
     def _claim_life(self) -> float:
         """How long a writer may take: every try of the call, with room to store it."""
         return self.timeout * (self.retries + 1) + 10
+
+    def _passed_before(self, key: str, text: str) -> str:
+        """``text`` when this process checked that very answer for ``key``, else ""."""
+        with self._lock:
+            return text if self._passed.get(key) == text else ""
+
+    def _passed_now(self, key: str, text: str) -> None:
+        with self._lock:
+            self._passed[key] = text
+            self._passed.move_to_end(key)
+            while len(self._passed) > PASSED_KEPT:
+                self._passed.popitem(last=False)
 
     def _claim(self, key: str) -> bool:
         try:
