@@ -13,8 +13,9 @@ briefs it extractively. It prints, next to their baselines in the same run:
 - time per distinct briefing (the day's theme finding amortised over its readers, printed too);
 - LLM calls and input tokens a day at 1,000 / 10,000 / 100,000 readers for today's LLM path
   (one call per distinct digest; the prompt's size / 4 as tokens), against the issue's target
-  papers / 20 + themes. Digests are counted, not sent: at 100,000 readers the loopback
-  server would only measure itself.
+  papers / 20 + themes, counted from the distinct digests; then the theme path run for real
+  through a loopback OpenAI-compatible endpoint and the openai client at 1,000 / 10,000 /
+  100,000 personal readers of the last sampled day (``--loopback``), calls counted there.
 The quote's contribution share is printed by bench/sentence_roles.py (labelled data).
 It prints figures; it asserts nothing.
 """
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from relevance_data import DEFAULT_ROOT, load_corpus
 
 from digest_mailer.briefing.extractive import ExtractiveBriefer
-from digest_mailer.briefing.llm import TLDR_BATCH, build_messages
+from digest_mailer.briefing.prompt import build_messages
 from digest_mailer.briefing.themed import theme_messages
 from digest_mailer.briefing.themes import (
     ThemePaper,
@@ -45,6 +46,7 @@ from digest_mailer.briefing.themes import (
     in_digest,
     vectors_of,
 )
+from digest_mailer.briefing.tldr import TLDR_BATCH
 from digest_mailer.domain.digest import CategoryGroup, Paper
 
 DIGEST = 20
@@ -83,6 +85,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=6)
     parser.add_argument("--readers", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument("--loopback", default="1000,10000,100000", metavar="N,N,…",
+                        help="reader counts for the run through a loopback LLM endpoint "
+                             "('' to skip)")
     args = parser.parse_args()
     corpus = load_corpus(args.root)
     rng = random.Random(args.seed)
@@ -146,6 +151,7 @@ def main() -> None:
                         statistics.mean(tokens_per_digest)))
         themed_day.append((len(met), sum(met.values()), math.ceil(len(shown) / TLDR_BATCH),
                            len(shown)))
+        last = (papers, similarity, themes)
         print(f"{day}: {len(papers)} papers, {len(themes)} themes covering "
               f"{sum(len(t.keys) for t in themes)} papers, found in {theme_seconds[-1]:.2f} s; "
               f"e.g. {', '.join(t.name for t in themes[:6])}", flush=True)
@@ -191,7 +197,55 @@ def main() -> None:
     print("  More readers meet no more themes than the day has and no more papers than it "
           f"lists: at most {themes_a_day:.0f} theme calls + {papers_a_day / TLDR_BATCH:.0f} "
           f"TL;DR calls = {themes_a_day + papers_a_day / TLDR_BATCH:.0f} at 1,000, 10,000 or "
-          f"100,000 readers (target <= {target:.0f}), one run proving it: tests/test_themed.py")
+          f"100,000 readers (target <= {target:.0f}); measured below.")
+    if args.loopback:
+        loopback(*last, [int(n) for n in args.loopback.split(",")], args.seed)
+
+
+def loopback(papers: list, similarity: np.ndarray, themes: list, counts: list[int],
+             seed: int, batch: int = 500) -> None:
+    """The real LLM path (DIGEST_LLM_BRIEFING=theme) through a loopback endpoint and the
+    openai client, for each reader count: readers in send batches of ``batch``, each batch
+    asking its TL;DRs and then every reader's briefing, as services/briefs.py does."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from llm_server import LLMServer
+
+    from digest_mailer.briefing.llm import make_briefer
+    from digest_mailer.briefing.protocol import MemoryBriefingCache, RunBudget
+
+    print(f"\nLoopback run, one real day of {len(papers)} papers and {len(themes)} themes, "
+          f"send batches of {batch} readers, DIGEST_LLM_BRIEFING=theme:")
+    target = math.ceil(len(papers) / TLDR_BATCH) + len(themes)
+    for readers in counts:
+        server = LLMServer().start()
+        briefer = make_briefer(llm_configured=True, api_key="sk-bench", base_url=server.base_url,
+                               model="bench", retries=0, timeout=10, per="theme",
+                               cache=MemoryBriefingCache())
+        rng = random.Random(seed)
+        kinds: dict[str, int] = {}
+        distinct: set[tuple[str, ...]] = set()
+        start = time.perf_counter()
+        for first in range(0, readers, batch):
+            digests = [groups_of(digest_for(rng, papers, similarity), papers)
+                       for _ in range(min(batch, readers - first))]
+            budget = RunBudget()
+            shown = list({p.key: p for g in digests for grp in g for p in grp.papers}.values())
+            briefer.tldrs(shown, budget)
+            for groups in digests:
+                distinct.add(tuple(p.key for g in groups for p in g.papers))
+                kind = briefer.brief(groups, "en", budget, themes).kind
+                kinds[kind] = kinds.get(kind, 0) + 1
+        seconds = time.perf_counter() - start
+        stats = briefer.stats()
+        calls = len(server.requests) + len(server.tldr_requests)
+        briefer.close()
+        server.stop()
+        print(f"  {readers:>7,} readers ({len(distinct):,} distinct digests): "
+              f"{len(server.requests)} theme calls + {len(server.tldr_requests)} TL;DR calls "
+              f"= {calls}, {stats['prompt_tokens'] / 1e3:.0f} k input tokens; llm "
+              f"{kinds.get('llm', 0):,} / extractive {kinds.get('extractive', 0):,}; "
+              f"{seconds:.0f} s   target <= {target:.0f} calls  "
+              f"{'met' if calls <= target else 'NOT met'}", flush=True)
 
 
 def old_themes() -> object | None:

@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     # "digest": one LLM briefing per distinct digest; "theme": one paragraph per theme of
     # the day and language, assembled per reader (calls that do not grow with readers).
-    llm_briefing: Literal["digest", "theme"] = "digest"
+    llm_briefing: Literal["digest", "theme"] = "theme"
     llm_timeout: float = 30.0
     llm_retries: int = 2
     llm_concurrency: int = 8  # briefing requests in flight at once in a send batch

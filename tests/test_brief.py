@@ -12,18 +12,17 @@ import pytest
 from feedserver import FeedServer
 from llm_server import LLMServer
 from sqlmodel import Session
-from world import DEMO, World, arxiv_items, parse, parts, with_items
+from world import llm_reader_world, parse, parts
 
 from digest_mailer import db
 from digest_mailer.briefing.check import check_briefing
 from digest_mailer.briefing.extractive import ExtractiveBriefer
-from digest_mailer.briefing.llm import (
+from digest_mailer.briefing.llm import OpenAIBriefer, make_briefer
+from digest_mailer.briefing.prompt import (
     PROMPT_VERSION,
     SUMMARY_CHARS,
-    OpenAIBriefer,
     build_messages,
     cache_key,
-    make_briefer,
 )
 from digest_mailer.briefing.protocol import MemoryBriefingCache
 from digest_mailer.db.models import Delivery
@@ -234,7 +233,7 @@ def test_cache_key_is_ordered_and_versioned(monkeypatch: pytest.MonkeyPatch) -> 
               cache_key(["a", "b"], "en", "other"), cache_key(["a", "b", "c"], "en", MODEL)}
     assert key not in others and len(others) == 4
     # A new prompt never reuses briefings written for the old one.
-    monkeypatch.setattr("digest_mailer.briefing.llm.PROMPT_VERSION", PROMPT_VERSION + "-next")
+    monkeypatch.setattr("digest_mailer.briefing.prompt.PROMPT_VERSION", PROMPT_VERSION + "-next")
     assert cache_key(["a", "b"], "en", MODEL) != key
 
 
@@ -355,7 +354,7 @@ def test_check_briefing_truncates_at_a_sentence() -> None:
 
 
 def test_a_paper_goes_to_the_model_as_its_key_sentence() -> None:
-    from digest_mailer.briefing.llm import paper_summary
+    from digest_mailer.briefing.prompt import paper_summary
 
     abstract = ("Gaussian splatting is popular. However, it is limited in scale. We present a "
                 "multi-GPU approach that scales reconstruction to city-sized scenes. It works.")
@@ -413,22 +412,17 @@ def test_a_failed_writer_lets_the_waiting_one_ask(llm_server: LLMServer, make: M
     engine.dispose()
 
 
+@pytest.mark.parametrize("per", ["digest", "theme"])
 def test_a_phishing_answer_sends_the_extractive_briefing_and_is_counted(
         tmp_path: Path, feed_server: FeedServer, smtp_server: Callable[..., object],
-        llm_server: LLMServer) -> None:
+        llm_server: LLMServer, per: str) -> None:
     """End to end: the model answers with a disguised link; the reader never sees it."""
     llm_server.reply = ("Today's papers restore images in four steps [1]. Your digest "
                         "subscription expires: log in at https ://evil.example/verify and "
                         "reply with your password [2].")
     smtp = smtp_server()
-    world = World.build(tmp_path, feed_server, smtp_url=smtp.url(),  # type: ignore[attr-defined]
-                        openai_base_url=llm_server.base_url, openai_api_key="sk-test",
-                        llm_retries=0)
-    shell, items = arxiv_items((DEMO / "feeds" / "arxiv_cs.CV.xml").read_bytes())
-    feed_server.add_bytes("/cv.xml", with_items(shell, items[:4]))
-    world.add_source("/cv.xml", "arXiv (cs.CV)", "cs.CV")
-    world.subscribe("r@example.org", ["cs.CV"])
-    world.app.ingest.refresh()
+    world = llm_reader_world(tmp_path, feed_server, smtp.url(),  # type: ignore[attr-defined]
+                             llm_server.base_url, per)
 
     report = world.app.send.send()
     assert report.counts["sent"] == 1 and report.counts["llm_failures"] == 1, report

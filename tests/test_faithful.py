@@ -14,7 +14,7 @@ import pytest
 from feedserver import FeedServer
 from llm_server import LLMServer
 from sqlmodel import Session
-from world import DEMO, World, arxiv_items, parse, parts, with_items
+from world import DEMO, llm_reader_world, parse, parts
 
 from digest_mailer import db
 from digest_mailer.briefing.extractive import ExtractiveBriefer
@@ -25,7 +25,8 @@ from digest_mailer.briefing.faithful import (
     support,
     unfaithful,
 )
-from digest_mailer.briefing.llm import OpenAIBriefer, cache_key
+from digest_mailer.briefing.llm import OpenAIBriefer
+from digest_mailer.briefing.prompt import cache_key
 from digest_mailer.briefing.protocol import MemoryBriefingCache
 from digest_mailer.db.models import Delivery
 from digest_mailer.domain.digest import CategoryGroup, Paper
@@ -157,6 +158,14 @@ def test_sentences_split_at_ends_not_at_abbreviations_or_decimals() -> None:
         "report [4].", "Draft trees help. [2]", "[5] avoids concentration!", "三维分割[1]。",
         "量子[5]？"]
     assert cited("Both [2–4] and [7, 1; 2].") == [2, 3, 4, 7, 1]
+    # A title quoted whole is one sentence, its "?" included (a real arXiv title).
+    assert split_sentences("Today's papers connect “How Much Noise Can BERT Handle? Insights "
+                           "from Multilingual Sentence Difficulty” [1] with “Agents” [2]. "
+                           "Both probe robustness [1, 2].") == [
+        "Today's papers connect “How Much Noise Can BERT Handle? Insights from Multilingual "
+        "Sentence Difficulty” [1] with “Agents” [2].", "Both probe robustness [1, 2]."]
+    zh = "《模型能承受多少噪声？》[1]研究鲁棒性。"
+    assert split_sentences(zh) == [zh]
 
 
 ZH_FAITHFUL = [
@@ -230,7 +239,8 @@ def test_a_faithful_answer_is_sent(llm_server: LLMServer, make: Make, language: 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_a_fabricated_sentence_citing_a_real_paper_is_refused(
-        llm_server: LLMServer, make: Make, language: str, caplog) -> None:
+        llm_server: LLMServer, make: Make, language: str, caplog,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     llm_server.mode = "fabricate"
     briefer = make()
     briefing = briefer.brief(demo_groups(), language)
@@ -238,7 +248,11 @@ def test_a_fabricated_sentence_citing_a_real_paper_is_refused(
     assert "radiologists" not in briefing.text and "ImageNet" not in briefing.text
     assert briefer.stats()["unfaithful"] == 1 and briefer.failures == 1
     assert "unfaithful: 1 sentence(s)" in caplog.text
-    # Refused answers are not cached: the next reader's digest asks again.
+    # Refused answers are not cached, nor asked again at once: the next reader of these
+    # papers (a theme's, say: thousands of readers) gets the extractive briefing at no call.
+    assert briefer.brief(demo_groups(), language).kind == "extractive"
+    assert llm_server.count == 1
+    monkeypatch.setattr("digest_mailer.briefing.llm.REFUSED_SECONDS", 0.0)  # a later run
     briefer.brief(demo_groups(), language)
     assert llm_server.count == 2 and briefer.unfaithful == 2
 
@@ -269,19 +283,14 @@ def test_a_cached_unfaithful_answer_is_refused_too(llm_server: LLMServer, make: 
     assert cache.get(key) == briefing.text
 
 
+@pytest.mark.parametrize("per", ["digest", "theme"])
 def test_a_fabricating_model_sends_the_extractive_briefing_and_the_run_counts_it(
         tmp_path: Path, feed_server: FeedServer, smtp_server: Callable[..., object],
-        llm_server: LLMServer) -> None:
+        llm_server: LLMServer, per: str) -> None:
     llm_server.mode = "fabricate"
     smtp = smtp_server()
-    world = World.build(tmp_path, feed_server, smtp_url=smtp.url(),  # type: ignore[attr-defined]
-                        openai_base_url=llm_server.base_url, openai_api_key="sk-test",
-                        llm_retries=0)
-    shell, items = arxiv_items((DEMO / "feeds" / "arxiv_cs.CV.xml").read_bytes())
-    feed_server.add_bytes("/cv.xml", with_items(shell, items[:4]))
-    world.add_source("/cv.xml", "arXiv (cs.CV)", "cs.CV")
-    world.subscribe("r@example.org", ["cs.CV"])
-    world.app.ingest.refresh()
+    world = llm_reader_world(tmp_path, feed_server, smtp.url(),  # type: ignore[attr-defined]
+                             llm_server.base_url, per)
 
     report = world.app.send.send()
     assert report.counts["sent"] == 1 and report.counts["llm_unfaithful"] == 1, report

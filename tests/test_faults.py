@@ -307,6 +307,10 @@ def test_a_non_ascii_local_part_is_sent_when_the_server_takes_smtputf8(
 
 
 # --- 3. the LLM budget of a run ------------------------------------------------------------
+# These readers' digests mostly share no theme, so the budget is tested with one call per
+# digest (DIGEST_LLM_BRIEFING=digest): the same RunBudget bounds a theme's calls
+# (tests/test_themed.py).
+PER_DIGEST = {"llm_briefing": "digest"}
 
 def _kinds(world: World) -> Counter[str]:
     with Session(world.app.engine) as session:
@@ -321,7 +325,7 @@ def test_briefings_not_done_within_the_time_budget_are_extractive(tmp_path, feed
         smtp = smtp_server()
         world = world_with(tmp_path, feed_server, smtp, 7, openai_base_url=llm.base_url,
                            openai_api_key="sk-test", llm_timeout=5, llm_retries=0,
-                           llm_budget_seconds=1, llm_concurrency=4)
+                           llm_budget_seconds=1, llm_concurrency=4, **PER_DIGEST)
         started = time.monotonic()
         report = world.app.send.send()
         elapsed = time.monotonic() - started
@@ -339,7 +343,7 @@ def test_the_call_budget_lets_exactly_that_many_calls_reach_the_endpoint(tmp_pat
                                                                          llm_server):
     smtp = smtp_server()
     world = world_with(tmp_path, feed_server, smtp, 7, openai_base_url=llm_server.base_url,
-                       openai_api_key="sk-test", llm_max_calls=2)
+                       openai_api_key="sk-test", llm_max_calls=2, **PER_DIGEST)
     report = world.app.send.send()
     assert report.counts["sent"] == 7, report
     assert llm_server.count == 2 and report.counts["llm_calls"] == 2
@@ -351,7 +355,8 @@ def test_the_token_budget_stops_calls_before_they_are_made(tmp_path, feed_server
                                                            llm_server):
     smtp = smtp_server()
     world = world_with(tmp_path, feed_server, smtp, 3, openai_base_url=llm_server.base_url,
-                       openai_api_key="sk-test", llm_max_tokens=10)  # less than any prompt
+                       openai_api_key="sk-test", llm_max_tokens=10,  # less than any prompt
+                       **PER_DIGEST)
     report = world.app.send.send()
     assert report.counts["sent"] == 3 and llm_server.count == 0
     assert report.counts["llm_budget_exhausted"] == 3
@@ -371,7 +376,8 @@ def test_a_hung_llm_endpoint_lets_the_send_process_exit_within_the_llm_timeout(
         fleet = Fleet(tmp_path, smtp, f"sqlite:///{tmp_path / 'digest.db'}", "",
                       OPENAI_BASE_URL=llm.base_url, OPENAI_API_KEY="sk-test",
                       DIGEST_LLM_TIMEOUT="3", DIGEST_LLM_RETRIES="2",
-                      DIGEST_LLM_BUDGET_SECONDS="1", PYTHONUNBUFFERED="1")
+                      DIGEST_LLM_BUDGET_SECONDS="1", PYTHONUNBUFFERED="1",
+                      DIGEST_LLM_BRIEFING="digest")
         fleet.set_up(4)
         started = time.monotonic()
         send = subprocess.Popen([*CLI, "send"], cwd=tmp_path, env=fleet.env, text=True,

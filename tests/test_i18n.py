@@ -15,7 +15,7 @@ import pytest
 
 from digest_mailer import i18n
 from digest_mailer.briefing.extractive import ExtractiveBriefer
-from digest_mailer.briefing.llm import build_messages
+from digest_mailer.briefing.prompt import build_messages
 from digest_mailer.domain.compose import category_label, reason_for
 from digest_mailer.domain.digest import DayList
 from digest_mailer.faces.web.pages import Pages

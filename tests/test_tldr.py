@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from test_pipeline import READERS, received, smtp_world
 from world import parts
 
-from digest_mailer.briefing.llm import TLDR_BATCH, parse_tldrs
+from digest_mailer.briefing.tldr import TLDR_BATCH, parse_tldrs
 from digest_mailer.db.models import Delivery, Entry
 from digest_mailer.domain.digest import Paper
 

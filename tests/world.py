@@ -120,6 +120,31 @@ class World:
             return delivery.public_id
 
 
+# Five cs.AI papers of the demo day, three of which (7, 10, 13) share a theme, so the
+# briefing is the LLM's under either DIGEST_LLM_BRIEFING: one call per digest or per theme.
+THEMED_AI = (0, 1, 7, 10, 13)
+
+
+def llm_reader_world(tmp: Path, feeds: FeedServer, smtp_url: str, llm_url: str,
+                     per: str, hostile: bytes = b"", **overrides: Any) -> World:
+    """One cs.AI reader of five papers, ingested, an LLM endpoint set (no retries).
+
+    ``hostile`` is put at the start of a theme paper's abstract (paper 7).
+    """
+    world = World.build(tmp, feeds, smtp_url=smtp_url, openai_base_url=llm_url,
+                        openai_api_key="sk-test", llm_briefing=per,
+                        **{"llm_retries": 0, **overrides})
+    shell, items = arxiv_items((DEMO / "feeds" / "arxiv_cs.AI.xml").read_bytes())
+    picked = [items[i] for i in THEMED_AI]
+    if hostile:
+        picked[2] = picked[2].replace(b"Abstract: ", b"Abstract: " + hostile + b" ", 1)
+    feeds.add_bytes("/ai.xml", with_items(shell, picked))
+    world.add_source("/ai.xml", "arXiv (cs.AI)", "cs.AI")
+    world.subscribe("r@example.org", ["cs.AI"])
+    world.app.ingest.refresh()
+    return world
+
+
 def parse(raw: bytes) -> EmailMessage:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)

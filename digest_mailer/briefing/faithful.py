@@ -76,6 +76,10 @@ _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|et al|cf|vs|Fig|Figs|Eq|Eqs|Sec|resp|ap
 _LEADING_CITATION = re.compile(r"^\s*\[[\d\s,;–-]+\]\s*")
 
 
+def _open_quote(text: str) -> bool:
+    return text.count("“") > text.count("”") or text.count("《") > text.count("》")
+
+
 @dataclass(frozen=True)
 class Unfaithful:
     """A sentence the cited papers do not back, and why ("no citation", …)."""
@@ -93,7 +97,9 @@ def split_sentences(paragraph: str) -> list[str]:
     text = " ".join(paragraph.split())
     pieces, start = [], 0
     for match in _END.finditer(text):
-        if _ABBREV.search(text[start : match.end()]):
+        piece = text[start : match.end()]
+        # "e.g." is no end, nor a "?" inside a quoted title (“Can BERT Handle? …” [1]).
+        if _ABBREV.search(piece) or _open_quote(piece):
             continue
         pieces.append(text[start : match.end()].strip())
         start = match.end()

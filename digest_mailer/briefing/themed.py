@@ -18,13 +18,8 @@ from collections.abc import Mapping, Sequence
 
 from digest_mailer.briefing.check import check_briefing
 from digest_mailer.briefing.extractive import ExtractiveBriefer
-from digest_mailer.briefing.llm import (
-    PROMPT_VERSION,
-    TITLE_CHARS,
-    OpenAIBriefer,
-    _neutral,
-    paper_summary,
-)
+from digest_mailer.briefing.llm import OpenAIBriefer
+from digest_mailer.briefing.prompt import PROMPT_VERSION, TITLE_CHARS, neutral, paper_summary
 from digest_mailer.briefing.protocol import RunBudget
 from digest_mailer.briefing.themes import Theme, ThemePaper, digest_themes
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
@@ -59,8 +54,8 @@ def theme_messages(theme: Theme, papers: Mapping[str, ThemePaper], language: str
                    max_chars: int = THEME_CHARS) -> list[dict]:
     """The chat messages for one theme: its papers numbered 1… in the theme's order."""
     system = _SYSTEM.format(max_chars=max_chars, language=texts(language)["lang.prompt_name"],
-                            name=_neutral(theme.name, TITLE_CHARS).replace('"', "'"))
-    blocks = [f'<paper n="{n}">\nTitle: {_neutral(papers[k].title, TITLE_CHARS)}\n'
+                            name=neutral(theme.name, TITLE_CHARS).replace('"', "'"))
+    blocks = [f'<paper n="{n}">\nTitle: {neutral(papers[k].title, TITLE_CHARS)}\n'
               f"Summary: {paper_summary(papers[k].abstract)}\n</paper>"
               for n, k in enumerate(theme.keys, start=1)]
     return [{"role": "system", "content": system},

@@ -154,7 +154,7 @@ def outcome(delivery: Delivery, status: str, now: datetime,
     """Set the outcome on the entity; the column values :func:`finish` writes.
 
     Taken before the write: a rollback expires the entity, and reloading it would lose
-    the briefing and subject that went out.
+    the briefing, its headline (in the notes) and subject that went out.
     """
     delivery.status = status
     delivery.last_error = error
@@ -162,7 +162,7 @@ def outcome(delivery: Delivery, status: str, now: datetime,
         delivery.sent_at = now
     return {"status": status, "last_error": error, "sent_at": delivery.sent_at,
             "briefing": delivery.briefing, "briefing_kind": delivery.briefing_kind,
-            "subject": delivery.subject}
+            "subject": delivery.subject, "notes": delivery.notes}
 
 
 def finish(session: Session, delivery_id: int, values: dict[str, Any]) -> None:

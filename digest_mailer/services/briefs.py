@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 
 from digest_mailer.briefing.extractive import ExtractiveBriefer
 from digest_mailer.briefing.protocol import Briefer, BudgetExhausted, RunBudget
@@ -17,6 +19,17 @@ from digest_mailer.services.compose import stored_briefing
 from digest_mailer.services.report import Report
 
 log = logging.getLogger(__name__)
+
+
+def theme_window(now: datetime) -> datetime:
+    """Where the day's themes start: the beginning of yesterday, UTC.
+
+    The same for every batch and worker of a day, so each finds the same themes and a
+    theme's paragraph is asked once a day, not once a batch (cost that does not grow with
+    the readers); it moves on at midnight UTC, and papers that arrive later join the set.
+    """
+    start = now.astimezone(UTC).date() - timedelta(days=1)
+    return datetime.combine(start, time.min, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -49,15 +62,32 @@ class BriefingPass:
         self.briefer = briefer
         self.extractive = extractive
         self.config = config
+        # The day's themes, kept while the day's papers stay the same (one set at a time).
+        self._themes: tuple[frozenset[str], list[Theme]] = (frozenset(), [])
+        self._lock = threading.Lock()
 
-    def briefed(self, jobs: Iterable[Job], report: Report) -> Iterator[Job]:
+    def themes_of(self, day: Sequence[ThemePaper]) -> list[Theme]:
+        """The themes of the day's papers, found once per distinct set in this process."""
+        keys = frozenset(p.key for p in day)
+        with self._lock:
+            if self._themes[0] == keys:
+                return self._themes[1]
+        # Sorted: the same papers give the same themes whatever order they were read in.
+        themes = find_themes(sorted({p.key: p for p in day}.values(), key=lambda p: p.key))
+        with self._lock:
+            self._themes = (keys, themes)
+        return themes
+
+    def briefed(self, jobs: Iterable[Job], report: Report,
+                day: Sequence[ThemePaper] = ()) -> Iterator[Job]:
         """Yield the jobs with their briefings, each as soon as its briefing is ready.
 
         Each distinct (papers, language) is asked for once, ``llm_concurrency`` at a
         time, within the run's budget (``llm_max_calls``, ``llm_max_tokens``,
         ``llm_budget_seconds``): a briefing not written when it is spent, or not done by
         the deadline, is the extractive one. A request already in flight at the deadline
-        cannot be stopped; it ends in the background, within ``llm_timeout``.
+        cannot be stopped; it ends in the background, within ``llm_timeout``. ``day``: the
+        papers whose themes the briefings name (the batch's own papers when empty).
         """
         todo: dict[tuple[tuple[str, ...], str], list[Job]] = {}
         for job in jobs:
@@ -72,8 +102,9 @@ class BriefingPass:
             return
         papers = list({p.key: p for same in todo.values() for g in same[0].groups
                        for p in g.papers}.values())
-        # One set of themes for the batch: readers whose papers overlap share them.
-        themes = find_themes([ThemePaper(p.key, p.title, p.abstract) for p in papers])
+        # The day's themes (``day``: every paper first seen since theme_window), else the
+        # batch's own: either way readers whose papers overlap share them.
+        themes = self.themes_of(day or [ThemePaper(p.key, p.title, p.abstract) for p in papers])
         config = self.config
         budget = RunBudget(config.max_calls, config.max_tokens, config.budget_seconds)
         # TL;DRs are asked beside the briefings, from the calls the briefings leave spare.

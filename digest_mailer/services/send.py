@@ -20,13 +20,14 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from digest_mailer import db
+from digest_mailer.briefing.themes import ThemePaper
 from digest_mailer.db.models import Delivery, DeliveryStatus, Run, Subscriber
 from digest_mailer.domain.schedule import due_date
 from digest_mailer.errors import DeliveryError
 from digest_mailer.mail.message import make_message_id
 from digest_mailer.mail.transport import BatchConnection, Pacer, Transport
 from digest_mailer.services.batch import SelectionConfig, SendBatch
-from digest_mailer.services.briefs import BriefingPass, Job
+from digest_mailer.services.briefs import BriefingPass, Job, theme_window
 from digest_mailer.services.compose import Composer
 from digest_mailer.services.listing import DigestListing, listing_of
 from digest_mailer.services.report import Report
@@ -126,7 +127,10 @@ class SendService:
             batch = self.composer.load_batch(session, due,
                                              {k: v for k, v in days.items() if v}, now)
             jobs = self._prepare(session, batch, due, days, report, dry_run, listings)
-            for job in self.briefs.briefed(jobs, report):
+            # The day's papers, the same for every batch of the day: its themes are.
+            day = [ThemePaper(e.key, e.title, e.abstract) for e in
+                   db.entries.seen_between(session, theme_window(now), now)] if jobs else []
+            for job in self.briefs.briefed(jobs, report, day):
                 self._deliver(session, job, mail, report)
             if mail.retries:
                 report.counts["smtp_retries"] += mail.retries
