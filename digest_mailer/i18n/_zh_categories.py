@@ -1,16 +1,17 @@
 """简体中文 names of the arXiv categories and bioRxiv subjects, merged into ``zh.TEXTS`` as
 ``category.<code>`` keys. Names follow the arXiv taxonomy's English names (the bioRxiv
 subjects are keyed as in their feed URLs, ``biorxiv_xml/cell_biology``), in the terms
-Chinese journals and textbooks use; a code missing here shows as the code itself.
+Chinese journals and textbooks use, without "、" (names are listed with it: "cs.CE" is
+"科学工程与金融计算", not "计算工程、金融与科学"); a code missing here shows as the code itself.
 English keeps its short table in en.py: these keys are the one area where a language may
 name more than the reference (tests/test_i18n.py)."""
 
 NAMES: dict[str, str] = {
     # --- Computer Science --------------------------------------------------------------
     "cs.AI": "人工智能", "cs.AR": "硬件体系结构", "cs.CC": "计算复杂性",
-    "cs.CE": "计算工程、金融与科学", "cs.CG": "计算几何", "cs.CL": "计算与语言",
+    "cs.CE": "科学工程与金融计算", "cs.CG": "计算几何", "cs.CL": "计算与语言",
     "cs.CR": "密码学与安全", "cs.CV": "计算机视觉", "cs.CY": "计算机与社会",
-    "cs.DB": "数据库", "cs.DC": "分布式、并行与集群计算", "cs.DL": "数字图书馆",
+    "cs.DB": "数据库", "cs.DC": "分布式并行与集群计算", "cs.DL": "数字图书馆",
     "cs.DM": "离散数学", "cs.DS": "数据结构与算法", "cs.ET": "新兴技术",
     "cs.FL": "形式语言与自动机理论", "cs.GL": "综合文献", "cs.GR": "计算机图形学",
     "cs.GT": "计算机科学与博弈论", "cs.HC": "人机交互", "cs.IR": "信息检索",
@@ -55,7 +56,7 @@ NAMES: dict[str, str] = {
     "physics.app-ph": "应用物理", "physics.atm-clus": "原子与分子团簇",
     "physics.atom-ph": "原子物理", "physics.bio-ph": "生物物理", "physics.chem-ph": "化学物理",
     "physics.class-ph": "经典物理", "physics.comp-ph": "计算物理",
-    "physics.data-an": "数据分析、统计与概率", "physics.ed-ph": "物理教育",
+    "physics.data-an": "数据分析与概率统计", "physics.ed-ph": "物理教育",
     "physics.flu-dyn": "流体力学", "physics.gen-ph": "普通物理", "physics.geo-ph": "地球物理",
     "physics.hist-ph": "物理学史与物理哲学", "physics.ins-det": "仪器与探测器",
     "physics.med-ph": "医学物理", "physics.optics": "光学", "physics.plasm-ph": "等离子体物理",
