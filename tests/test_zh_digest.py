@@ -77,8 +77,9 @@ def test_spacing_rule() -> None:
     assert spaced("今天的 （ cs.CL ） 论文") == "今天的（cs.CL）论文"
     assert spaced("连接了计算机视觉和cs.XX[1, 2]") == "连接了计算机视觉和 cs.XX [1, 2]"
     assert spaced("5 篇") == "5 篇"  # a number's space is the template's to get right
-    english = "Diffusion models link cs.CV and math.PR [1, 5]"
-    assert spaced(english) == english
+    for english in ("Diffusion models link cs.CV and math.PR [1, 5]",
+                    "Schrödinger bridges[1]  （x）"):
+        assert spaced(english) == english
 
 
 def test_the_text_part_keeps_brackets_on_their_words() -> None:

@@ -91,6 +91,7 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WIDE_PUNCT = "\u3000-\u303f\uff01-\uff60"
 _GAP = re.compile(f"(?<=[{_HAN}{_WIDE_PUNCT}])[ \t]+(?=[{_HAN}])|(?<=[{_HAN}])[ \t]+"
                   f"(?=[{_WIDE_PUNCT}])|(?<=[{_WIDE_PUNCT}])[ \t]+|[ \t]+(?=[{_WIDE_PUNCT}])")
+_ANY_HAN = re.compile(f"[{_HAN}]")
 _HAN_LATIN = re.compile(f"(?<=[{_HAN}])(?=[A-Za-z])|(?<=[A-Za-z])(?=[{_HAN}])"
                         "|(?<=[A-Za-z])(?=\\[\\d)")  # "cs.CV [1, 2]" beside "视觉[1, 2]"
 
@@ -100,11 +101,11 @@ def spaced(text: str) -> str:
     Chinese characters or beside full-width punctuation, one between a Chinese character
     and a Latin letter ("在 cs.AI 中", "AI 模型") and between a Latin letter and a citation
     ("cs.CV [1, 2]", but "计算机视觉[1, 2]"), none before a number's measure word.
-    Text without Chinese is returned as it is, so English passes through unchanged.
+    Text without a Chinese character is returned as it is (English, accents and all).
 
     For text put together from a table and values ("{category}的{count}" with a code or a
     name); never for a paper's own words, whose spacing is theirs."""
-    if text.isascii():
+    if text.isascii() or not _ANY_HAN.search(text):
         return text
     return _HAN_LATIN.sub(" ", _GAP.sub("", text))
 
