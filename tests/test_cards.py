@@ -211,7 +211,7 @@ def test_every_kind_of_reason_in_the_readers_words(language):
         assert shown == ["匹配您的关键词「diffusion」",
                          "与您文库中的「" + ("Paper X " * 10).strip() + "…」相近",
                          "与您标记为多推荐的「Paper Y」相似", "帮助我们了解您的偏好"]
-        assert "今日 cs.CV 另有3篇" in out.html and "今日 cs.CV 另有3篇：" in out.text
+        assert "今日计算机视觉另有3篇" in out.html and "今日计算机视觉另有3篇：" in out.text
         for part in (out.text, visible(out.html)):
             assert zh_faults(part) == []
     assert all(r in readable(out.text) for r in shown)
@@ -227,8 +227,8 @@ def test_a_chinese_reader_gets_chinese_reasons_and_counts(lg):
     shown = REASON.findall(html)
     assert shown[0] == f"匹配您的关键词「{KEYWORD}」" and shown.count("帮助我们了解您的偏好") == 2
     assert any(r.startswith("与您文库中的「") and r.endswith("」相近") for r in shown)
-    assert [label for _, label in FULL_LIST.findall(html)] == [f"今日 cs.LG 另有{n}篇"]
-    assert f"今日 cs.LG 另有{n}篇：" in text
+    assert [label for _, label in FULL_LIST.findall(html)] == [f"今日机器学习另有{n}篇"]
+    assert f"今日机器学习另有{n}篇：" in text
     assert not any("Matched" in r or "more in" in r for r in shown)
     for part in (text, visible(html)):
         assert zh_faults(part) == []

@@ -109,11 +109,12 @@ def test_demo_sends_one_checked_digest_per_example_subscriber(demo_dir):
         body = str(message.get_body(("html",)).get_content())
         shown = visible(body)
         assert re.search(r"^\[1\] \S", text, flags=re.MULTILINE), address
-        # Group headings carry the category code, in the text part and in the HTML.
+        # Group headings carry the category code, in the text part and in the HTML (in
+        # full-width brackets for a Chinese reader).
         headings = re.findall(r"^== (.+?) · \d+", text, flags=re.MULTILINE)
         assert headings, address
         for heading in headings:
-            assert re.search(r"\([\w.\-]+\)$", heading), heading
+            assert re.search(r"(\(|（)[\w.\-]+(\)|）)$", heading), heading
             assert heading in shown, heading
         html_tag = re.search(r"<html[^>]*\blang=\"([^\"]+)\"", body)
         assert html_tag, address

@@ -144,7 +144,8 @@ def test_one_paper_and_no_paper() -> None:
 def test_chinese_structure_keeps_quotes_in_the_papers_language() -> None:
     text = ExtractiveBriefer().brief(make_groups(DAY), "zh").text
     assert re.search(r"[\u4e00-\u9fff]", text)
-    assert text.startswith("今天的6篇论文分布在 cs.CV、cs.LG 和 math.PR")  # "6篇", not "6 篇"
+    # Categories by their Chinese names; "6篇", not "6 篇"; digits for every count.
+    assert text.startswith("今天的6篇论文分布在计算机视觉、机器学习和概率论，有2条跨领域的线索。")
     assert "[1, 5]" in text and "[3, 6]" in text
     for quote in quotes(text):
         assert any(quote.rstrip("…") in abstract for _, _, abstract in DAY)

@@ -223,7 +223,7 @@ def test_subject() -> None:
     assert subject_for(make_digest(0)) == "Research digest, 24 Nov 2026: no new papers"
     zh = subject_for(make_digest(14, language="zh"))
     # The measure word sits on its number ("14篇", not "14 篇"): tests/test_i18n.py.
-    assert zh == "科研简报 2026-11-24：cs.CV、cs.LG及另外2个领域的14篇新论文"
+    assert zh == "科研简报 2026-11-24：计算机视觉、机器学习及另外2个领域的14篇新论文"
     hostile = make_digest(3)
     group = replace(hostile.groups[0], category="cs.CV\r\nBcc: x@evil.org")
     subject = subject_for(replace(hostile, groups=(group, *hostile.groups[1:])))
@@ -334,7 +334,7 @@ def test_empty_digest_still_renders(renderer: DigestRenderer) -> None:
 def test_chinese_digest(renderer: DigestRenderer) -> None:
     out = renderer.render(make_digest(6, language="zh"))
     assert '<html lang="zh-Hans"' in out.html
-    for phrase in ("科研简报", "今日简报", "本简报由 AI 模型（gpt-4o-mini）根据今日摘要生成",
+    for phrase in ("科研简报", "今日简报", "本简报由 AI 模型 gpt-4o-mini 根据今日摘要生成",
                    "退订", "管理订阅偏好", "在浏览器中查看", "多推荐类似论文", "2026年11月24日"):
         assert phrase in out.html, phrase
         assert phrase in out.text, phrase
@@ -343,7 +343,7 @@ def test_chinese_digest(renderer: DigestRenderer) -> None:
     wide = [ln for ln in out.text.splitlines() if _width(ln) > 76 and "://" not in ln]
     assert not wide
     extractive = renderer.render(make_digest(2, language="zh", kind="extractive"))
-    assert "本简报摘自今日论文摘要（未使用 AI 模型）" in extractive.html
+    assert "本简报摘自今日论文摘要，未使用 AI 模型" in extractive.html
 
 
 def test_every_image_has_alt(rendered: RenderedDigest) -> None:

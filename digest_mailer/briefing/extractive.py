@@ -17,7 +17,7 @@ from digest_mailer.briefing.sentences import roles, split
 from digest_mailer.briefing.terms import Term, stem, terms
 from digest_mailer.briefing.themes import DigestTheme, Theme, digest_themes
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
-from digest_mailer.i18n import texts
+from digest_mailer.i18n import category_in_text, spaced, texts
 
 _VERBS = 3  # brief.cross.1..3 in each language table: the verb varies from theme to theme
 MAX_THEMES = 3
@@ -40,12 +40,13 @@ class ExtractiveBriefer:
             return Briefing(text="", kind="extractive")
         lang = texts(language)  # an unknown code raises here: no English in its place
         order = list(dict.fromkeys(p.category for p in papers))
+        names = {c: category_in_text(c, language) for c in order}  # as sentences name them
         sentences = {p.number: list(split(p.abstract)) for p in papers}
         used: set[str] = set()
         parts: list[tuple[str, str, str, int]] = []  # (kind, lead, quote, quoted paper)
         if len(papers) == 1:
             paper = papers[0]
-            lead = lang["brief.one_paper"].format(category=paper.category)
+            lead = spaced(lang["brief.one_paper"].format(category=names[paper.category]))
             quote = self._quote(sentences[paper.number], None, used)
             text = self._assemble("", [("one", lead, quote, paper.number)], lang, shrink=True)
             return Briefing(text=text, kind="extractive")
@@ -56,7 +57,7 @@ class ExtractiveBriefer:
             pool = [(n, s) for n in theme.numbers for s in sentences[n]]
             quote, rep = self._pick(pool, words, used) or ("", theme.numbers[0])
             kind = "cross" if theme.cross else "within" if len(order) > 1 else "one"
-            lead = _lead(theme, kind, lang, index)
+            lead = _lead(theme, kind, lang, names, index)
             if kind == "cross":
                 lead = _with_angles(lead, theme, by_number, lang)
             parts.append((kind, lead, quote, rep))
@@ -67,11 +68,12 @@ class ExtractiveBriefer:
             for paper in sorted(papers, key=lambda p: (turns[p.number], order.index(p.category)))[
                 :MAX_THEMES
             ]:
-                lead = lang["brief.highlight"].format(category=paper.category)
+                lead = spaced(lang["brief.highlight"].format(category=names[paper.category]))
                 quote = self._quote(sentences[paper.number], None, used)
                 parts.append(("highlight", lead, quote, paper.number))
         for k in range(len(parts), 0, -1):  # drop the weakest themes until the paragraph fits
-            head = _header(len(papers), order, [kind for kind, *_ in parts[:k]], lang)
+            head = _header(len(papers), [names[c] for c in order],
+                           [kind for kind, *_ in parts[:k]], lang)
             text = self._assemble(head, parts[:k], lang, shrink=k == 1)
             if len(text) <= self.max_chars:
                 return Briefing(text=text, kind="extractive", headline=headline)
@@ -153,10 +155,12 @@ def _count(n: int, lang: Mapping[str, str]) -> str:
     return lang.get(f"lang.num.{n}", str(n))
 
 
-def _lead(theme: DigestTheme, kind: str, lang: Mapping[str, str], index: int = 0) -> str:
+def _lead(theme: DigestTheme, kind: str, lang: Mapping[str, str], names: Mapping[str, str],
+          index: int = 0) -> str:
     """The start of a theme's sentence, up to and including the citation of its papers; the
     verb joining fields varies from one cross-category theme to the next. The sentence
-    starts with a capital where the language has them ("Diffusion models link …")."""
+    starts with a capital where the language has them ("Diffusion models link …");
+    ``names``: each category as the language's sentences name it."""
     name = theme.theme.name
     last = name.rsplit(" ", 1)[-1].lower()
     fields = {"label": name, "cite": _cite(sorted(theme.numbers)),
@@ -164,10 +168,12 @@ def _lead(theme: DigestTheme, kind: str, lang: Mapping[str, str], index: int = 0
     if kind == "cross":
         plural = stem(last) != last  # "diffusion models link …", "a graph model links …"
         key = f"brief.cross{'_plural' if plural else ''}.{index % _VERBS + 1}"
-        return _upper_first(lang[key].format(categories=_join(theme.categories, lang), **fields))
+        cats = _join([names[c] for c in theme.categories], lang)
+        return spaced(_upper_first(lang[key].format(categories=cats, **fields)))
     if kind == "within":
-        return _upper_first(lang["brief.within"].format(category=theme.categories[0], **fields))
-    return _upper_first(lang["brief.shared"].format(**fields))
+        category = names[theme.categories[0]]
+        return spaced(_upper_first(lang["brief.within"].format(category=category, **fields)))
+    return spaced(_upper_first(lang["brief.shared"].format(**fields)))
 
 
 def _with_angles(lead: str, theme: DigestTheme, papers: Mapping[int, Paper],
@@ -207,4 +213,4 @@ def _header(total: int, order: list[str], kinds: list[str], lang: Mapping[str, s
         key = "brief.head_within"
     else:
         key = "brief.head_shared"
-    return lang[key].format(total=total, categories=cats, threads=threads)
+    return spaced(lang[key].format(total=total, categories=cats, threads=threads))

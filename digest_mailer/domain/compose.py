@@ -17,20 +17,10 @@ from digest_mailer.domain.digest import (
     Recipient,
 )
 from digest_mailer.domain.select import Profile, Selection, taste_from_votes
-from digest_mailer.i18n import texts
+from digest_mailer.i18n import category_in_text, category_label, texts
 
 if TYPE_CHECKING:  # the rows are read by attribute only: the domain needs no database
     from digest_mailer.db.models import Entry, Subscriber
-
-
-def category_label(category: str, language: str = "en") -> str:
-    """'Computer Vision (cs.CV)': the table's name for the categories the seeds and bundled
-    feeds use (category.*) with the code; any other category shows its code."""
-    table = texts(language)
-    name = table.get(f"category.{category}")
-    if not name:
-        return category
-    return table["lang.category_label"].format(name=name, code=category)
 
 
 def profile_of(subscriber: Subscriber, votes: Sequence[tuple[str, str]] = ()) -> Profile:
@@ -51,18 +41,20 @@ REASON_ITEMS = 12
 REASON_ITEM_CHARS = 60
 
 
-def _listed(items: Sequence[str], quote: bool = False) -> str:
+def _listed(items: Sequence[str], sep: str, quote: bool = False) -> str:
     shown = [i if len(i) <= REASON_ITEM_CHARS else i[: REASON_ITEM_CHARS - 1] + "…"
              for i in items[:REASON_ITEMS]]
     shown = [f"“{i}”" for i in shown] if quote else shown
-    return ", ".join(shown) + (", …" if len(items) > REASON_ITEMS else "")
+    return sep.join(shown) + (f"{sep}…" if len(items) > REASON_ITEMS else "")
 
 
 def reason_for(subscriber: Subscriber) -> str:
     """The footer's answer to "why do I get this?"."""
-    fields = _listed(subscriber.categories)
-    words = _listed(subscriber.keywords, quote=True)
-    t = texts(subscriber.language)
+    lang = subscriber.language
+    t = texts(lang)
+    fields = _listed([category_in_text(c, lang) for c in subscriber.categories],
+                     t["lang.list_sep"])
+    words = _listed(subscriber.keywords, t["lang.list_sep"], quote=True)
     text = t["email.reason"].format(email=subscriber.email)
     if fields:
         text += t["email.reason_categories"].format(categories=fields)

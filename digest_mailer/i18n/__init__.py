@@ -8,7 +8,8 @@ conventions: its name, number words, list joiners, punctuation, date shapes), ``
 ``cli.*``, and why input is refused: ``profile.*`` (the subscriber validator), ``import.*``
 (the CSV importer) and ``library.*`` (the library parser).
 English is the reference: every other table has exactly its keys and placeholders
-(tests/test_i18n.py). Adding a language = adding ``<code>.py`` and its code to
+(tests/test_i18n.py), except that it may name more categories (a category without a name
+shows its code). Adding a language = adding ``<code>.py`` and its code to
 :data:`LANGUAGES`.
 
 An unknown code is an error where it is looked up (:class:`UnknownLanguage`), never a silent
@@ -19,6 +20,7 @@ service one would mean a bug that must show.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
@@ -59,6 +61,53 @@ def t(lang: str, key: str, **fmt: Any) -> str:
     """One string of ``lang``, formatted with ``fmt`` when given."""
     text = texts(lang)[key]
     return text.format(**fmt) if fmt else text
+
+
+def category_name(code: str, lang: str) -> str | None:
+    """The table's name of a category ("计算机视觉" for cs.CV), or None. bioRxiv subjects
+    match however a source spells them ("Cell Biology", "cell-biology", "cell_biology")."""
+    table = texts(lang)
+    return (table.get(f"category.{code}")
+            or table.get("category." + re.sub(r"[\s-]+", "_", code.strip().lower())))
+
+
+def category_label(code: str, lang: str = REFERENCE) -> str:
+    """'Computer Vision (cs.CV)', '计算机视觉（cs.CV）': a heading's name and code; the code
+    alone where the table has no name."""
+    name = category_name(code, lang)
+    return texts(lang)["lang.category_label"].format(name=name, code=code) if name else code
+
+
+def category_in_text(code: str, lang: str) -> str:
+    """A category as a sentence of ``lang`` names it: the code (English: "in cs.CV") or the
+    name (Chinese: "在计算机视觉中"), as ``lang.category_in_text`` says."""
+    if texts(lang)["lang.category_in_text"] == "name":
+        return category_name(code, lang) or code
+    return code
+
+
+# Han characters, and the punctuation and full-width forms that go with them.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WIDE_PUNCT = "\u3000-\u303f\uff01-\uff60"
+_GAP = re.compile(f"(?<=[{_HAN}{_WIDE_PUNCT}])[ \t]+(?=[{_HAN}])|(?<=[{_HAN}])[ \t]+"
+                  f"(?=[{_WIDE_PUNCT}])|(?<=[{_WIDE_PUNCT}])[ \t]+|[ \t]+(?=[{_WIDE_PUNCT}])")
+_ANY_HAN = re.compile(f"[{_HAN}]")
+_HAN_LATIN = re.compile(f"(?<=[{_HAN}])(?=[A-Za-z])|(?<=[A-Za-z])(?=[{_HAN}])"
+                        "|(?<=[A-Za-z])(?=\\[\\d)")  # "cs.CV [1, 2]" beside "视觉[1, 2]"
+
+
+def spaced(text: str) -> str:
+    """Connective text with the spacing Chinese typesetting wants: no space between two
+    Chinese characters or beside full-width punctuation, one between a Chinese character
+    and a Latin letter ("在 cs.AI 中", "AI 模型") and between a Latin letter and a citation
+    ("cs.CV [1, 2]", but "计算机视觉[1, 2]"), none before a number's measure word.
+    Text without a Chinese character is returned as it is (English, accents and all).
+
+    For text put together from a table and values ("{category}的{count}" with a code or a
+    name); never for a paper's own words, whose spacing is theirs."""
+    if text.isascii() or not _ANY_HAN.search(text):
+        return text
+    return _HAN_LATIN.sub(" ", _GAP.sub("", text))
 
 
 def display_names() -> dict[str, str]:

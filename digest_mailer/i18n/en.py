@@ -14,6 +14,8 @@ TEXTS: dict[str, str] = {
     "lang.colon": ":",
     "lang.parenthesised": "({text})",
     "lang.category_label": "{name} ({code})",
+    "lang.category_in_text": "code",  # how a sentence names a category: "code" (cs.CV) or
+                                      # "name" (its category.* name; the code where none)
     "lang.num.1": "one", "lang.num.2": "two", "lang.num.3": "three", "lang.num.4": "four",
     "lang.num.5": "five",
     "lang.date_long": "{day} {month} {year}",

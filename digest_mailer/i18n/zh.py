@@ -1,5 +1,10 @@
 """简体中文: full-width punctuation, no spaces between Chinese characters or before a
-measure word ("5篇"); a space only where Chinese meets Latin text. tests/test_i18n.py checks."""
+measure word ("5篇"); a space only where Chinese meets Latin letters, which
+:func:`digest_mailer.i18n.spaced` puts in where a value meets the text around it. Counts are
+Arabic numerals everywhere ("2篇", "20篇"), never "两篇" beside "20篇". Sentences name a
+category by its Chinese name (_zh_categories.py). tests/test_i18n.py checks."""
+
+from digest_mailer.i18n._zh_categories import NAMES
 
 TEXTS: dict[str, str] = {
     # --- the language's own conventions ---------------------------------------------------
@@ -9,14 +14,17 @@ TEXTS: dict[str, str] = {
     "lang.font": "PingFang SC,Microsoft YaHei,Helvetica,Arial,sans-serif",
     "lang.word_sep": "",
     "lang.list_sep": "、",
-    "lang.list_and": " 和 ",
+    "lang.list_and": "和",
     "lang.list_or": " 或 ",
     "lang.full_stop": "。",
     "lang.colon": "：",
     "lang.parenthesised": "（{text}）",
-    "lang.category_label": "{name} ({code})",  # the code in Latin brackets, as typed
-    "lang.num.1": "一", "lang.num.2": "两", "lang.num.3": "三", "lang.num.4": "四",
-    "lang.num.5": "五",
+    "lang.category_label": "{name}（{code}）",  # the code as typed, in Chinese brackets
+    "lang.category_in_text": "name",  # 计算机视觉, not cs.CV
+    # Counts in digits, as every other count of the digest ("20篇"): one form for one kind
+    # of number (GB/T 15835-2011).
+    "lang.num.1": "1", "lang.num.2": "2", "lang.num.3": "3", "lang.num.4": "4",
+    "lang.num.5": "5",
     "lang.date_long": "{year}年{month}{day}日",
     "lang.date_short": "{year}-{month}-{day:02d}",
     "lang.month.1": "1月", "lang.month.2": "2月", "lang.month.3": "3月", "lang.month.4": "4月",
@@ -36,8 +44,8 @@ TEXTS: dict[str, str] = {
     "email.subject_more": "{first}及另外{more}个领域",
     "email.briefing": "今日简报",
     "email.kind_llm": "本简报由 AI 模型{model}根据今日摘要生成，可能有误",
-    "email.kind_llm_model": "（{model}）",
-    "email.kind_extractive": "本简报摘自今日论文摘要（未使用 AI 模型）",
+    "email.kind_llm_model": "{model}",
+    "email.kind_extractive": "本简报摘自今日论文摘要，未使用 AI 模型",
     "email.toc": "本期内容",
     "email.paper_one": "1篇", "email.paper_many": "{n}篇",
     "email.new_one": "1篇新论文", "email.new_many": "{n}篇新论文",
@@ -45,7 +53,7 @@ TEXTS: dict[str, str] = {
     "email.et_al": "等",
     "email.more_like": "多推荐类似论文", "email.less_like": "少推荐类似论文",
     "email.tldr": "一句话总结", "email.pdf": "PDF", "email.doi": "DOI",
-    "email.cross_from": "交叉列自 {category}",
+    "email.cross_from": "交叉列自{category}",
     "email.rate": "为这些论文打分（多推荐或少推荐类似论文）",
     "email.why": "您为何收到此邮件",
     "email.preferences": "管理订阅偏好",
@@ -61,46 +69,35 @@ TEXTS: dict[str, str] = {
     "email.why_library": "与您文库中的「{label}」相近",
     "email.why_more": "与您标记为多推荐的「{label}」相似",
     "email.why_explore": "帮助我们了解您的偏好",
-    "email.more_in": "今日 {category} 另有{n}篇",
+    "email.more_in": "今日{category}另有{n}篇",
     "email.more_elsewhere": "本邮件未收录：{groups}。全部论文见今日完整列表。",
-    "email.more_item": "{category} {n}篇",
+    "email.more_item": "{category}（{n}篇）",
     # --- the extractive briefing ------------------------------------------------------------
     "brief.one_paper": "今天只有1篇论文（{category}）",
-    "brief.highlight": "来自 {category}",
-    "brief.cross.1": "「{label}」连接了 {categories} {cite}",
-    "brief.cross.2": "「{label}」串起了 {categories} {cite}",
-    "brief.cross.3": "「{label}」贯穿 {categories} {cite}",
-    "brief.cross_plural.1": "「{label}」连接了 {categories} {cite}",
-    "brief.cross_plural.2": "「{label}」串起了 {categories} {cite}",
-    "brief.cross_plural.3": "「{label}」贯穿 {categories} {cite}",
-    "brief.within": "在 {category} 中，{count}篇论文都涉及「{label}」{cite}",
+    "brief.highlight": "来自{category}领域",
+    "brief.cross.1": "「{label}」连接了{categories}{cite}",
+    "brief.cross.2": "「{label}」串起了{categories}{cite}",
+    "brief.cross.3": "「{label}」贯穿{categories}{cite}",
+    "brief.cross_plural.1": "「{label}」连接了{categories}{cite}",
+    "brief.cross_plural.2": "「{label}」串起了{categories}{cite}",
+    "brief.cross_plural.3": "「{label}」贯穿{categories}{cite}",
+    "brief.within": "在{category}领域，{count}篇论文都涉及「{label}」{cite}",
     "brief.shared": "{count}篇论文都涉及「{label}」{cite}",
     "brief.angle": "[{number}]关注「{angle}」",
     "brief.angles": "{lead}，其中{angles}",
     "brief.angle_sep": "，", "brief.angle_and": "，",
-    "brief.quoted": "{lead}：“{quote}” [{number}]。",
+    "brief.quoted": "{lead}：“{quote}”[{number}]。",
     "brief.unquoted": "{lead}。",
     "brief.thread_one": "{count}条", "brief.thread_many": "{count}条",
-    "brief.head_cross": "今天的{total}篇论文分布在 {categories}，有{threads}跨领域的线索。",
+    "brief.head_cross": "今天的{total}篇论文分布在{categories}，有{threads}跨领域的线索。",
     "brief.head_highlight": "今天的{total}篇论文（{categories}）没有明显的共同线索，"
                             "以下是几篇亮点。",
     "brief.head_within": "今天的{total}篇论文（{categories}）没有跨领域的共同线索，"
                          "但领域内有相近的工作。",
-    "brief.head_shared": "今天 {categories} 的{total}篇论文有{threads}共同线索。",
+    "brief.head_shared": "今天{categories}的{total}篇论文有{threads}共同线索。",
     "brief.refusals": r"抱歉|对不起|很抱歉|我无法|我不能|作为一个?(?:AI|人工智能|语言模型)",
-    # --- category display names -------------------------------------------------------------
-    "category.cs.AI": "人工智能",
-    "category.cs.CL": "计算与语言",
-    "category.cs.CV": "计算机视觉",
-    "category.cs.LG": "机器学习",
-    "category.cs.IR": "信息检索",
-    "category.cs.RO": "机器人学",
-    "category.stat.ML": "机器学习（统计）",
-    "category.math.PR": "概率论",
-    "category.math.OC": "优化与控制",
-    "category.quant-ph": "量子物理",
-    "category.bioinformatics": "生物信息学",
-    "category.genomics": "基因组学",
+    # --- category display names: _zh_categories.py ----------------------------------------
+    **{f"category.{code}": name for code, name in NAMES.items()},
     # --- words a reader writes back ---------------------------------------------------------
     "reply.unsubscribe": "退订|取消订阅",
     # --- why the importer refuses a line of a subscriber CSV -------------------------------

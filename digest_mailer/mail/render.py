@@ -25,7 +25,7 @@ from markupsafe import Markup
 from mjml import mjml2html
 
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Cut, Digest, RenderedDigest
-from digest_mailer.i18n import texts
+from digest_mailer.i18n import category_in_text, spaced, texts
 from digest_mailer.text import without_format
 
 HTML_TEMPLATE = "digest.mjml.j2"
@@ -55,8 +55,12 @@ _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\ufff
 _SPACE = re.compile(r"\s+")
 # Bidi embeddings, overrides and isolates: a stray U+202E turns the rest of a line around.
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_WIDE_OR_RUN = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]|"
-                          "[^\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+")
+_WIDE = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+# A piece the wrapper never breaks: one wide character or a run of others, with the opening
+# brackets before it and the closing punctuation after it (a line never starts with "」"
+# or "，" nor ends with "「", as Chinese line breaking wants).
+_WIDE_OR_RUN = re.compile(f"[「『（《〈【〔]*(?:[{_WIDE}]|[^{_WIDE}]+)"
+                          "[」』）》〉】〕，。、：；！？]*")
 _TRAILING = " ,;:.-–—"
 
 
@@ -155,9 +159,19 @@ def why(reason: tuple[str, str] | None, language: str = "en") -> str:
     return table[key].format(label=trim_words(label, WHY_TITLE_CHARS))
 
 
+def _named(category: str, language: str) -> str:
+    """A category as a sentence of ``language`` names it ("cs.LG", "机器学习"), cut."""
+    return trim_words(category_in_text(category, language), LABEL_CHARS)
+
+
 def more_in(n: int, category: str, language: str = "en") -> str:
     """"12 more in cs.LG today"."""
-    return texts(language)["email.more_in"].format(n=n, category=trim_words(category, LABEL_CHARS))
+    return spaced(texts(language)["email.more_in"].format(n=n, category=_named(category, language)))
+
+
+def cross_from(category: str, language: str = "en") -> str:
+    """"cross-listed from cs.CR" ("交叉列自密码学与安全")."""
+    return spaced(texts(language)["email.cross_from"].format(category=_named(category, language)))
 
 
 def cut_entirely(cuts: tuple[Cut, ...] | list[Cut], language: str = "en") -> str:
@@ -166,9 +180,9 @@ def cut_entirely(cuts: tuple[Cut, ...] | list[Cut], language: str = "en") -> str
     if not cuts:
         return ""
     t = texts(language)
-    items = [t["email.more_item"].format(n=c.n, category=trim_words(c.category, LABEL_CHARS))
+    items = [t["email.more_item"].format(n=c.n, category=_named(c.category, language))
              for c in cuts]
-    return t["email.more_elsewhere"].format(groups=join_list(items, language))
+    return spaced(t["email.more_elsewhere"].format(groups=join_list(items, language)))
 
 
 def paragraphs(text: str) -> list[str]:
@@ -220,7 +234,7 @@ def briefing_label(briefing: Briefing, language: str = "en") -> str:
         raise ValueError(f"unknown briefing kind {briefing.kind!r} (expected llm|extractive)")
     model = one_line(briefing.model or "")
     shown = t["email.kind_llm_model"].format(model=model) if model else ""
-    return t["email.kind_llm"].format(model=shown)
+    return spaced(t["email.kind_llm"].format(model=shown))
 
 
 def subject_for(digest: Digest) -> str:
@@ -237,7 +251,7 @@ def subject_for(digest: Digest) -> str:
     mine = {c.casefold() for c in digest.recipient.categories}
     named = (g.category if g.subject_name is None or g.category.casefold() in mine
              else g.subject_name for g in groups)
-    cats = list(dict.fromkeys(c for c in (trim_words(c, LABEL_CHARS) for c in named) if c))
+    cats = list(dict.fromkeys(c for c in (_named(c, lang) for c in named) if c))
     count = t["email.new_one"] if n == 1 else t["email.new_many"].format(n=n)
     if not cats:
         text = t["email.subject_unnamed"].format(date=day, count=count)
@@ -248,7 +262,7 @@ def subject_for(digest: Digest) -> str:
         else:
             listed = join_list(cats, lang)
         text = t["email.subject"].format(date=day, count=count, categories=listed)
-    return one_line(text)
+    return one_line(spaced(text))
 
 
 def preheader_for(digest: Digest) -> str:
@@ -285,7 +299,7 @@ class DigestRenderer:
         self.env.filters.update(
             safe_url=safe_url, trim_words=trim_words, one_line=one_line, wrap=wrap,
             authors=author_list, paper_count=paper_count, paragraphs=paragraphs, why=why,
-            more_in=more_in,
+            more_in=more_in, cross_from=cross_from,
         )
         self.env.tests["http_url"] = lambda url: safe_url(url, "") != ""
         self._html = self.env.get_template(HTML_TEMPLATE)

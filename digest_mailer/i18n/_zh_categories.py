@@ -1,0 +1,87 @@
+"""简体中文 names of the arXiv categories and bioRxiv subjects, merged into ``zh.TEXTS`` as
+``category.<code>`` keys. Names follow the arXiv taxonomy's English names (the bioRxiv
+subjects are keyed as in their feed URLs, ``biorxiv_xml/cell_biology``), in the terms
+Chinese journals and textbooks use, without "、" (names are listed with it: "cs.CE" is
+"科学工程与金融计算", not "计算工程、金融与科学"); a code missing here shows as the code itself.
+English keeps its short table in en.py: these keys are the one area where a language may
+name more than the reference (tests/test_i18n.py)."""
+
+NAMES: dict[str, str] = {
+    # --- Computer Science --------------------------------------------------------------
+    "cs.AI": "人工智能", "cs.AR": "硬件体系结构", "cs.CC": "计算复杂性",
+    "cs.CE": "科学工程与金融计算", "cs.CG": "计算几何", "cs.CL": "计算与语言",
+    "cs.CR": "密码学与安全", "cs.CV": "计算机视觉", "cs.CY": "计算机与社会",
+    "cs.DB": "数据库", "cs.DC": "分布式并行与集群计算", "cs.DL": "数字图书馆",
+    "cs.DM": "离散数学", "cs.DS": "数据结构与算法", "cs.ET": "新兴技术",
+    "cs.FL": "形式语言与自动机理论", "cs.GL": "综合文献", "cs.GR": "计算机图形学",
+    "cs.GT": "计算机科学与博弈论", "cs.HC": "人机交互", "cs.IR": "信息检索",
+    "cs.IT": "信息论", "cs.LG": "机器学习", "cs.LO": "计算机科学中的逻辑",
+    "cs.MA": "多智能体系统", "cs.MM": "多媒体", "cs.MS": "数学软件", "cs.NA": "数值分析",
+    "cs.NE": "神经与演化计算", "cs.NI": "网络与互联网体系结构", "cs.OH": "其他计算机科学",
+    "cs.OS": "操作系统", "cs.PF": "性能评估", "cs.PL": "程序设计语言", "cs.RO": "机器人学",
+    "cs.SC": "符号计算", "cs.SD": "声音与音频", "cs.SE": "软件工程", "cs.SI": "社会与信息网络",
+    "cs.SY": "系统与控制",
+    # --- Economics, Electrical Engineering and Systems Science ---------------------------
+    "econ.EM": "计量经济学", "econ.GN": "一般经济学", "econ.TH": "理论经济学",
+    "eess.AS": "音频与语音处理", "eess.IV": "图像与视频处理", "eess.SP": "信号处理",
+    "eess.SY": "系统与控制",
+    # --- Mathematics ----------------------------------------------------------------------
+    "math.AC": "交换代数", "math.AG": "代数几何", "math.AP": "偏微分方程分析",
+    "math.AT": "代数拓扑", "math.CA": "经典分析与常微分方程", "math.CO": "组合数学",
+    "math.CT": "范畴论", "math.CV": "复变函数", "math.DG": "微分几何", "math.DS": "动力系统",
+    "math.FA": "泛函分析", "math.GM": "一般数学", "math.GN": "一般拓扑学", "math.GR": "群论",
+    "math.GT": "几何拓扑", "math.HO": "数学史与概述", "math.IT": "信息论",
+    "math.KT": "K 理论与同调", "math.LO": "数理逻辑", "math.MG": "度量几何",
+    "math.MP": "数学物理", "math.NA": "数值分析", "math.NT": "数论", "math.OA": "算子代数",
+    "math.OC": "优化与控制", "math.PR": "概率论", "math.QA": "量子代数", "math.RA": "环与代数",
+    "math.RT": "表示论", "math.SG": "辛几何", "math.SP": "谱理论", "math.ST": "统计理论",
+    "math-ph": "数学物理",
+    # --- Physics ----------------------------------------------------------------------------
+    "astro-ph": "天体物理学", "astro-ph.CO": "宇宙学与河外天体物理",
+    "astro-ph.EP": "地球与行星天体物理", "astro-ph.GA": "星系天体物理",
+    "astro-ph.HE": "高能天体物理现象", "astro-ph.IM": "天体物理仪器与方法",
+    "astro-ph.SR": "太阳与恒星天体物理",
+    "cond-mat": "凝聚态物理", "cond-mat.dis-nn": "无序系统与神经网络",
+    "cond-mat.mes-hall": "介观与纳米物理", "cond-mat.mtrl-sci": "材料科学",
+    "cond-mat.other": "其他凝聚态物理", "cond-mat.quant-gas": "量子气体",
+    "cond-mat.soft": "软凝聚态物理", "cond-mat.stat-mech": "统计力学",
+    "cond-mat.str-el": "强关联电子", "cond-mat.supr-con": "超导",
+    "gr-qc": "广义相对论与量子宇宙学",
+    "hep-ex": "高能物理实验", "hep-lat": "格点场论", "hep-ph": "高能物理唯象",
+    "hep-th": "高能物理理论",
+    "nlin.AO": "适应与自组织系统", "nlin.CD": "混沌动力学", "nlin.CG": "元胞自动机与格子气",
+    "nlin.PS": "斑图形成与孤子", "nlin.SI": "精确可解与可积系统",
+    "nucl-ex": "核物理实验", "nucl-th": "核物理理论",
+    "physics.acc-ph": "加速器物理", "physics.ao-ph": "大气与海洋物理",
+    "physics.app-ph": "应用物理", "physics.atm-clus": "原子与分子团簇",
+    "physics.atom-ph": "原子物理", "physics.bio-ph": "生物物理", "physics.chem-ph": "化学物理",
+    "physics.class-ph": "经典物理", "physics.comp-ph": "计算物理",
+    "physics.data-an": "数据分析与概率统计", "physics.ed-ph": "物理教育",
+    "physics.flu-dyn": "流体力学", "physics.gen-ph": "普通物理", "physics.geo-ph": "地球物理",
+    "physics.hist-ph": "物理学史与物理哲学", "physics.ins-det": "仪器与探测器",
+    "physics.med-ph": "医学物理", "physics.optics": "光学", "physics.plasm-ph": "等离子体物理",
+    "physics.pop-ph": "大众物理", "physics.soc-ph": "物理与社会", "physics.space-ph": "空间物理",
+    "quant-ph": "量子物理",
+    # --- Quantitative Biology, Quantitative Finance, Statistics ---------------------------
+    "q-bio.BM": "生物分子", "q-bio.CB": "细胞行为", "q-bio.GN": "基因组学",
+    "q-bio.MN": "分子网络", "q-bio.NC": "神经元与认知", "q-bio.OT": "其他定量生物学",
+    "q-bio.PE": "种群与进化", "q-bio.QM": "定量方法", "q-bio.SC": "亚细胞过程",
+    "q-bio.TO": "组织与器官",
+    "q-fin.CP": "计算金融", "q-fin.EC": "经济学（量化金融）", "q-fin.GN": "一般金融",
+    "q-fin.MF": "数理金融", "q-fin.PM": "投资组合管理", "q-fin.PR": "证券定价",
+    "q-fin.RM": "风险管理", "q-fin.ST": "统计金融", "q-fin.TR": "交易与市场微观结构",
+    "stat.AP": "统计应用", "stat.CO": "统计计算", "stat.ME": "统计方法论",
+    "stat.ML": "机器学习（统计）", "stat.OT": "其他统计", "stat.TH": "统计理论",
+    # --- bioRxiv subjects ----------------------------------------------------------------
+    "animal_behavior_and_cognition": "动物行为与认知", "biochemistry": "生物化学",
+    "bioengineering": "生物工程", "bioinformatics": "生物信息学", "biophysics": "生物物理学",
+    "cancer_biology": "癌症生物学", "cell_biology": "细胞生物学", "clinical_trials": "临床试验",
+    "developmental_biology": "发育生物学", "ecology": "生态学", "epidemiology": "流行病学",
+    "evolutionary_biology": "进化生物学", "genetics": "遗传学", "genomics": "基因组学",
+    "immunology": "免疫学", "microbiology": "微生物学", "molecular_biology": "分子生物学",
+    "neuroscience": "神经科学", "paleontology": "古生物学", "pathology": "病理学",
+    "pharmacology_and_toxicology": "药理学与毒理学", "physiology": "生理学",
+    "plant_biology": "植物生物学",
+    "scientific_communication_and_education": "科学传播与教育",
+    "synthetic_biology": "合成生物学", "systems_biology": "系统生物学", "zoology": "动物学",
+}
