@@ -336,3 +336,16 @@ def test_old_sign_up_rows_are_forgotten(world, client, smtp):
     signup(client, form(client, world), email="other@example.org")
     with Session(world.app.engine) as session:
         assert [s.email for s in session.exec(select(Signup))] == ["other@example.org"]
+
+
+def test_a_mail_server_refusal_says_so_and_a_retry_may_send(world, client, smtp_server):
+    refusing = smtp_server(refuse=("ada@example.org",))
+    world.app.settings.smtp_url = refusing.url()  # the App builds a transport per send
+    answer = signup(client, form(client, world))
+    assert answer.status_code == 503 and "could not send" in answer.text
+    with Session(world.app.engine) as session:
+        assert list(session.exec(select(Signup))) == []  # not sent: not counted as sent
+    working = smtp_server()
+    world.app.settings.smtp_url = working.url()
+    assert signup(client, form(client, world)).status_code == 200
+    assert len(working.messages) == 1
