@@ -349,3 +349,86 @@ def test_a_mail_server_refusal_says_so_and_a_retry_may_send(world, client, smtp_
     world.app.settings.smtp_url = working.url()
     assert signup(client, form(client, world)).status_code == 200
     assert len(working.messages) == 1
+
+
+def test_every_chinese_page_and_email_of_a_sign_up_reads_as_chinese(world, client, smtp):
+    """The pages (form, refusals, inbox, confirm, confirmed, expired, too many) and the
+    three emails of a Chinese sign-up follow the Chinese typesetting rules and keep no
+    English sentence of the tables."""
+    from dataclasses import replace
+
+    from test_i18n import HAN, visible, zh_faults
+
+    from digest_mailer import i18n
+
+    english = sorted({v for k, v in i18n.texts("en").items()
+                      if k.startswith(("page.", "email.signup.", "profile."))
+                      and "{" not in v and len(v) > 3 and v != i18n.texts("zh").get(k)})
+    zh = {"Accept-Language": "zh-CN"}
+    pages = {"form": client.get("/subscribe", headers=zh)}
+    stamp = STAMP.search(pages["form"].text).group(1)
+    world.now += timedelta(seconds=5)
+    pages["refused"] = signup(client, stamp, email="x", timezone="Mars/Base", page_lang="zh",
+                              language="zh", keywords="", categories=[])
+    pages["inbox"] = signup(client, stamp, email="li@example.cn", language="zh",
+                            page_lang="zh", timezone="Asia/Shanghai", name="李雷")
+    link = confirm_link(mails(smtp)[0])
+    pages["confirm"] = client.get(link)
+    pages["confirmed"] = client.post(link)
+    signup(client, stamp, email="wang@example.cn", language="zh", page_lang="zh")
+    world.now += timedelta(days=2, hours=1)
+    pages["expired"] = client.get(confirm_link(mails(smtp)[2]))
+    world.app.signup.config = replace(world.app.signup.config, client_limit=0)
+    pages["busy"] = signup(client, stamp, page_lang="zh")
+    assert pages["busy"].status_code == 429
+
+    texts = {name: visible(page.text) for name, page in pages.items()}
+    for n, mail in enumerate(mails(smtp)):  # confirmation, welcome, confirmation
+        texts.update({f"email {n}": body(mail), f"email {n} html": visible(body(mail, "html"))})
+    assert len(texts) == 7 + 6
+    for name, text in texts.items():
+        assert re.search(HAN, text), name
+        assert zh_faults(text) == [], name
+        assert [e for e in english if e in text] == [], name
+
+
+def test_requests_at_once_for_one_address_send_one_confirmation(tmp_path, feed_server, smtp,
+                                                                database_url):
+    """Eight requests for one address at the same moment, on SQLite and PostgreSQL: the
+    address's count row is locked first, so they decide one after the other and exactly one
+    confirmation goes out; confirming it works on both databases."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from digest_mailer.services.signup import SignupRequest
+
+    world = World.build(tmp_path, feed_server, smtp_url=smtp.url(), database_url=database_url)
+    world.add_demo_sources()
+    stamp = world.app.signup.stamp()
+    world.now += timedelta(seconds=5)
+    request = SignupRequest("ada@example.org", "Ada", "en", ["cs.CV"], "", "UTC", "7", "", stamp)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: world.app.signup.submit(request, f"10.0.0.{n}"),
+                                range(8)))
+    assert {a.kind for a in answers} == {"inbox"}
+    assert len(smtp.messages) == 1
+    done = world.app.signup.confirm(confirm_link(mails(smtp)[0]).removeprefix("/c/"))
+    assert done is not None and done.kind == "done" and done.welcomed
+    assert world.app.signup.history("ada@example.org")[-1] == ("pending", "active", CONFIRMED)
+
+
+def test_the_admin_lists_a_pending_subscriber_and_the_log_hides_the_link(tmp_path, feed_server,
+                                                                         smtp):
+    from test_web import PASSWORD, login
+
+    from digest_mailer.faces.web.security import redact
+
+    world = World.build(tmp_path, feed_server, smtp_url=smtp.url(), admin_password=PASSWORD)
+    world.add_demo_sources()
+    with TestClient(create_app(world.app), base_url=BASE, follow_redirects=False) as admin:
+        signup(admin, form(admin, world))
+        login(admin)
+        listed = admin.get("/admin/subscribers", params={"status": "pending"})
+        assert listed.status_code == 200 and "ada@example.org" in listed.text
+        assert 'class="pill pending">pending<' in listed.text
+    link = confirm_link(mails(smtp)[0])
+    assert redact(link) == "/c/…" and redact(link + "/x") == "/c/…/x"

@@ -132,3 +132,24 @@ def test_a_bot_that_fills_the_honeypot_gets_the_same_page_and_no_email(site, bro
     assert ZH["page.signup_inbox.text"][:10] in browser.find_element(By.TAG_NAME, "main").text
     assert smtp.messages == []
     assert _status(world, "bot@example.org") is None
+
+
+def test_the_english_form_on_a_phone_fits_without_sideways_scrolling(site, browser):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    world, _ = site
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+    try:
+        browser.get(world.app.settings.base_url + "/subscribe")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Subscribe to the Research Digest"
+        # Chromium asks for en-US: the United States' zones come first.
+        assert Select(browser.find_element(By.ID, "timezone")).options[0].get_attribute(
+            "value") == "America/New_York"
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+        button = browser.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+        assert button.size["height"] >= 40
+        browser.save_screenshot(str(SHOTS / "signup-form-phone-390.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

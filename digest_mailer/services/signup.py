@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=1)  # the per-client and per-address request counts' window
 ADDRESS_REQUESTS = 20  # requests naming one address in an hour; beyond, nothing is mailed
 FORGET = timedelta(days=2)  # sign-up rows older than every limit and every link
+MAX_TOKEN_CHARS = 512  # ours are < 100 characters; longer input is not even parsed
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ class SignupService:
 
     def _stamp_age(self, stamp: str) -> timedelta | None:
         try:
-            served = self.signer.load("signup", stamp) if 0 < len(stamp) <= 200 else None
+            served = (self.signer.load("signup", stamp)
+                      if 0 < len(stamp) <= MAX_TOKEN_CHARS else None)
         except (BadData, UnicodeError, ValueError):
             return None
         if not isinstance(served, int):
@@ -244,6 +246,8 @@ class SignupService:
     # --- the confirmation link -------------------------------------------------------------
 
     def _request_of(self, session: Session, token: str) -> tuple[Signup, datetime] | None:
+        if len(token) > MAX_TOKEN_CHARS:
+            return None
         try:
             payload = self.signer.load("confirm", token)
         except (BadData, UnicodeError, ValueError):
