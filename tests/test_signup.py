@@ -202,17 +202,17 @@ def test_an_unconfirmed_address_gets_at_most_one_confirmation_an_hour(world, cli
     assert len(smtp.messages) == 3  # one welcome
 
 
-def test_an_unsubscribed_reader_comes_back_only_by_confirming(world, client, smtp):
-    reader = world.subscribe("gone@example.org", ["cs.LG"])
-    world.app.subscribers.unsubscribe(reader.public_id, "one-click")
+@pytest.mark.parametrize("status", ["unsubscribed", "bounced"])
+def test_someone_who_left_comes_back_only_by_confirming(world, client, smtp, status):
+    world.subscribe("gone@example.org", ["cs.LG"], status=status, soft_bounces=3)
     signup(client, form(client, world), email="gone@example.org")
-    assert stored(world, "gone@example.org").status == "unsubscribed"
+    assert stored(world, "gone@example.org").status == status
     assert stored(world, "gone@example.org").categories == ["cs.LG"]  # nothing applied yet
+    assert world.app.send.due() == []
     client.post(confirm_link(mails(smtp)[0]))
     back = stored(world, "gone@example.org")
-    assert (back.status, back.categories) == ("active", ["cs.CV"])
-    assert world.app.signup.history("gone@example.org") == [
-        ("unsubscribed", "active", CONFIRMED)]
+    assert (back.status, back.categories, back.soft_bounces) == ("active", ["cs.CV"], 0)
+    assert world.app.signup.history("gone@example.org") == [(status, "active", CONFIRMED)]
 
 
 def test_a_confirmation_link_expires_after_48_hours(world, client, smtp):

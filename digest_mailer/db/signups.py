@@ -1,4 +1,4 @@
-"""Queries on sign-up requests, status history and request counts. The caller commits."""
+"""Queries on sign-up requests and request counts. The caller commits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
 from digest_mailer.db.engine import dialect_insert
-from digest_mailer.db.models import RateCount, Signup, StatusChange, Subscriber
+from digest_mailer.db.models import RateCount, Signup
 
 COUNTS = RateCount.__table__  # type: ignore[attr-defined]
 
@@ -31,37 +31,6 @@ def forget_before(session: Session, before: datetime) -> None:
     """Requests older than every limit and every link's expiry go: the table holds only
     the last days' addresses."""
     session.execute(delete(Signup).where(col(Signup.created_at) < before))
-
-
-def change_status(session: Session, subscriber: Subscriber, status: str, reason: str,
-                  now: datetime) -> bool:
-    """Set the status with why and when, and record the change in the history; False (and
-    nothing recorded) when the subscriber already had it."""
-    previous = subscriber.status
-    if previous == status:
-        return False
-    subscriber.status, subscriber.status_reason, subscriber.status_changed_at = (
-        status, reason, now)
-    session.add(subscriber)
-    session.flush()  # a new subscriber gets its id
-    assert subscriber.id is not None
-    session.add(StatusChange(subscriber_id=subscriber.id, previous=previous, status=status,
-                             reason=reason, changed_at=now))
-    return True
-
-
-def first_status(session: Session, subscriber: Subscriber, reason: str, now: datetime) -> None:
-    """Record a new subscriber's first status in the history (it has no previous one)."""
-    session.flush()
-    assert subscriber.id is not None
-    session.add(StatusChange(subscriber_id=subscriber.id, previous=None,
-                             status=subscriber.status, reason=reason, changed_at=now))
-
-
-def history(session: Session, subscriber_id: int) -> list[StatusChange]:
-    """A subscriber's status changes, oldest first."""
-    return list(session.exec(model_select(StatusChange).where(
-        StatusChange.subscriber_id == subscriber_id).order_by(col(StatusChange.id))))
 
 
 def count(conn: Connection, key: str, now: datetime, window_start_after: datetime) -> int:

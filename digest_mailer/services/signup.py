@@ -216,7 +216,7 @@ class SignupService:
                                          status_reason="signed up", status_changed_at=now,
                                          created_at=now, **_model_fields(wanted))
                     session.add(pending)
-                    db.signups.first_status(session, pending, "signed up", now)
+                    db.subscribers.first_status(session, pending, "signed up", now)
                 row = Signup(email=email, kind="confirm", profile=wanted, created_at=now)
                 url = (f"{self.signer.base_url}/c/"
                        f"{self.signer.token('confirm', [row.public_id, int(now.timestamp())])}")
@@ -297,7 +297,8 @@ class SignupService:
                                         created_at=now)
             for name, value in _model_fields(row.profile).items():
                 setattr(subscriber, name, value)
-            db.signups.change_status(session, subscriber, SubscriberStatus.ACTIVE,
+            subscriber.soft_bounces = 0  # a bounced address that confirms takes mail again
+            db.subscribers.change_status(session, subscriber, SubscriberStatus.ACTIVE,
                                      CONFIRMED, now)
             for other in db.signups.recent(session, row.email, now - FORGET):
                 if other.kind == "confirm" and other.confirmed_at is None:
@@ -333,7 +334,7 @@ class SignupService:
             stored = db.subscribers.by_email(session, email)
             if stored is None or stored.id is None:
                 return []
-            return [(c.previous, c.status, c.reason) for c in db.signups.history(session,
+            return [(c.previous, c.status, c.reason) for c in db.subscribers.history(session,
                                                                                  stored.id)]
 
 
