@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from huey import Huey, RedisHuey, SqliteHuey
 from sqlalchemy.engine import Engine
@@ -23,6 +23,7 @@ from digest_mailer.db.models import utcnow
 from digest_mailer.errors import SettingsError
 from digest_mailer.ingest.arxiv_api import ArxivApi
 from digest_mailer.mail.links import LinkSigner, unsubscribe_mailto
+from digest_mailer.mail.notice import NoticeRenderer
 from digest_mailer.mail.render import DigestRenderer
 from digest_mailer.mail.transport import Pacer, Transport, transport_from_settings
 from digest_mailer.replies.imap import ImapConfig
@@ -35,6 +36,7 @@ from digest_mailer.services.library import LibraryService
 from digest_mailer.services.ranking import RankingConfig, ReaderModels
 from digest_mailer.services.replies import ReplyConfig, ReplyService
 from digest_mailer.services.send import SendConfig, SendService
+from digest_mailer.services.signup import SignupConfig, SignupService
 from digest_mailer.services.sources import SourceService
 from digest_mailer.services.status import StatusService
 from digest_mailer.services.subscribers import ProfileDefaults, SubscriberService
@@ -68,6 +70,7 @@ class App:
         self.sources = SourceService(self.engine)
         self.status = StatusService(self.engine)
         self.replies = self._build_replies()
+        self.signup = self._build_signup()
         # The admin password is hashed here, once per process (argon2: ~0.2 s).
         self.admin = AdminAuth(self.engine, settings.admin_password, clock)
 
@@ -134,6 +137,15 @@ class App:
         s = self.settings
         return SubscriberService(self.engine, ProfileDefaults(
             s.default_timezone, s.default_send_hour, s.smtp_utf8), self.clock)
+
+    def _build_signup(self) -> SignupService:
+        s = self.settings
+        config = SignupConfig(client_limit=s.signup_client_limit,
+                              min_fill=timedelta(seconds=s.signup_min_seconds),
+                              smtputf8=s.smtp_utf8)
+        return SignupService(self.engine, self.signer, NoticeRenderer(s.templates_dir),
+                             MailConfig(s.mail_from, s.reply_to, s.list_id), self.transport,
+                             config, self.clock)
 
     def _build_replies(self) -> ReplyService:
         s = self.settings

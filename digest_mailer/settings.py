@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # header is believed for an unsubscribe reply; empty → none is (RFC 8601).
     imap_authserv_id: str = ""
     soft_bounce_threshold: int = 3  # consecutive 4.x.x reports that suppress a subscriber
+    # The public sign-up page /subscribe (double opt-in); false → 404.
+    signup: bool = True
+    signup_client_limit: int = 20  # sign-up requests per client address (IPv6: /64) an hour
+    signup_min_seconds: float = 3.0  # a sign-up form sent sooner is a bot's: refused silently
 
     # Briefing (any OpenAI-compatible endpoint)
     openai_api_key: str = Field(
@@ -237,12 +241,19 @@ class Settings(BaseSettings):
     @field_validator(
         "max_per_category", "max_papers", "fetch_max_bytes", "fetch_concurrency",
         "send_batch_size", "soft_bounce_threshold", "llm_concurrency", "briefing_max_chars",
-        "fetch_interval_minutes", "smtp_batch_size",
+        "fetch_interval_minutes", "smtp_batch_size", "signup_client_limit",
     )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("signup_min_seconds")
+    @classmethod
+    def _fill_time(cls, value: float) -> float:
+        if not 0 <= value <= 600:
+            raise ValueError("must be 0 to 600 seconds")
         return value
 
     @field_validator("explore_slots")

@@ -35,7 +35,7 @@ from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -591,12 +591,38 @@ def test_0007_adds_an_empty_arxivlookup_table_and_keeps_every_row(database_url):
     assert version(database_url) == HEAD and differences(database_url) == []
 
 
-def test_a_0006_database_opened_by_later_create_all_code_is_stamped_0007(database_url):
-    """create_all of 0007 code adds arxivlookup to a 0006 database without alembic_version:
-    that is all 0007 does, so it is stamped 0007 as it stands."""
+def test_a_0006_database_opened_by_later_create_all_code_is_stamped_at_head(database_url):
+    """create_all of 0008 code adds arxivlookup (0007) and the sign-up tables (0008) to a
+    0006 database without alembic_version: that is all 0007 and 0008 do, so it is stamped
+    at head as it stands."""
     engine, rows = without_alembic_version(database_url, "0006")
     assert migrate.current(database_url) == migrate.State(None, legacy="0006")
     SQLModel.metadata.create_all(engine)
-    assert migrate.current(database_url) == migrate.State(None, legacy="0007")
-    assert_adopted(database_url, engine, rows, "0007")
+    assert migrate.current(database_url) == migrate.State(None, legacy="0008")
+    assert_adopted(database_url, engine, rows, "0008")
     engine.dispose()
+
+
+def test_0008_adds_the_empty_signup_tables_and_keeps_every_row(database_url):
+    engine, rows = filled_at(database_url, "0007")
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("signup")
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0007", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        for table in ("signup", "statuschange", "ratecount"):
+            assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+    engine.dispose()
+
+    command.downgrade(migrate.config(database_url), "0007")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert not {"signup", "statuschange", "ratecount"} & set(
+            sa.inspect(conn).get_table_names())
+        assert sa.inspect(conn).has_table("arxivlookup")
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []

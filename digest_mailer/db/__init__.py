@@ -13,10 +13,11 @@ from digest_mailer.db import (
     messages,
     rankings,
     runs,
+    signups,
     sources,
     subscribers,
     votes,
 )
 
 __all__ = ["admin", "briefings", "deliveries", "engine", "entries", "library", "messages",
-           "rankings", "runs", "sources", "subscribers", "votes"]
+           "rankings", "runs", "signups", "sources", "subscribers", "votes"]

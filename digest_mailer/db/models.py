@@ -51,6 +51,8 @@ def _json_list() -> Any:
 
 
 class SubscriberStatus:
+    # Signed up on the web page, address not confirmed yet: never sent a digest.
+    PENDING = "pending"
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
@@ -231,6 +233,47 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = _when(now=True, nullable=False)
     claimed_at: datetime | None = _when(nullable=True)
     sent_at: datetime | None = _when(nullable=True)
+
+
+class Signup(SQLModel, table=True):
+    """One sign-up request from the public page, and the email it sent: a confirmation
+    (``kind`` "confirm", with the profile asked for) or an "already subscribed" note.
+
+    The confirmation link names the row by ``public_id``; confirming applies its profile.
+    Rows are the per-address memory of the resend limits and are deleted after two days.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(default_factory=lambda: secrets.token_urlsafe(12), unique=True)
+    email: str = Field(index=True)  # as check_address normalised it
+    kind: str = "confirm"  # "confirm" | "already"
+    profile: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _when(now=True, nullable=False, index=True)
+    confirmed_at: datetime | None = _when(nullable=True)
+
+
+class StatusChange(SQLModel, table=True):
+    """A subscriber's status history: each change, from what, why and when."""
+
+    __tablename__ = "statuschange"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    previous: str | None = None  # None: the subscriber's first status
+    status: str
+    reason: str = ""
+    changed_at: datetime = _when(now=True, nullable=False)
+
+
+class RateCount(SQLModel, table=True):
+    """Requests counted per key ("signup:address:…") in a fixed window, in the database so
+    every web process counts the same requests."""
+
+    __tablename__ = "ratecount"
+
+    key: str = Field(primary_key=True)
+    window_start: datetime = _when(nullable=False)
+    count: int = 0
 
 
 class AdminSession(SQLModel, table=True):

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from digest_mailer.db.engine import CHUNK
-from digest_mailer.db.models import Subscriber, SubscriberStatus
+from digest_mailer.db.models import StatusChange, Subscriber, SubscriberStatus
 
 
 def by_email(session: Session, email: str) -> Subscriber | None:
@@ -39,6 +39,37 @@ def set_status(subscriber: Subscriber, status: str, reason: str, now: datetime) 
     subscriber.status, subscriber.status_reason, subscriber.status_changed_at = (
         status, reason, now)
     return True
+
+
+# --- status history --------------------------------------------------------------------
+
+def change_status(session: Session, subscriber: Subscriber, status: str, reason: str,
+                  now: datetime) -> bool:
+    """Set the status with why and when, and record the change in the history; False (and
+    nothing recorded) when the subscriber already had it."""
+    previous = subscriber.status
+    if not set_status(subscriber, status, reason, now):
+        return False
+    session.add(subscriber)
+    session.flush()  # a new subscriber gets its id
+    assert subscriber.id is not None
+    session.add(StatusChange(subscriber_id=subscriber.id, previous=previous, status=status,
+                             reason=reason, changed_at=now))
+    return True
+
+
+def first_status(session: Session, subscriber: Subscriber, reason: str, now: datetime) -> None:
+    """Record a new subscriber's first status in the history (it has no previous one)."""
+    session.flush()
+    assert subscriber.id is not None
+    session.add(StatusChange(subscriber_id=subscriber.id, previous=None,
+                             status=subscriber.status, reason=reason, changed_at=now))
+
+
+def history(session: Session, subscriber_id: int) -> list[StatusChange]:
+    """A subscriber's status changes, oldest first."""
+    return list(session.exec(select(StatusChange).where(
+        StatusChange.subscriber_id == subscriber_id).order_by(col(StatusChange.id))))
 
 
 def undo_unsubscribe(session: Session, subscriber: Subscriber, now: datetime) -> bool:

@@ -6,7 +6,7 @@ so a missed tick or a lost task is simply picked up by the next tick.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -17,7 +17,19 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def due_date(now: datetime, timezone: str, send_hour: int) -> date | None:
-    """The local date whose digest is due at ``now``, or None before the send hour."""
-    local = now.astimezone(zone(timezone))
-    return local.date() if local.hour >= send_hour else None
+def due_date(now: datetime, timezone: str, send_hour: int,
+             held_since: datetime | None = None) -> date | None:
+    """The local date whose digest is due at ``now``, or None before the send hour.
+
+    ``held_since``: a reader who confirmed a sign-up then, after that day's send hour,
+    gets nothing that day (their first digest comes at the next send hour, as the welcome
+    email said).
+    """
+    tz = zone(timezone)
+    local = now.astimezone(tz)
+    if local.hour < send_hour:
+        return None
+    if held_since is not None and held_since > datetime.combine(local.date(), time(send_hour),
+                                                                tz):
+        return None
+    return local.date()

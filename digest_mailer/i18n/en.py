@@ -426,4 +426,78 @@ TEXTS: dict[str, str] = {
     "page.admin.import.no_file": "Choose a CSV file to upload.",
     "page.admin.import.not_utf8": "The file is not UTF-8 text; save it as CSV UTF-8 and try"
                                   " again.",
+    "page.admin.status.pending": "pending",
+    # --- sign-up (double opt-in): the emails, then the pages ---
+    "email.signup.hello": "Hello,",
+    "email.signup.hello_name": "Hello {name},",
+    "email.signup.link_hint": "Or open this link:",
+    "email.signup.confirm_subject": "Confirm your subscription to the Research Digest",
+    "email.signup.confirm_text": "Someone, we hope you, asked for the Research Digest at this"
+                                 " address: a morning email of the new papers in your fields."
+                                 " Press the button to confirm; until you do, nothing is sent.",
+    "email.signup.confirm_expiry": "The link works for {hours} hours.",
+    "email.signup.confirm_button": "Confirm my subscription",
+    "email.signup.not_you": "Not you? Ignore this email: without the confirmation nothing more"
+                            " is sent.",
+    "email.signup.already_subject": "You are already subscribed to the Research Digest",
+    "email.signup.already_text": "Someone asked to subscribe this address to the Research"
+                                 " Digest, and you already receive it: nothing has changed."
+                                 " Your categories, keywords and send time are on your"
+                                 " preferences page.",
+    "email.signup.already_button": "Manage my preferences",
+    "email.signup.welcome_subject": "Welcome to the Research Digest",
+    "email.signup.welcome_first": "You are subscribed. Your first digest comes on {date} at"
+                                  " about {time} ({zone}), then every morning at that time.",
+    "email.signup.welcome_what": "Each one lists the new papers in your categories and"
+                                 " keywords ({chosen}), with a short briefing on top.",
+    "email.signup.welcome_change": "Change your categories, keywords, time or language on"
+                                   " your preferences page whenever you like; every digest"
+                                   " has an unsubscribe link.",
+    "email.signup.welcome_button": "My preferences",
+    "email.signup.welcome_unsubscribe": "You receive this email because you confirmed your"
+                                        " subscription.",
+    "page.signup.title": "Subscribe",
+    "page.signup.heading": "Subscribe to the Research Digest",
+    "page.signup.lead": "A morning email of the new papers in your fields, with a short"
+                        " briefing on top. We first send you an email to confirm the address;"
+                        " nothing else comes until you do.",
+    "page.signup.switch": "中文",
+    "page.signup.email": "Email address",
+    "page.signup.name": "Name (optional)",
+    "page.signup.categories_hint": "Choose one or more, or give keywords below.",
+    "page.signup.keywords_hint": "Optional. One per line: a paper matching a keyword is"
+                                 " included whatever its category.",
+    "page.signup.zones_first": "Usual for your language",
+    "page.signup.zones_all": "All time zones",
+    "page.signup.honeypot": "Leave this field empty",
+    "page.signup.submit": "Subscribe",
+    "page.signup.again": "Please check your details and press Subscribe to send them.",
+    "page.signup.not_sent": "Nothing was sent: please correct the fields marked below.",
+    "page.signup.privacy": "Your address is used only to send the digest; every email has an"
+                           " unsubscribe link.",
+    "page.signup_inbox.title": "Check your inbox",
+    "page.signup_inbox.text": "If this address can receive the digest, an email is on its way"
+                              " to it: open it and follow its link. No email within a few"
+                              " minutes? Look in the spam folder.",
+    "page.signup_busy.title": "Too many sign-ups",
+    "page.signup_busy.text": "Too many sign-ups came from your network in the last hour."
+                             " Please try again in {minutes} minutes.",
+    "page.signup_unsent.title": "Not sent",
+    "page.signup_unsent.text": "We could not send the email just now. Please try again in a"
+                               " few minutes.",
+    "page.confirm.title": "Confirm your subscription",
+    "page.confirm.heading": "Confirm your subscription",
+    "page.confirm.lead": "Send the Research Digest to <strong>{email}</strong>?",
+    "page.confirm.button": "Yes, subscribe me",
+    "page.confirm.hint": "Nothing happens until you press the button.",
+    "page.confirm.done_heading": "You are subscribed",
+    "page.confirm.first": "Your first digest comes on {date} at about {time} ({zone}).",
+    "page.confirm.welcome": "A welcome email is on its way with what to expect.",
+    "page.confirm.done": "<strong>{email}</strong> is confirmed: the digest comes every"
+                         " morning at your send hour.",
+    "page.confirm.preferences": "Choose your categories, keywords and send time",
+    "page.confirm.expired_heading": "This link has expired",
+    "page.confirm.expired": "Confirmation links work for two days. Sign up again to get a new"
+                            " one.",
+    "page.confirm.signup_again": "Sign up again",
 }

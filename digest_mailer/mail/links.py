@@ -17,7 +17,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from digest_mailer.domain.digest import Links
 
-PURPOSES = ("unsubscribe", "preferences", "feedback", "view")
+# "confirm": a sign-up's confirmation link; "signup": the time stamp in the sign-up form.
+PURPOSES = ("unsubscribe", "preferences", "feedback", "view", "confirm", "signup")
 
 
 class LinkSigner:

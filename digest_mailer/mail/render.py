@@ -280,28 +280,34 @@ def _finalize(value: Any) -> Any:
     return clean(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
+def email_environment(templates_dir: Path) -> jinja2.Environment:
+    """The Jinja environment of every email template (the digest's, the sign-up notices')."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(templates_dir)),
+        # Escape everything except the plain-text part: feed text is hostile.
+        autoescape=lambda name: not (name or "").endswith(".txt.j2"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,  # templates do not change under a running worker
+        finalize=_finalize,
+    )
+    env.filters.update(
+        safe_url=safe_url, trim_words=trim_words, one_line=one_line, wrap=wrap,
+        authors=author_list, paper_count=paper_count, paragraphs=paragraphs, why=why,
+        more_in=more_in, cross_from=cross_from,
+    )
+    env.tests["http_url"] = lambda url: safe_url(url, "") != ""
+    return env
+
+
 class DigestRenderer:
     """Renders digests with one Jinja environment; build once, render many."""
 
     def __init__(self, templates_dir: Path) -> None:
         self.templates_dir = Path(templates_dir)
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(self.templates_dir),
-            # Escape everything except the plain-text part: feed text is hostile.
-            autoescape=lambda name: not (name or "").endswith(".txt.j2"),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-            auto_reload=False,  # templates do not change under a running worker
-            finalize=_finalize,
-        )
-        self.env.filters.update(
-            safe_url=safe_url, trim_words=trim_words, one_line=one_line, wrap=wrap,
-            authors=author_list, paper_count=paper_count, paragraphs=paragraphs, why=why,
-            more_in=more_in, cross_from=cross_from,
-        )
-        self.env.tests["http_url"] = lambda url: safe_url(url, "") != ""
+        self.env = email_environment(self.templates_dir)
         self._html = self.env.get_template(HTML_TEMPLATE)
         self._text = self.env.get_template(TEXT_TEMPLATE)
 

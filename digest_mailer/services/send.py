@@ -23,6 +23,7 @@ from digest_mailer import db
 from digest_mailer.briefing.themes import ThemePaper
 from digest_mailer.db.models import Delivery, DeliveryStatus, Run, Subscriber
 from digest_mailer.domain.schedule import due_date
+from digest_mailer.domain.signup import held_since
 from digest_mailer.errors import DeliveryError
 from digest_mailer.mail.message import make_message_id
 from digest_mailer.mail.transport import BatchConnection, Pacer, Transport
@@ -88,7 +89,7 @@ class SendService:
         now = now or self.clock()
         with Session(self.engine) as session:
             subscribers = db.subscribers.active(session)
-            wanted = {s.id: due_date(now, s.timezone, s.send_hour) for s in subscribers}
+            wanted = {s.id: _due(now, s) for s in subscribers}
             dates = sorted({d for d in wanted.values() if d is not None})
             done = db.deliveries.closed_dates(session, dates) if dates else set()
         return [sid for sid, day in wanted.items()
@@ -119,7 +120,7 @@ class SendService:
                 BatchConnection(self.transport_factory, self.pacer,
                                 self.config.smtp_batch_size) as mail:
             subscribers = db.subscribers.active(session, subscriber_ids)
-            days = {s.id or 0: digest_date or due_date(now, s.timezone, s.send_hour)
+            days = {s.id or 0: digest_date or _due(now, s)
                     for s in subscribers}
             due = [s for s in subscribers if days[s.id or 0] is not None]
             if len(due) < len(subscribers):  # no "not_due 0" in every report
@@ -373,3 +374,9 @@ class SendService:
         report.errors.append(f"{job.subscriber.email}: {reason}")
         report.counts["maybe_delivered"] += 1
         report.counts["will_resend" if resend else "unknown"] += 1
+
+
+def _due(now: datetime, subscriber: Subscriber) -> date | None:
+    """The subscriber's digest date due now (a fresh sign-up waits for its next send hour)."""
+    return due_date(now, subscriber.timezone, subscriber.send_hour,
+                    held_since(subscriber.status_reason, subscriber.status_changed_at))

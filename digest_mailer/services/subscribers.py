@@ -28,9 +28,10 @@ from digest_mailer.domain.subscriber import (
 from digest_mailer.services.exporter import export_csv
 from digest_mailer.services.importer import ImportReport, Progress, import_csv
 
-ACTIVE, UNSUBSCRIBED, BOUNCED = (SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED,
-                                 SubscriberStatus.BOUNCED)
-STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED)
+ACTIVE, UNSUBSCRIBED, BOUNCED, PENDING = (
+    SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED,
+    SubscriberStatus.PENDING)
+STATUSES = (ACTIVE, PENDING, UNSUBSCRIBED, BOUNCED)
 VOTES = ("more", "less")
 
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(app: App) -> FastAPI:
-    from digest_mailer.faces.web import admin, library, preferences
+    from digest_mailer.faces.web import admin, library, preferences, signup
     from digest_mailer.faces.web import app as subscriber_pages
 
     # No /docs (they load scripts from a CDN) and no public schema; tests read app.openapi().
@@ -48,6 +48,7 @@ def create_app(app: App) -> FastAPI:
     web.include_router(subscriber_pages.router)
     web.include_router(preferences.router)
     web.include_router(library.router)
+    web.include_router(signup.router)
     web.include_router(admin.router)
 
     @web.exception_handler(InvalidLink)
@@ -89,7 +90,7 @@ def create_app(app: App) -> FastAPI:
         return pages.message("too_large", 413, limit=f"{limit:,}")
 
     # Inside SecurityHeaders (added last, so outermost): refusals get the headers too.
-    web.add_middleware(RequestLimits, gates=[admin.gate, subscriber_pages.gate],
+    web.add_middleware(RequestLimits, gates=[admin.gate, subscriber_pages.gate, signup.gate],
                        limit=lambda request: library.request_limit(
                            request, admin.request_limit(request, max_bytes)),
                        too_large=too_large)

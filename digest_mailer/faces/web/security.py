@@ -87,7 +87,7 @@ BASE_HEADERS = (
 )
 
 # The signed part of every link path: never written to a log.
-_TOKEN_PATH = re.compile(r"^/([upfv])/[^/]+")
+_TOKEN_PATH = re.compile(r"^/([upfvc])/[^/]+")
 
 
 def redact(path: str) -> str:
