@@ -18,8 +18,6 @@ import time
 from collections.abc import Sequence
 from functools import lru_cache
 
-import openai
-
 from digest_mailer.briefing import faithful
 from digest_mailer.briefing.check import check_briefing
 from digest_mailer.briefing.protocol import (
@@ -172,6 +170,8 @@ def build_messages(groups: Sequence[CategoryGroup], language: str, max_chars: in
 
 def _reason(err: Exception, timeout: float) -> str:
     """A short, key-free reason for the log and the run report."""
+    import openai  # imported where used: ~1 s, and a command that sends nothing needs none
+
     if isinstance(err, openai.APITimeoutError):
         return f"timed out after {timeout:g}s"
     if isinstance(err, openai.APIStatusError):
@@ -184,6 +184,8 @@ def _reason(err: Exception, timeout: float) -> str:
 
 
 def _retryable(err: Exception) -> bool:
+    import openai
+
     if isinstance(err, openai.APIConnectionError):  # timeouts included
         return True
     return isinstance(err, openai.APIStatusError) and (
@@ -217,6 +219,8 @@ class OpenAIBriefer:
         self._lock = threading.Lock()
         # Local endpoints need no key, but the client refuses to start without one. Its
         # own retries are off: _create retries, and never past the run's deadline.
+        import openai
+
         self._client = openai.OpenAI(api_key=api_key or "unused", base_url=base_url or None,
                                      timeout=timeout, max_retries=0)
 
@@ -265,6 +269,8 @@ class OpenAIBriefer:
         try:
             text = self._ask(messages, sources, budget, estimate)
         except Exception as err:  # whatever went wrong, the digest still goes out
+            import openai
+
             self._release(key)
             self._count("failures")
             expected = isinstance(err, openai.OpenAIError | BriefingError)
@@ -309,6 +315,8 @@ class OpenAIBriefer:
         try:
             text = self._ask(messages, sources, budget, estimate)
         except Exception as err:
+            import openai
+
             self._release(key)
             self._count("failures")
             log.warning("briefing: a theme's paragraph failed: %s", _reason(err, self.timeout),
@@ -434,6 +442,8 @@ class OpenAIBriefer:
         a request in flight then ends within ``timeout`` after the deadline, so a hung
         endpoint holds neither the run nor the process's exit longer than that.
         """
+        import openai
+
         retries = self.retries if retries is None else retries
         for attempt in range(retries + 1):
             try:
