@@ -13,7 +13,7 @@ from digest_mailer.briefing.themes import Theme, ThemePaper, find_themes
 from digest_mailer.db.models import Delivery, Subscriber
 from digest_mailer.domain.compose import with_tldrs
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
-from digest_mailer.services.compose import stored_briefing
+from digest_mailer.services.compose import briefing_kind, stored_briefing
 from digest_mailer.services.report import Report
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,11 @@ class BriefingPass:
         self.briefer = briefer
         self.extractive = extractive
         self.config = config
+
+    @property
+    def kind(self) -> str:
+        """The briefing a digest is to get (compose.briefing_kind)."""
+        return briefing_kind(self.briefer)
 
     def briefed(self, jobs: Iterable[Job], report: Report) -> Iterator[Job]:
         """Yield the jobs with their briefings, each as soon as its briefing is ready.
