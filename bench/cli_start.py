@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,14 +68,20 @@ def prepare(code: Path, cwd: Path) -> None:
     run("feeds", "fetch")
 
 
-def wall(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run; CPU (user + system) hardly grows on a busy machine."""
+    cpu, start = children_cpu(), time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=300)
     took = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): "
                          f"{done.stderr.decode(errors='replace')[-500:]}")
-    return took
+    return took, children_cpu() - cpu
 
 
 def main() -> None:
@@ -96,18 +103,20 @@ def main() -> None:
             prepare(code, cwd)
             cases += [(f"{name}: digest-mailer {' '.join(c)}", cli(*c), cwd,
                        environment(code)) for c in COMMANDS]
-        times: dict[str, list[float]] = {label: [] for label, *_ in cases}
+        times: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in cases}
         for _ in range(args.runs):  # round by round: a busy moment hits every case alike
             for label, argv, cwd, env in cases:
-                times[label].append(wall(argv, cwd, env))
+                times[label].append(timed(argv, cwd, env))
     width = max(map(len, times))
-    print(f"{'':{width}}  median  fastest  (of {args.runs}; target {TARGET:g} s)")
+    print(f"{'':{width}}  wall: median  fastest   CPU: median  (of {args.runs}; "
+          f"target {TARGET:g} s wall)")
     for label, got in times.items():
-        median = statistics.median(got)
+        median = statistics.median(w for w, _ in got)
         verdict = "" if label.startswith("anchor") else (
             "  under target" if median < TARGET else "  over target")
-        print(f"{label:{width}}  {median:5.2f} s  {min(got):5.2f} s{verdict}")
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        print(f"{label:{width}}  {median:10.2f} s {min(w for w, _ in got):6.2f} s "
+              f"{statistics.median(c for _, c in got):10.2f} s{verdict}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end, on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

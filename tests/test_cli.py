@@ -366,8 +366,9 @@ def test_preview_json_is_one_utf8_document_whatever_the_locale(demo_dir):
                           capture_output=True, timeout=TIMEOUT, check=False)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout.decode("utf-8"))
-    assert set(document) == {"email", "digest_date", "retry", "papers", "more"}
+    assert set(document) == {"email", "digest_date", "retry", "briefing", "papers", "more"}
     assert document["email"] == reader and not document["retry"]
+    assert document["briefing"] == "extractive"  # as it was sent
     # Today's digest as it was sent: its papers, in the email's order.
     sent = [load(p) for p in (cwd / "var" / "outbox").glob("*.eml")]
     (message,) = [m for m in sent if m["To"].addresses[0].addr_spec == reader]
