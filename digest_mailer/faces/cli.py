@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from digest_mailer.errors import DatabaseUnavailable, SchemaError, SettingsError
 from digest_mailer.faces.cli_help import examples
-from digest_mailer.ingest.parsers import KINDS
+from digest_mailer.ingest.kinds import KINDS
 
 if TYPE_CHECKING:
     from digest_mailer.app import App

@@ -1,7 +1,7 @@
 """Ingest: fetch feed documents (I/O edge) and parse them, with the parser of
 their source kind, into cleaned entries (pure core).
 
-Each name is imported on its first use: the CLI reads ``KINDS`` without loading httpx.
+Each name is imported on its first use: importing one module of the package loads no other.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ if TYPE_CHECKING:
     from digest_mailer.ingest.authors import split_authors
     from digest_mailer.ingest.clean import arxiv_id, clean_text, strip_arxiv_prefix
     from digest_mailer.ingest.fetch import FetchRequest, fetch_all, fetch_sources
+    from digest_mailer.ingest.kinds import KINDS
     from digest_mailer.ingest.parse import parse_feed
-    from digest_mailer.ingest.parsers import KINDS, PARSERS, parse_source
+    from digest_mailer.ingest.parsers import PARSERS, parse_source
     from digest_mailer.ingest.tex import tex_to_unicode
 
 _WHERE = {
-    "KINDS": "parsers", "PARSERS": "parsers", "parse_source": "parsers",
+    "KINDS": "kinds", "PARSERS": "parsers", "parse_source": "parsers",
     "FetchRequest": "fetch", "fetch_all": "fetch", "fetch_sources": "fetch",
     "arxiv_id": "clean", "clean_text": "clean", "strip_arxiv_prefix": "clean",
     "parse_feed": "parse", "split_authors": "authors", "tex_to_unicode": "tex",
