@@ -40,6 +40,12 @@ def test_an_unknown_driver_is_one_line_naming_the_setting(tmp_path, url, wanted)
     assert not (tmp_path / "var").exists()
 
 
+def test_a_database_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "var").write_text("a file where the folder should be", encoding="utf-8")
+    one_line_error(cli(tmp_path, "feeds", "list", expect=None), 2,
+                   "database error: cannot create var for the database: File exists")
+
+
 def test_missing_files_are_one_line(tmp_path):
     one_line_error(cli(tmp_path, "subscribers", "import", "nope.csv", expect=None), 2,
                    "cannot read nope.csv: No such file or directory")

@@ -21,9 +21,7 @@ def make_engine(url: str, *, auto_migrate: bool | None = None,
     ``busy_timeout`` is how long a SQLite statement waits for another writer's lock.
     A database that cannot be reached, or has no driver, raises DatabaseUnavailable.
     """
-    path = migrate.sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    migrate.make_folder(url)
     try:
         engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, ImportError) as err:

@@ -237,6 +237,17 @@ def prepare(engine: Engine, auto_migrate: bool | None = None) -> None:
                       f"{state.describe(HEAD)}; {UPGRADE_HINT}")
 
 
+def make_folder(url: str) -> None:
+    """The folder of a SQLite database, made if missing (DatabaseUnavailable if it cannot)."""
+    path = sqlite_path(url)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DatabaseUnavailable(f"cannot create {path.parent} for the database: "
+                                      f"{err.strerror}") from err
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL (None for other databases and in-memory ones)."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -251,8 +262,7 @@ def db_command(action: str, url: str) -> str:
         if path is not None and not path.exists():
             return f"none (no database at {path}; head is {HEAD})"
         return current(url).describe(HEAD)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(url)
     before, now = upgrade(url)
     if before.legacy is not None:
         return (f"tables made before migrations stamped {before.legacy}; "
