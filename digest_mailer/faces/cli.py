@@ -54,10 +54,10 @@ def _command(group: Any, name: str, summary: str) -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="digest-mailer", description=(
-        "A morning email digest of new papers: feeds in, one email per reader out."),
-                                     epilog=examples(""),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="digest-mailer", epilog=examples(""),
+        description="A morning email digest of new papers: feeds in, one email per reader out.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
