@@ -95,6 +95,11 @@ class SchemaError(DigestError):
     """The database schema is behind (or ahead of) the code, or a migration failed."""
 
 
+class DatabaseUnavailable(DigestError):
+    """The database cannot be opened: refused, unknown host, bad credentials, no driver.
+    The message is one line and names the database without its password."""
+
+
 class LibraryError(DigestError, ValueError):
     """A reader's library file is refused, as a whole; ``line`` is where (0: the whole file),
     ``reason`` in English. So a page can word it in its own language: ``code`` and ``params``,

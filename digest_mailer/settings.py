@@ -200,6 +200,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with smtp:// (STARTTLS) or smtps:// (implicit TLS)")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if value and scheme.split("+")[0] not in ("sqlite", "postgresql"):
+            what = f"{scheme}://" if scheme else "a URL without a scheme"
+            raise ValueError(f"{what} is not a database digest-mailer runs on: give "
+                             "sqlite:///FILE or postgresql://USER@HOST/DB")
+        return value
+
     @field_validator("mail_from", "reply_to", "list_id", "base_url", "user_agent", "smtp_url",
                      "openai_base_url", "llm_model", "imap_host", "imap_user", "imap_folder",
                      "arxiv_api_url", mode="before")
@@ -305,6 +315,8 @@ class Settings(BaseSettings):
     # Derived values: computed here so no other module guesses defaults.
     @property
     def effective_database_url(self) -> str:
+        if self.database_url.startswith("postgresql://"):  # SQLAlchemy's default is psycopg2
+            return "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
         return self.database_url or f"sqlite:///{self.var_dir / 'digest.db'}"
 
     @property

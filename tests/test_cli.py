@@ -193,6 +193,26 @@ def test_send_dry_run_writes_and_sends_nothing(tmp_path):
     _small_setup(tmp_path)
     dry = cli(tmp_path, "send", "--dry-run").stdout
     assert "would_send 2" in dry and "sent" not in dry
+    # Who would get what: a row per reader, papers per category, the briefing kind.
+    header, *rows, counts = dry.splitlines()
+    assert header.split() == ["subscriber", "date", "digest", "papers", "per", "category",
+                              "briefing"]
+    assert counts == "send: would_send 2"
+    listed = {row.split()[0]: row for row in rows}
+    assert set(listed) == {"cv@example.org", "lg@example.org"}
+    as_json = json.loads(cli(tmp_path, "send", "--dry-run", "--json").stdout)
+    for digest in as_json["digests"]:
+        row = listed[digest["email"]].split()
+        assert row[1:4] == [digest["digest_date"], "new", str(len(digest["papers"]))]
+        per = {}
+        for paper in digest["papers"]:
+            per[paper["category"]] = per.get(paper["category"], 0) + 1
+        assert " ".join(row[4:-1]) == ", ".join(f"{g} {n}" for g, n in per.items())
+        assert row[-1] == digest["briefing"] == "extractive"  # no LLM configured
+    # With an endpoint set, the briefing is to be the LLM's (a dry run asks it nothing).
+    llm = cli(tmp_path, "send", "--dry-run",
+              env=clean_env(DIGEST_OPENAI_BASE_URL="http://127.0.0.1:9/v1")).stdout
+    assert [row.split()[-1] for row in llm.splitlines()[1:-1]] == ["llm", "llm"]
     assert db_count(tmp_path, "delivery") == 0
     assert not list((tmp_path / "var").glob("outbox/*"))
     assert " send " not in cli(tmp_path, "runs").stdout  # a dry run leaves no Run row
@@ -347,8 +367,9 @@ def test_preview_json_is_one_utf8_document_whatever_the_locale(demo_dir):
                           capture_output=True, timeout=TIMEOUT, check=False)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout.decode("utf-8"))
-    assert set(document) == {"email", "digest_date", "retry", "papers", "more"}
+    assert set(document) == {"email", "digest_date", "retry", "briefing", "papers", "more"}
     assert document["email"] == reader and not document["retry"]
+    assert document["briefing"] == "extractive"  # as it was sent
     # Today's digest as it was sent: its papers, in the email's order.
     sent = [load(p) for p in (cwd / "var" / "outbox").glob("*.eml")]
     (message,) = [m for m in sent if m["To"].addresses[0].addr_spec == reader]

@@ -19,6 +19,7 @@ KIND_OF = {"atom": "atom", "cs.AI": "rss", "biorxiv": "rss", "nature": "rss",
 
 def test_the_kinds_of_today() -> None:
     assert KINDS == ("rss", "atom") and DEFAULT_KIND == "rss"
+    assert tuple(PARSERS) == KINDS  # kinds.py names what parsers.py reads
     # feedparser reads both: one parser, so today's feeds parse exactly as before.
     assert PARSERS["rss"] is PARSERS["atom"] is parse_feed
 

@@ -181,6 +181,12 @@ def assert_rows_kept(conn: sa.Connection, rows: dict[str, list[dict[str, Any]]])
         assert found == inserted, name
 
 
+def test_the_head_the_start_compares_with_is_alembics():
+    """A start at head reads one row and never imports Alembic: migrate.HEAD must be the
+    newest migration (a new migration sets it)."""
+    assert migrate.HEAD == migrate.head() == HEAD
+
+
 def test_head_is_exactly_the_models(database_url):
     before, after = migrate.upgrade(database_url)
     assert before.empty and after == migrate.head() == HEAD

@@ -98,6 +98,8 @@ def test_every_known_variable_is_accepted() -> None:
     ("DIGEST_ADMIN_LANGUAGE", "ZH", "unknown language 'ZH' (known: en, zh)"),
     ("DIGEST_LLM_MIN_SUPPORT", "1.5", "must be a share from 0 to 1"),
     ("DIGEST_LLM_MIN_SUPPORT", "-0.1", "must be a share from 0 to 1"),
+    ("DIGEST_DATABASE_URL", "mysql://u:pw@db/digest", "mysql:// is not a database"),
+    ("DIGEST_DATABASE_URL", "var/digest.db", "a URL without a scheme is not"),
 ])
 def test_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                       problem: str) -> None:
@@ -105,6 +107,15 @@ def test_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, name: str
     assert err.setting == name
     assert problem in err.problem
     assert not err.problem.startswith("Value error")
+
+
+def test_postgresql_means_the_psycopg_3_driver_the_extra_installs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLAlchemy reads a bare postgresql:// as psycopg2, which the project does not use."""
+    monkeypatch.setenv("DIGEST_DATABASE_URL", "postgresql://digest@db/digest")
+    assert load().effective_database_url == "postgresql+psycopg://digest@db/digest"
+    monkeypatch.setenv("DIGEST_DATABASE_URL", "postgresql+psycopg://digest@db/digest")
+    assert load().effective_database_url == "postgresql+psycopg://digest@db/digest"
 
 
 # --- OpenAI variables without the prefix ------------------------------------------------------

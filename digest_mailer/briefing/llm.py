@@ -15,8 +15,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
-import openai
-
 from digest_mailer.briefing import faithful
 from digest_mailer.briefing.check import check_briefing
 from digest_mailer.briefing.prompt import build_messages, cache_key
@@ -45,6 +43,8 @@ _RETRY_STATUSES = (408, 409, 429)  # and every 5xx: what the openai client itsel
 
 def _reason(err: Exception, timeout: float) -> str:
     """A short, key-free reason for the log and the run report."""
+    import openai  # imported where used: ~1 s, and a command that sends nothing needs none
+
     if isinstance(err, openai.APITimeoutError):
         return f"timed out after {timeout:g}s"
     if isinstance(err, openai.APIStatusError):
@@ -57,6 +57,8 @@ def _reason(err: Exception, timeout: float) -> str:
 
 
 def _retryable(err: Exception) -> bool:
+    import openai
+
     if isinstance(err, openai.APIConnectionError):  # timeouts included
         return True
     return isinstance(err, openai.APIStatusError) and (
@@ -94,6 +96,8 @@ class OpenAIBriefer:
         self._passed: OrderedDict[str, str] = OrderedDict()
         # Local endpoints need no key, but the client refuses to start without one. Its
         # own retries are off: _create retries, and never past the run's deadline.
+        import openai
+
         self._client = openai.OpenAI(api_key=api_key or "unused", base_url=base_url or None,
                                      timeout=timeout, max_retries=0)
 
@@ -171,6 +175,8 @@ class OpenAIBriefer:
         try:
             text = self._ask(messages, sources, budget, estimate)
         except Exception as err:
+            import openai
+
             self._release(key)
             self.count("failures")
             with self._lock:
@@ -262,6 +268,8 @@ class OpenAIBriefer:
         a request in flight then ends within ``timeout`` after the deadline, so a hung
         endpoint holds neither the run nor the process's exit longer than that.
         """
+        import openai
+
         retries = self.retries if retries is None else retries
         for attempt in range(retries + 1):
             try:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import create_engine
+from sqlalchemy.exc import ArgumentError
 
 from digest_mailer.db import migrate
 
@@ -20,11 +19,13 @@ def make_engine(url: str, *, auto_migrate: bool | None = None,
     The schema is upgraded here (Alembic) when ``auto_migrate`` is true, or is None and the
     database is SQLite; otherwise a database behind the code raises SchemaError.
     ``busy_timeout`` is how long a SQLite statement waits for another writer's lock.
+    A database that cannot be reached, or has no driver, raises DatabaseUnavailable.
     """
-    path = migrate.sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True)
+    migrate.make_folder(url)
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as err:
+        raise migrate.unavailable(url, err) from err
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -52,6 +53,8 @@ def in_chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
 
 def dialect_insert(bind: Engine | Connection) -> Callable[..., Any]:
     """The INSERT with ON CONFLICT of the database behind ``bind`` (SQLite or PostgreSQL)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     inserts = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
     name = bind.dialect.name
     if name not in inserts:

@@ -9,12 +9,14 @@ has, then upgraded; nothing is dropped.
 
 :func:`prepare`, called by :func:`digest_mailer.db.engine.make_engine`, upgrades automatically
 or refuses to start with a :class:`SchemaError` naming ``digest-mailer db upgrade``
-(``DIGEST_AUTO_MIGRATE``: unset → automatic for SQLite only).
+(``DIGEST_AUTO_MIGRATE``: unset → automatic for SQLite only). A database at :data:`HEAD`,
+the usual start, is told by one SELECT: Alembic (~0.3 s to import) is loaded only to
+upgrade or to describe a database that is not.
 
 A new revision: change models.py, then
 ``alembic.command.revision(migrate.config(url), "what changed", autogenerate=True)``
-against a database at head, review the file (types: see script.py.mako), and check with
-``pytest tests/test_migrations.py``.
+against a database at head, review the file (types: see script.py.mako), set :data:`HEAD`
+to its revision, and check with ``pytest tests/test_migrations.py``.
 """
 
 from __future__ import annotations
@@ -24,18 +26,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
-from digest_mailer.errors import SchemaError
+from digest_mailer.errors import DatabaseUnavailable, SchemaError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest revision in migrations/versions: the start compares a database with it without
+# loading Alembic. A new migration sets it (tests/test_migrations.py checks it is Alembic's).
+HEAD = "0008"
 SCRIPT_LOCATION = "digest_mailer.db:migrations"
 # pg_advisory_xact_lock key: any constant shared by every digest-mailer process.
 PG_LOCK_KEY = 0x64696765  # "dige"
@@ -44,6 +49,8 @@ UPGRADE_HINT = "run `digest-mailer db upgrade` (or set DIGEST_AUTO_MIGRATE=true)
 
 def config(url: str = "", connection: Connection | None = None) -> Config:
     """An Alembic Config built in code: the package's migrations and this database."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", SCRIPT_LOCATION)
     # configparser interpolation: a percent-encoded password must not be read as %(name)s.
@@ -55,6 +62,9 @@ def config(url: str = "", connection: Connection | None = None) -> Config:
 
 @cache
 def head() -> str:
+    """Alembic's head, read from the migration scripts (the start uses :data:`HEAD`)."""
+    from alembic.script import ScriptDirectory
+
     revision = ScriptDirectory.from_config(config()).get_current_head()
     assert revision is not None
     return revision
@@ -62,6 +72,8 @@ def head() -> str:
 
 @cache
 def known_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(config()).walk_revisions()
     return frozenset(script.revision for script in scripts)
 
@@ -118,10 +130,26 @@ def _legacy_revision(conn: Connection) -> str | None:
 
 
 def _state(conn: Connection) -> State:
-    revision = MigrationContext.configure(conn).get_current_revision()
-    if revision is None and not inspect(conn).has_table("alembic_version"):
+    if not inspect(conn).has_table("alembic_version"):
         return State(None, _legacy_revision(conn))
+    # What Alembic's MigrationContext.get_current_revision reads, without importing Alembic.
+    revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     return State(revision)
+
+
+def unavailable(url: str, err: Exception) -> DatabaseUnavailable:
+    """The error of a database that cannot be opened: one line, without the password."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = "the database URL"
+    if isinstance(err, ImportError):
+        reason = f"its driver is not installed ({err}; PostgreSQL's: pip install -e '.[postgres]')"
+    else:
+        cause = err.orig if isinstance(err, DBAPIError) and err.orig is not None else err
+        reason = next((line.strip() for line in str(cause).splitlines() if line.strip()),
+                      type(cause).__name__)
+    return DatabaseUnavailable(f"cannot open {shown}: {reason}")
 
 
 @contextmanager
@@ -131,9 +159,16 @@ def _connection(target: Engine | str) -> Iterator[Connection]:
             yield conn
         return
     connect_args = {"timeout": 30} if target.startswith("sqlite") else {}
-    engine = create_engine(target, poolclass=NullPool, connect_args=connect_args)
     try:
-        with engine.connect() as conn:
+        engine = create_engine(target, poolclass=NullPool, connect_args=connect_args)
+    except (ArgumentError, ImportError) as err:
+        raise unavailable(target, err) from err
+    try:
+        try:
+            conn = engine.connect()
+        except DBAPIError as err:
+            raise unavailable(target, err) from err
+        with conn:
             yield conn
     finally:
         engine.dispose()
@@ -150,6 +185,9 @@ def upgrade(target: Engine | str, revision: str = "head") -> tuple[State, str]:
     On SQLite, foreign keys are off while it runs (batch mode may copy a table, and
     PRAGMA foreign_keys cannot change inside a transaction) and checked before the commit.
     """
+    from alembic import command
+    from alembic.util import CommandError
+
     with _connection(target) as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
@@ -184,17 +222,32 @@ def upgrade(target: Engine | str, revision: str = "head") -> tuple[State, str]:
 
 
 def prepare(engine: Engine, auto_migrate: bool | None = None) -> None:
-    """At start: upgrade (``auto_migrate``; None → only SQLite) or fail unless at head."""
+    """At start: nothing at :data:`HEAD`; else upgrade (``auto_migrate``; None → only
+    SQLite) or fail."""
+    try:
+        state = current(engine)
+    except DBAPIError as err:
+        raise unavailable(engine.url.render_as_string(hide_password=True), err) from err
+    if state.revision == HEAD:
+        return
     if auto_migrate is None:
         auto_migrate = engine.dialect.name == "sqlite"
     if auto_migrate:
-        upgrade(engine)
+        upgrade(engine)  # under its lock, it reads the state again: another may have done it
         return
-    state = current(engine)
-    head_revision = head()
-    if state.revision != head_revision:
-        raise SchemaError(f"the database schema is not current: it is at "
-                          f"{state.describe(head_revision)}; {UPGRADE_HINT}")
+    raise SchemaError(f"the database schema is not current: it is at "
+                      f"{state.describe(HEAD)}; {UPGRADE_HINT}")
+
+
+def make_folder(url: str) -> None:
+    """The folder of a SQLite database, made if missing (DatabaseUnavailable if it cannot)."""
+    path = sqlite_path(url)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DatabaseUnavailable(f"cannot create {path.parent} for the database: "
+                                      f"{err.strerror}") from err
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -209,10 +262,9 @@ def db_command(action: str, url: str) -> str:
     path = sqlite_path(url)
     if action == "current":
         if path is not None and not path.exists():
-            return f"none (no database at {path}; head is {head()})"
-        return current(url).describe(head())
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+            return f"none (no database at {path}; head is {HEAD})"
+        return current(url).describe(HEAD)
+    make_folder(url)
     before, now = upgrade(url)
     if before.legacy is not None:
         return (f"tables made before migrations stamped {before.legacy}; "

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from digest_mailer.db.models import Source
 from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.ingest.arxiv import is_arxiv_category
-from digest_mailer.ingest.parsers import DEFAULT_KIND
+from digest_mailer.ingest.kinds import DEFAULT_KIND
 
 
 def add(session: Session, url: str, label: str, category: str,

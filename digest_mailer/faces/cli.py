@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from digest_mailer.errors import SchemaError, SettingsError
-from digest_mailer.ingest.parsers import KINDS
+from digest_mailer.errors import DatabaseUnavailable, SchemaError, SettingsError
+from digest_mailer.faces.cli_help import examples
+from digest_mailer.ingest.kinds import KINDS
 
 if TYPE_CHECKING:
     from digest_mailer.app import App
+
+DATE = "YYYY-MM-DD"
 
 
 def _date(value: str) -> date:
@@ -23,26 +27,56 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-11-24") from err
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="digest-mailer", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="ingest the bundled feeds and send every example digest")
+class _Version(argparse.Action):
+    """``--version``: from the installed package's metadata, read only when asked."""
 
-    feeds = commands.add_parser("feeds", help="manage sources").add_subparsers(
-        dest="action", required=True)
-    add = feeds.add_parser("add", help="add or update a source")
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"digest-mailer {version('digest-mailer')}")  # on stdout, as argparse's
+        except PackageNotFoundError:
+            parser.exit(1, "digest-mailer is not installed (pip install -e .)\n")
+        parser.exit()
+
+
+def _command(group: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand of ``group``: ``summary`` is its line in the list and its description;
+    its examples come from cli_help."""
+    sub: argparse.ArgumentParser = group.add_parser(
+        name, help=summary, description=summary[:1].upper() + summary[1:] + ".",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.epilog = examples(sub.prog.removeprefix("digest-mailer "))
+    return sub
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digest-mailer", epilog=examples(""),
+        description="A morning email digest of new papers: feeds in, one email per reader out.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--version", action=_Version)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _command(commands, "demo", "ingest the bundled feeds and send every example digest")
+
+    feeds = _command(commands, "feeds", "manage sources").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    add = _command(feeds, "add", "add or update a source")
     add.add_argument("url")
     add.add_argument("--label", required=True, help='shown on each paper, e.g. "arXiv (cs.CV)"')
     add.add_argument("--category", required=True, help="e.g. cs.CV")
     add.add_argument("--kind", choices=KINDS, help="its parser (default: found at first fetch)")
-    feeds.add_parser("list", help="every source with its last fetch and error")
-    fetch = feeds.add_parser("fetch", help="fetch sources now")
+    _command(feeds, "list", "every source with its last fetch and error")
+    fetch = _command(feeds, "fetch", "fetch sources now")
     fetch.add_argument("--due", action="store_true", help="only those due by the interval")
 
-    subs = commands.add_parser("subscribers", help="manage subscribers").add_subparsers(
-        dest="action", required=True)
-    imp = subs.add_parser("import", help="import a CSV (see subscribers.example.csv)")
+    subs = _command(commands, "subscribers", "manage subscribers").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    imp = _command(subs, "import", "import a CSV (see subscribers.example.csv)")
     imp.add_argument("file", type=Path)
     imp.add_argument("--dry-run", action="store_true",
                      help="print what would be added, updated, kept and rejected; write nothing")
@@ -55,10 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--check-dns", action="store_true",
                      help="also check that each address's domain accepts mail (slow)")
     imp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    exp = subs.add_parser("export", help="write every subscriber to a CSV ('-': stdout)")
+    exp = _command(subs, "export", "write every subscriber to a CSV ('-': stdout)")
     exp.add_argument("file")
-    subs.add_parser("list", help="every subscriber with status")
-    one = subs.add_parser("add", help="add a subscriber, or update the given fields of one")
+    _command(subs, "list", "every subscriber with status")
+    one = _command(subs, "add", "add a subscriber, or update the given fields of one")
     one.add_argument("email")
     one.add_argument("--name")
     one.add_argument("--categories", help='e.g. "cs.CV|cs.LG"')
@@ -69,8 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("--language", help="en or zh")
     one.add_argument("--max-papers", help="the digest's size (default: DIGEST_MAX_PAPERS)")
 
-    lib = subs.add_parser("library", help="a reader's seed papers: BibTeX, RIS, CSV, JSONL "
-                                          "or a list of arXiv ids / DOIs")
+    lib = _command(subs, "library", "a reader's seed papers: BibTeX, RIS, CSV, JSONL "
+                                    "or a list of arXiv ids / DOIs")
     lib.add_argument("email", nargs="?", help="the reader (not with --resolve)")
     lib.add_argument("file", type=Path, nargs="?", help="replaces the library (see --append)")
     lib.add_argument("--append", action="store_true", help="add to the library instead")
@@ -81,36 +115,53 @@ def _parser() -> argparse.ArgumentParser:
                      help="every reader's seeds known by arXiv id only: titles from stored "
                           "papers, then from DIGEST_ARXIV_API_URL when set")
 
-    send = commands.add_parser("send", help="send the digests that are due")
-    send.add_argument("--dry-run", action="store_true", help="select only; write and send nothing")
+    send = _command(commands, "send", "send the digests that are due")
+    send.add_argument("--dry-run", action="store_true",
+                      help="print who would get what, as a table; write and send nothing")
     send.add_argument("--subscriber", metavar="EMAIL", help="only this subscriber")
-    send.add_argument("--date", type=_date, help="send this date's digest (ignores send hours)")
+    send.add_argument("--date", type=_date, metavar=DATE,
+                      help="send this date's digest (ignores send hours)")
     send.add_argument("--json", action="store_true",
                       help="with --dry-run: print each digest's papers as one JSON document")
 
-    preview = commands.add_parser("preview", help="render a subscriber's digest to HTML, "
-                                                  "or print it as JSON")
+    preview = _command(commands, "preview", "render a subscriber's digest to HTML, "
+                                            "or print it as JSON")
     preview.add_argument("email")
     shown = preview.add_mutually_exclusive_group(required=True)
     shown.add_argument("--out", type=Path, metavar="FILE.html")
     shown.add_argument("--json", action="store_true",
                        help="print the papers in reading order with score and reason")
-    preview.add_argument("--date", type=_date)
+    preview.add_argument("--date", type=_date, metavar=DATE,
+                         help="that date's digest (default: today's)")
 
-    commands.add_parser("runs", help="recent runs with their counts")
-    commands.add_parser("tick", help="run one scheduler tick now, in this process")
-    commands.add_parser("replies", help="read the Reply-To mailbox once (DIGEST_IMAP_*)")
-    web = commands.add_parser("web", help="serve the web app (subscriber and admin pages)")
+    _command(commands, "runs", "recent runs with their counts")
+    _command(commands, "tick", "run one scheduler tick now, in this process")
+    _command(commands, "replies", "read the Reply-To mailbox once (DIGEST_IMAP_*)")
+    web = _command(commands, "web", "serve the web app (subscriber and admin pages)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
-    schema = commands.add_parser("db", help="the database schema (Alembic migrations)")
-    db_actions = schema.add_subparsers(dest="action", required=True)
-    db_actions.add_parser("upgrade", help="upgrade the schema to the newest revision")
-    db_actions.add_parser("current", help="print the schema's revision")
+    schema = _command(commands, "db", "the database schema (Alembic migrations)")
+    db_actions = schema.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _command(db_actions, "upgrade", "upgrade the schema to the newest revision")
+    _command(db_actions, "current", "print the schema's revision")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code: 0 done, 1 refused or failed, 2 bad setup or usage.
+    Every expected failure is one line on stderr, never a traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try
+    except BrokenPipeError:
+        # The reader went away (`export - | head`). As the Python docs advise: stdout to
+        # devnull, so the interpreter's flush at exit raises nothing either; stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "send" and args.json and not args.dry_run:
@@ -132,11 +183,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from digest_mailer.app import App
 
-        app = App(settings)
-    except SchemaError as err:
+        # The App builds a part when a command first uses it: the database is opened
+        # (and its schema checked) by the first command that reads it, inside this try.
+        return _run(args, App(settings))
+    except (SchemaError, DatabaseUnavailable) as err:
         print(f"database error: {err}", file=sys.stderr)
         return 2
-    return _run(args, app)
 
 
 def _run(args: argparse.Namespace, app: App) -> int:

@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from digest_mailer.app import App
 from digest_mailer.faces.cli_library import subscribers_library
-from digest_mailer.faces.demo import run_demo
-from digest_mailer.services.listing import DigestListing
-from digest_mailer.services.report import Report
+from digest_mailer.faces.cli_table import digest_rows, table
+
+if TYPE_CHECKING:
+    from digest_mailer.app import App
+    from digest_mailer.services.listing import DigestListing
+    from digest_mailer.services.report import Report
 
 
 def _print_report(report: Report) -> None:
@@ -22,6 +25,8 @@ def _print_report(report: Report) -> None:
 
 
 def demo(args: argparse.Namespace, app: App) -> int:
+    from digest_mailer.faces.demo import run_demo
+
     result = run_demo(app)
     _print_report(result.ingest)
     print(f"subscribers: {result.imported.summary()}")
@@ -48,13 +53,15 @@ def send(args: argparse.Namespace, app: App) -> int:
         if subscriber is None:
             raise SystemExit(f"no subscriber {args.subscriber}")
         ids = [subscriber.id or 0]
-    listings: list[DigestListing] | None = [] if args.json else None
+    listings: list[DigestListing] | None = [] if args.dry_run else None
     report = app.send.send(ids, digest_date=args.date, dry_run=args.dry_run, listings=listings)
-    if listings is None:
-        _print_report(report)
-    else:
+    if listings is not None and args.json:
         print_json({"counts": dict(sorted(report.counts.items())), "errors": report.errors,
                     "digests": [listing.as_json() for listing in listings]})
+        return 1 if report.counts["failed"] else 0
+    if listings:  # who would get what, then the counts
+        print("\n".join(table(digest_rows(listings))))
+    _print_report(report)
     return 1 if report.counts["failed"] else 0
 
 

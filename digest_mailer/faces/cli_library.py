@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from digest_mailer.app import App
 from digest_mailer.errors import LibraryError
+
+if TYPE_CHECKING:
+    from digest_mailer.app import App
 
 
 def subscribers_library(args: argparse.Namespace, app: App) -> int:

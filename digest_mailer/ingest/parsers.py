@@ -1,4 +1,4 @@
-"""A parser per source kind: the one place a new kind of source (a JSON API, say) plugs in.
+"""A parser per source kind: where a new kind of source (a JSON API, say) plugs in.
 
 A parser turns one fetched document into a :class:`ParsedFeed` and never raises for a bad
 one. RSS and Atom share feedparser, which tells them apart by itself: ``ParsedFeed.kind``
@@ -12,16 +12,18 @@ from types import MappingProxyType
 from typing import Protocol
 
 from digest_mailer.domain.digest import ParsedFeed
+from digest_mailer.ingest.kinds import DEFAULT_KIND, KINDS
 from digest_mailer.ingest.parse import parse_feed
+
+__all__ = ["DEFAULT_KIND", "KINDS", "PARSERS", "SourceParser", "parse_source"]
 
 
 class SourceParser(Protocol):
     def __call__(self, body: bytes, *, source_category: str | None = None) -> ParsedFeed: ...
 
 
+# A new kind: its parser here and its name in kinds.py.
 PARSERS: Mapping[str, SourceParser] = MappingProxyType({"rss": parse_feed, "atom": parse_feed})
-KINDS = tuple(PARSERS)
-DEFAULT_KIND = "rss"  # what every source was before kinds existed (migration 0004)
 
 
 def parse_source(kind: str, body: bytes, *, source_category: str | None = None) -> ParsedFeed:

@@ -15,7 +15,7 @@ from digest_mailer.briefing.themes import Theme, ThemePaper, find_themes
 from digest_mailer.db.models import Delivery, Subscriber
 from digest_mailer.domain.compose import with_tldrs
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
-from digest_mailer.services.compose import stored_briefing
+from digest_mailer.services.compose import briefing_kind, stored_briefing
 from digest_mailer.services.report import Report
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,11 @@ class BriefingPass:
         # The day's themes, kept while the day's papers stay the same (one set at a time).
         self._themes: tuple[frozenset[str], list[Theme]] = (frozenset(), [])
         self._lock = threading.Lock()
+
+    @property
+    def kind(self) -> str:
+        """The briefing a digest is to get (compose.briefing_kind)."""
+        return briefing_kind(self.briefer)
 
     def themes_of(self, day: Sequence[ThemePaper]) -> list[Theme]:
         """The themes of the day's papers, found once per distinct set in this process."""

@@ -178,7 +178,8 @@ class Composer:
         with Session(self.engine) as session:
             subscriber, delivery = self._todays(session, email, digest_date)
             entries = db.entries.by_keys(session, delivery.entry_keys)
-            return listing_of(subscriber, delivery, entries)
+            return listing_of(subscriber, delivery, entries,
+                              briefing=briefing_kind(self.briefer))
 
     def view(self, delivery_public_id: str) -> str:
         """The HTML of a digest as it was sent. LookupError for an unknown one,
@@ -224,6 +225,14 @@ def _mailed(session: Session, delivery_public_id: str) -> tuple[Delivery, Subscr
     if delivery.status not in DeliveryStatus.MAILED:
         raise NotMailed(delivery_public_id, subscriber.language)
     return delivery, subscriber
+
+
+def briefing_kind(briefer: Briefer) -> str:
+    """The briefing a digest is to get: "llm" when an endpoint is configured (at send time
+    a failure or a spent budget still falls back to the extractive one), else "extractive"."""
+    from digest_mailer.briefing.extractive import ExtractiveBriefer
+
+    return "extractive" if isinstance(briefer, ExtractiveBriefer) else "llm"
 
 
 def stored_briefing(delivery: Delivery) -> Briefing | None:

@@ -45,17 +45,22 @@ class DigestListing:
     papers: tuple[ListedPaper, ...]
     more: tuple[tuple[str, int], ...]  # (category, papers the caps left out)
     retry: bool = False  # a digest already written and not sent yet: it is sent as stored
+    # "llm" or "extractive": the one it was sent with, else the one it is to get (an LLM
+    # briefing may still fall back to the extractive one); None: none yet, or no papers.
+    briefing: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"email": self.email, "digest_date": self.digest_date.isoformat(),
-                "retry": self.retry, "papers": [p.as_json() for p in self.papers],
+                "retry": self.retry, "briefing": self.briefing,
+                "papers": [p.as_json() for p in self.papers],
                 "more": [{"category": g, "count": n} for g, n in self.more]}
 
 
 def listing_of(subscriber: Subscriber, delivery: Delivery, entries: Sequence[Entry], *,
-               retry: bool = False) -> DigestListing:
+               retry: bool = False, briefing: str | None = None) -> DigestListing:
     """The listing of a Delivery whose ``entries`` are its papers (any order); the reading
-    order is the email's: the stored order, grouped as the email groups it."""
+    order is the email's: the stored order, grouped as the email groups it. ``briefing``:
+    the kind it is to get, unless it has one already."""
     notes = delivery.notes or {}
     noted: dict[str, Any] = notes.get("papers") or {}
     by_key = {e.key: e for e in entries}
@@ -70,4 +75,5 @@ def listing_of(subscriber: Subscriber, delivery: Delivery, entries: Sequence[Ent
                 score=said.get("score"),
                 reason=(str(why[0]), str(why[1])) if why else None))
     more = tuple((str(g), int(n)) for g, n in notes.get("more") or ())
-    return DigestListing(subscriber.email, delivery.digest_date, tuple(papers), more, retry)
+    return DigestListing(subscriber.email, delivery.digest_date, tuple(papers), more, retry,
+                         delivery.briefing_kind or (briefing if papers else None))

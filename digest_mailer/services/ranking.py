@@ -177,22 +177,28 @@ class ReaderModels:
         """
         from digest_mailer.domain.ranking_codec import reader_model_bytes, reader_model_from
 
-        found = self.text_model(session)
-        if found is None:
-            return None, {}
-        text_model_id, text_model = found
         ids = [s.id for s in subscribers if s.id is not None]
         seeds = db.library.of_readers(session, ids)
         votes = db.votes.evidence(session, ids)
-        stored = db.rankings.reader_models(session, ids)
-        models: dict[int, ReaderModel] = {}
-        fitted = 0
+        said: list[tuple[Subscriber, ReaderSignals]] = []
         for subscriber in subscribers:
             sid = subscriber.id
             assert sid is not None
             signals = reader_signals(subscriber, seeds.get(sid, ()), votes.get(sid, ()))
-            if signals.empty:
-                continue
+            if not signals.empty:
+                said.append((subscriber, signals))
+        if not said:  # no model to fit or score: the text model (scikit-learn) waits too
+            return None, {}
+        found = self.text_model(session)
+        if found is None:
+            return None, {}
+        text_model_id, text_model = found
+        stored = db.rankings.reader_models(session, ids)
+        models: dict[int, ReaderModel] = {}
+        fitted = 0
+        for subscriber, signals in said:
+            sid = subscriber.id
+            assert sid is not None
             signature = signals.signature(text_model_id)
             row = stored.get(sid)
             if row is not None and row.signature == signature:

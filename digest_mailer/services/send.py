@@ -165,7 +165,8 @@ class SendService:
                     if listings is not None:
                         entries = (batch.entries(delivery.entry_keys)
                                    or db.entries.by_keys(session, delivery.entry_keys))
-                        listings.append(listing_of(subscriber, delivery, entries, retry=True))
+                        listings.append(listing_of(subscriber, delivery, entries, retry=True,
+                                                   briefing=self.briefs.kind))
                 else:
                     retries.append((subscriber, delivery))
                 continue
@@ -183,7 +184,8 @@ class SendService:
                                      entry_keys=selection.keys,
                                      notes=batch.notes(subscriber, selection))
                     listings.append(listing_of(subscriber, draft,
-                                               batch.entries(selection.keys) or []))
+                                               batch.entries(selection.keys) or [],
+                                               briefing=self.briefs.kind))
                 continue
             empty = not len(selection) and not self.config.send_empty
             fresh.append((subscriber, Delivery(
