@@ -66,7 +66,7 @@ class App:
         self.subscribers = self._build_subscribers()
         self.library = self._build_library()
         self.sources = SourceService(self.engine)
-        self.status = StatusService(self.engine)
+        self.status = StatusService(self.engine, clock)
         self.replies = self._build_replies()
         # The admin password is hashed here, once per process (argon2: ~0.2 s).
         self.admin = AdminAuth(self.engine, settings.admin_password, clock)
