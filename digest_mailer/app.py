@@ -222,7 +222,7 @@ class App:
     def status(self) -> StatusService:
         from digest_mailer.services.status import StatusService
 
-        return StatusService(self.engine)
+        return StatusService(self.engine, self.clock)
 
     @_part
     def replies(self) -> ReplyService:

@@ -22,6 +22,7 @@ from digest_mailer.faces.web.context import FormText, lang_of, speak
 from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
 from digest_mailer.faces.web.context import pages_of as _pages
+from digest_mailer.faces.web.dashboard import charts
 from digest_mailer.faces.web.login import ADMIN_COOKIE
 from digest_mailer.services.admin import AdminAuth
 from digest_mailer.services.import_report import worded
@@ -160,7 +161,8 @@ def overview(request: Request) -> Response:
         return _login_page(request)
     seen = _app(request).status.overview()
     return _page(request, "admin/overview.html", sid, sources=seen.sources, runs=seen.runs,
-                 messages=seen.messages, active=seen.active, everyone=seen.everyone)
+                 messages=seen.messages, active=seen.active, everyone=seen.everyone,
+                 charts=charts(seen.days, lang_of(request)))
 
 
 @router.get("/subscribers", response_class=HTMLResponse)
