@@ -330,7 +330,8 @@ def test_briefings_not_done_within_the_time_budget_are_extractive(tmp_path, feed
         report = world.app.send.send()
         elapsed = time.monotonic() - started
         assert report.counts["sent"] == 7, report
-        assert elapsed < 1 + 1.5, elapsed  # the budget, plus rendering and sending 7
+        # The budget, plus the day's themes (found before it starts), rendering and sending 7.
+        assert elapsed < 1 + 2.5, elapsed
         assert report.counts["llm_budget_exhausted"] == 7
         assert _kinds(world) == {"extractive": 7}
         assert 1 <= llm.count <= 4  # the requests in flight at the deadline, no more
