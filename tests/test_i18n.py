@@ -222,10 +222,10 @@ PAGE_CONTEXT = {
     "preferences.html": {
         "email": "li@example.cn", "saved": True, "active": False, "action": "/p/x", "csrf": "c",
         "categories": ["cs.CV", "cs.LG"], "hours": range(24), "min_papers": 5, "max_papers": 100,
-        "languages": i18n.display_names(),
+        "languages": i18n.display_names(), "cadences": ("daily", "weekly"), "weekdays": range(7),
         "form": SimpleNamespace(errors={"timezone": "x"}, categories=["cs.CV"], keywords="a",
                                 exclusions="", send_hour="7", timezone="Asia/Shanghai",
-                                language="zh", max_papers="20"),
+                                language="zh", max_papers="20", cadence="weekly", weekday="4"),
         "library": {"notice": "x", "error": "x", "statement_error": "x",
                     "statement": "GNN", "limit": 5, "seeds": [
                         SimpleNamespace(id=1, statement=True, text="GNN", ids=""),

@@ -112,7 +112,7 @@ def subscribers_add(args: argparse.Namespace, app: App) -> int:
         "email": args.email, "name": args.name, "categories": args.categories,
         "keywords": args.keywords, "exclusions": args.exclusions, "timezone": args.timezone,
         "send_hour": args.send_hour, "language": args.language,
-        "max_papers": args.max_papers})
+        "max_papers": args.max_papers, "cadence": args.cadence, "weekday": args.weekday})
     if change.errors:
         for error in change.errors:
             print(f"{error.field}: {error.reason}", file=sys.stderr)

@@ -55,6 +55,20 @@ def texts(lang: str) -> Mapping[str, str]:
     return MappingProxyType(module.TEXTS)
 
 
+WEEK_PREFIX = "email.week."
+
+
+@cache
+def digest_texts(lang: str, cadence: str = "daily") -> Mapping[str, str]:
+    """The table a digest of ``cadence`` speaks: in a weekly one each ``email.week.<key>``
+    stands in for ``email.<key>`` ("This week's briefing", not "Today's")."""
+    table = texts(lang)
+    if cadence != "weekly":
+        return table
+    return MappingProxyType({**table, **{"email." + k.removeprefix(WEEK_PREFIX): v
+                                         for k, v in table.items() if k.startswith(WEEK_PREFIX)}})
+
+
 def t(lang: str, key: str, **fmt: Any) -> str:
     """One string of ``lang``, formatted with ``fmt`` when given."""
     text = texts(lang)[key]
