@@ -97,7 +97,7 @@ class App:
     def _selection(self) -> SelectionConfig:
         s = self.settings
         return SelectionConfig(s.max_per_category, s.max_papers, s.first_digest_lookback_hours,
-                               s.include_updates, s.explore_slots)
+                               s.include_updates, s.explore_slots, s.weekly_cap_scale)
 
     def _build_composer(self) -> Composer:
         s = self.settings

@@ -280,3 +280,35 @@ def test_the_bounced_page_and_the_email_address_is_escaped() -> None:
 def test_reply_keywords_of_every_language_unsubscribe() -> None:
     for word in i18n.words("reply.unsubscribe"):
         assert _UNSUBSCRIBE.match(word) and _UNSUBSCRIBE.match(word.upper() + "。")
+
+
+# --- a weekly digest's words ----------------------------------------------------------------
+
+def test_every_weekly_string_stands_in_for_a_daily_one_with_its_placeholders() -> None:
+    for code in i18n.LANGUAGES:
+        table = i18n.texts(code)
+        weekly = {k.removeprefix(i18n.WEEK_PREFIX): v for k, v in table.items()
+                  if k.startswith(i18n.WEEK_PREFIX)}
+        assert {"product", "subject", "subject_empty", "briefing", "reason"} <= set(weekly)
+        for key, text in weekly.items():
+            assert placeholders(table[f"email.{key}"]) == placeholders(text), (code, key)
+        week = i18n.digest_texts(code, "weekly")
+        assert all(week[f"email.{k}"] == v for k, v in weekly.items())
+        assert i18n.digest_texts(code, "daily") is table  # a daily digest is unchanged
+
+
+def test_a_weekly_email_says_so_in_both_languages_and_the_chinese_follows_the_rules() -> None:
+    renderer = DigestRenderer(ROOT / "templates" / "email")
+    for n in (0, 1, 14):
+        daily = renderer.render(make_digest(n))
+        out = renderer.render(make_digest(n, cadence="weekly"))
+        assert daily.subject.startswith("Research digest, ")
+        assert out.subject.startswith("Weekly research digest, week to ")
+        assert out.text.startswith("WEEKLY RESEARCH DIGEST")
+        zh = renderer.render(make_digest(n, language="zh", cadence="weekly"))
+        assert zh.subject.startswith("科研周报（截至") and zh.text.startswith("科研周报")
+        for part in (zh.subject, zh.text, visible(zh.html)):
+            assert zh_faults(part) == []
+    assert "THIS WEEK'S BRIEFING" in out.text and "TODAY'S BRIEFING" not in out.text
+    assert "This week&#39;s briefing" in out.html
+    assert "本周简报" in zh.html
