@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from digest_mailer.app import App
+from digest_mailer.domain.schedule import WEEKDAYS, WEEKLY
 from digest_mailer.faces.cli_library import subscribers_library
 from digest_mailer.faces.demo import run_demo
 from digest_mailer.services.listing import DigestListing
@@ -101,7 +102,8 @@ def replies(args: argparse.Namespace, app: App) -> int:
 
 def subscribers_list(args: argparse.Namespace, app: App) -> int:
     for s in app.subscribers.every():
-        print(f"{s.email:40} {s.status:13} {s.timezone:20} {s.send_hour:02d}h "
+        cadence = f"weekly {WEEKDAYS[s.weekday]}" if s.cadence == WEEKLY else s.cadence
+        print(f"{s.email:40} {s.status:13} {s.timezone:20} {s.send_hour:02d}h {cadence:10} "
               f"{','.join(s.categories)}")
     return 0
 
