@@ -287,13 +287,14 @@ def test_reply_keywords_of_every_language_unsubscribe() -> None:
 def test_every_weekly_string_stands_in_for_a_daily_one_with_its_placeholders() -> None:
     for code in i18n.LANGUAGES:
         table = i18n.texts(code)
-        weekly = {k.removeprefix(i18n.WEEK_PREFIX): v for k, v in table.items()
-                  if k.startswith(i18n.WEEK_PREFIX)}
-        assert {"product", "subject", "subject_empty", "briefing", "reason"} <= set(weekly)
+        weekly = i18n.weekly_twins(table)
+        assert {"email.product", "email.subject", "email.subject_empty", "email.briefing",
+                "email.reason", "brief.head_cross", "brief.one_paper"} <= set(weekly)
+        assert len(weekly) == sum(i18n.WEEK in k for k in table)  # none in another area
         for key, text in weekly.items():
-            assert placeholders(table[f"email.{key}"]) == placeholders(text), (code, key)
+            assert placeholders(table[key]) == placeholders(text), (code, key)
         week = i18n.digest_texts(code, "weekly")
-        assert all(week[f"email.{k}"] == v for k, v in weekly.items())
+        assert all(week[k] == v for k, v in weekly.items())
         assert i18n.digest_texts(code, "daily") is table  # a daily digest is unchanged
 
 

@@ -134,6 +134,7 @@ def test_a_weekly_reader_gets_one_digest_a_week_with_the_weeks_best_papers(
         d: r.entry_keys for d, r in reference.items()}
     assert [len(r.entry_keys) for r in daily.values()] == [2] * len(DAYS)
     assert all(m["Subject"].startswith("Research digest, ") for m in got["daily@example.org"])
+    assert "Today's 2 papers in cs.CV" in parts(got["daily@example.org"][-1])[0]
 
     # The weekly reader: exactly two digests, both on a Wednesday, no row on any other day.
     weekly = deliveries(world, "weekly@example.org")
@@ -147,6 +148,7 @@ def test_a_weekly_reader_gets_one_digest_a_week_with_the_weeks_best_papers(
         assert message["Subject"].startswith("Weekly research digest, week to ")
         text, html = parts(message)
         assert "THIS WEEK'S BRIEFING" in text and "Weekly Research Digest" in html
+        assert "This week's 6 papers in cs.CV" in text and "Today's" not in text
         assert "to the weekly research digest" in " ".join(text.split())  # the footer
     subjects = [m["Subject"] for m in got["weekly@example.org"]]
     assert "4 Nov 2026" in subjects[0] and "11 Nov 2026" in subjects[1]

@@ -233,11 +233,11 @@ class OpenAIBriefer:
             setattr(self, name, getattr(self, name) + amount)
 
     def brief(self, groups: Sequence[CategoryGroup], language: str,
-              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None
-              ) -> Briefing:
+              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None,
+              cadence: str = "daily") -> Briefing:
         papers = [p for g in groups for p in g.papers]
         if not papers:
-            return self.fallback.brief(groups, language, themes=themes)
+            return self.fallback.brief(groups, language, themes=themes, cadence=cadence)
         sources = {p.number: f"{p.title}. {p.abstract}" for p in papers}
         key = cache_key([p.key for p in papers], language, self.model)
         text = ""
@@ -270,7 +270,7 @@ class OpenAIBriefer:
             expected = isinstance(err, openai.OpenAIError | BriefingError)
             log.warning("briefing: using the extractive one, the endpoint failed: %s",
                         _reason(err, self.timeout), exc_info=not expected)
-            return self.fallback.brief(groups, language, themes=themes)
+            return self.fallback.brief(groups, language, themes=themes, cadence=cadence)
         try:
             self.cache.put(key, text, self.model)
         except Exception as err:  # the briefing is good; only its reuse is lost

@@ -104,6 +104,15 @@ TEXTS: dict[str, str] = {
     "brief.head_within": "No thread spans the fields of today's {total} papers ({categories}),"
                          " but some recur within one.",
     "brief.head_shared": "Today's {total} papers in {categories} share {threads}.",
+    # A weekly digest's (brief.week.<key> stands in for brief.<key>, as email.week.* does).
+    "brief.week.one_paper": "This week's digest has one paper, in {category}",
+    "brief.week.head_cross": "This week's {total} papers in {categories} share {threads}"
+                             " across fields.",
+    "brief.week.head_highlight": "This week's {total} papers in {categories} share no common"
+                                 " thread; some highlights.",
+    "brief.week.head_within": "No thread spans the fields of this week's {total} papers"
+                              " ({categories}), but some recur within one.",
+    "brief.week.head_shared": "This week's {total} papers in {categories} share {threads}.",
     # How a model's refusal starts (regular expressions, "|"-separated; see briefing/check.py).
     "brief.refusals": r"I[’']?m sorry|I am sorry|sorry\b|I apologi[sz]e|I can(?:[’']?t|not| not)\b"
                       r"|I[’']?m unable|I am unable|I won[’']?t|as an AI|as a language model",

@@ -98,6 +98,13 @@ TEXTS: dict[str, str] = {
     "brief.head_within": "今天的{total}篇论文（{categories}）没有跨领域的共同线索，"
                          "但领域内有相近的工作。",
     "brief.head_shared": "今天 {categories} 的{total}篇论文有{threads}共同线索。",
+    "brief.week.one_paper": "本周只有1篇论文（{category}）",
+    "brief.week.head_cross": "本周的{total}篇论文分布在 {categories}，有{threads}跨领域的线索。",
+    "brief.week.head_highlight": "本周的{total}篇论文（{categories}）没有明显的共同线索，"
+                                 "以下是几篇亮点。",
+    "brief.week.head_within": "本周的{total}篇论文（{categories}）没有跨领域的共同线索，"
+                              "但领域内有相近的工作。",
+    "brief.week.head_shared": "本周 {categories} 的{total}篇论文有{threads}共同线索。",
     "brief.refusals": r"抱歉|对不起|很抱歉|我无法|我不能|作为一个?(?:AI|人工智能|语言模型)",
     # --- category display names -------------------------------------------------------------
     "category.cs.AI": "人工智能",

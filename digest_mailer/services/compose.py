@@ -125,7 +125,8 @@ class Composer:
         if briefing is None:
             briefing = stored_briefing(delivery)
         if briefing is None:
-            briefing = self.briefer.brief(groups, subscriber.language)
+            briefing = self.briefer.brief(groups, subscriber.language,
+                                          cadence=cadence_of(delivery.notes))
         links = self.signer.links(subscriber.public_id, delivery.public_id)
         digest = build_digest(subscriber, delivery.digest_date, groups, briefing, links,
                               cuts_of(delivery.notes), cadence_of(delivery.notes))
