@@ -139,7 +139,7 @@ class App:
 
         s = self.settings
         return SelectionConfig(s.max_per_category, s.max_papers, s.first_digest_lookback_hours,
-                               s.include_updates, s.explore_slots)
+                               s.include_updates, s.explore_slots, s.weekly_cap_scale)
 
     @_part
     def composer(self) -> Composer:

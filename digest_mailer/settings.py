@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     send_empty: bool = False
     include_updates: bool = False
     first_digest_lookback_hours: int = 36
+    # A weekly digest's caps: max_per_category and max_papers times this (a reader's own
+    # max_papers is their digest's size, weekly or not).
+    weekly_cap_scale: int = 3
 
     # Ranking (domain/ranking.py): the text model's window, and exploration slots
     explore_slots: int = 2  # papers the reader's model is unsure about, when a digest cuts
@@ -251,7 +254,7 @@ class Settings(BaseSettings):
     @field_validator(
         "max_per_category", "max_papers", "fetch_max_bytes", "fetch_concurrency",
         "send_batch_size", "soft_bounce_threshold", "llm_concurrency", "briefing_max_chars",
-        "fetch_interval_minutes", "smtp_batch_size", "signup_client_limit",
+        "fetch_interval_minutes", "smtp_batch_size", "signup_client_limit", "weekly_cap_scale",
     )
     @classmethod
     def _positive(cls, value: int) -> int:

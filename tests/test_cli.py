@@ -349,9 +349,10 @@ def test_subscribers_import_dry_run_skip_invalid_and_export(tmp_path):
 
     exported = cli(tmp_path, "subscribers", "export", "-", env=env).stdout
     assert exported.splitlines() == [
-        "email,name,categories,keywords,exclusions,timezone,send_hour,language,status",
-        "cv@example.org,CV,cs.CV,,,UTC,7,en,unsubscribed",
-        "f@example.org,\"'=HYPERLINK(\"\"http://x\"\")\",cs.LG,,,UTC,7,en,active"]
+        "email,name,categories,keywords,exclusions,timezone,send_hour,language,cadence,weekday,"
+        "status",
+        "cv@example.org,CV,cs.CV,,,UTC,7,en,daily,,unsubscribed",
+        "f@example.org,\"'=HYPERLINK(\"\"http://x\"\")\",cs.LG,,,UTC,7,en,daily,,active"]
     out = tmp_path / "export.csv"
     cli(tmp_path, "subscribers", "export", str(out), env=env)
     back = cli(tmp_path, "subscribers", "import", str(out), env=env)

@@ -141,6 +141,18 @@ def test_one_paper_and_no_paper() -> None:
     assert ExtractiveBriefer().brief([], "en").text == ""
 
 
+def test_a_weekly_briefing_speaks_of_the_week_and_says_the_same_otherwise() -> None:
+    briefer = ExtractiveBriefer()
+    for rows, language, daily_start, weekly_start in (
+            (DAY, "en", "Today's 6 papers", "This week's 6 papers"),
+            (DAY[4:5], "en", "Today's digest has one paper", "This week's digest has one paper"),
+            (DAY, "zh", "今天的6篇论文", "本周的6篇论文")):
+        daily = briefer.brief(make_groups(rows), language).text
+        weekly = briefer.brief(make_groups(rows), language, cadence="weekly").text
+        assert daily.startswith(daily_start) and weekly.startswith(weekly_start)
+        assert weekly.removeprefix(weekly_start) == daily.removeprefix(daily_start)
+
+
 def test_chinese_structure_keeps_quotes_in_the_papers_language() -> None:
     text = ExtractiveBriefer().brief(make_groups(DAY), "zh").text
     assert re.search(r"[\u4e00-\u9fff]", text)

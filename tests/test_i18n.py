@@ -225,10 +225,10 @@ PAGE_CONTEXT = {
     "preferences.html": {
         "email": "li@example.cn", "saved": True, "active": False, "action": "/p/x", "csrf": "c",
         "categories": ["cs.CV", "cs.LG"], "hours": range(24), "min_papers": 5, "max_papers": 100,
-        "languages": i18n.display_names(),
+        "languages": i18n.display_names(), "cadences": ("daily", "weekly"), "weekdays": range(7),
         "form": SimpleNamespace(errors={"timezone": "x"}, categories=["cs.CV"], keywords="a",
                                 exclusions="", send_hour="7", timezone="Asia/Shanghai",
-                                language="zh", max_papers="20"),
+                                language="zh", max_papers="20", cadence="weekly", weekday="4"),
         "library": {"notice": "x", "error": "x", "statement_error": "x",
                     "statement": "GNN", "limit": 5, "seeds": [
                         SimpleNamespace(id=1, statement=True, text="GNN", ids=""),
@@ -283,3 +283,36 @@ def test_the_bounced_page_and_the_email_address_is_escaped() -> None:
 def test_reply_keywords_of_every_language_unsubscribe() -> None:
     for word in i18n.words("reply.unsubscribe"):
         assert _UNSUBSCRIBE.match(word) and _UNSUBSCRIBE.match(word.upper() + "。")
+
+
+# --- a weekly digest's words ----------------------------------------------------------------
+
+def test_every_weekly_string_stands_in_for_a_daily_one_with_its_placeholders() -> None:
+    for code in i18n.LANGUAGES:
+        table = i18n.texts(code)
+        weekly = i18n.weekly_twins(table)
+        assert {"email.product", "email.subject", "email.subject_empty", "email.briefing",
+                "email.reason", "brief.head_cross", "brief.one_paper"} <= set(weekly)
+        assert len(weekly) == sum(i18n.WEEK in k for k in table)  # none in another area
+        for key, text in weekly.items():
+            assert placeholders(table[key]) == placeholders(text), (code, key)
+        week = i18n.digest_texts(code, "weekly")
+        assert all(week[k] == v for k, v in weekly.items())
+        assert i18n.digest_texts(code, "daily") is table  # a daily digest is unchanged
+
+
+def test_a_weekly_email_says_so_in_both_languages_and_the_chinese_follows_the_rules() -> None:
+    renderer = DigestRenderer(ROOT / "templates" / "email")
+    for n in (0, 1, 14):
+        daily = renderer.render(make_digest(n))
+        out = renderer.render(make_digest(n, cadence="weekly"))
+        assert daily.subject.startswith("Research digest, ")
+        assert out.subject.startswith("Weekly research digest, week to ")
+        assert out.text.startswith("WEEKLY RESEARCH DIGEST")
+        zh = renderer.render(make_digest(n, language="zh", cadence="weekly"))
+        assert zh.subject.startswith("科研周报（截至") and zh.text.startswith("科研周报")
+        for part in (zh.subject, zh.text, visible(zh.html)):
+            assert zh_faults(part) == []
+    assert "THIS WEEK'S BRIEFING" in out.text and "TODAY'S BRIEFING" not in out.text
+    assert "This week&#39;s briefing" in out.html
+    assert "本周简报" in zh.html

@@ -161,7 +161,8 @@ def test_example_csv_parses_without_errors() -> None:
     assert len(rows) == len(text.strip().splitlines()) - 1 == 5
     assert rows[0] == SubscriberRow(
         2, "ada.moreau@example.org", "Ada Moreau", ("cs.CV", "cs.LG"),
-        ("diffusion", "gaussian splatting"), ("survey",), "Europe/Paris", 7, "en")
+        ("diffusion", "gaussian splatting"), ("survey",), "Europe/Paris", 7, "en",
+        cadence="daily")
     assert [r.language for r in rows].count("zh") == 1
     assert [r.line for r in rows] == [2, 3, 4, 5, 6]
 
@@ -420,7 +421,8 @@ def test_export_neutralises_formulas_and_round_trips_unchanged(engine: Engine,
     assert rows["ada@example.org"] == {
         "email": "ada@example.org", "name": "Ada", "categories": "cs.CV|cs.LG",
         "keywords": "diffusion", "exclusions": "survey", "timezone": "Europe/Paris",
-        "send_hour": "7", "language": "en", "status": "active"}
+        "send_hour": "7", "language": "en", "cadence": "daily", "weekday": "",
+        "status": "active"}
     for row in rows.values():  # no cell a spreadsheet would evaluate
         assert all(not v or v[0] not in "=+-@\t\r" for v in row.values())
 
@@ -551,3 +553,45 @@ def _apply_library(engine: Engine, text: str) -> ImportReport:
     rows, errors = parse(LIBRARY_HEADER + text)
     assert errors == []
     return _apply(engine, rows)
+
+
+def cadences(engine: Engine) -> dict[str, tuple[str, int]]:
+    with Session(engine) as session:
+        return {s.email: (s.cadence, s.weekday) for s in db.subscribers.every(session)}
+
+
+def test_cadence_and_weekday_import_export_and_stay_when_a_file_leaves_them_out(
+        engine: Engine, tmp_path: Path) -> None:
+    weekly = ("email,categories,cadence,weekday\n"
+              "ada@example.org,cs.CV,weekly,Fri\nwei@example.edu,cs.CL,daily,\n")
+    report = import_csv(engine, weekly, **NEWCOMER, known_categories=CATEGORIES)
+    assert report.added == ["ada@example.org", "wei@example.edu"]
+    assert cadences(engine) == {"ada@example.org": ("weekly", 4), "wei@example.edu": ("daily", 0)}
+
+    # An older file without the columns changes neither; a new row there is daily.
+    older = HEADER + ("ada@example.org,,cs.CV,,,UTC,7,en\nwei@example.edu,,cs.CL,,,UTC,7,en\n"
+                      "new@example.org,,cs.LG,,,UTC,7,en\n")
+    again = import_csv(engine, older, **NEWCOMER, known_categories=CATEGORIES)
+    assert again.unchanged == ["ada@example.org", "wei@example.edu"]
+    assert cadences(engine)["ada@example.org"] == ("weekly", 4)
+    assert cadences(engine)["new@example.org"] == ("daily", 0)
+
+    # The export writes them (a weekly reader's day by name) and imports back unchanged.
+    out = tmp_path / "export.csv"
+    with out.open("w", newline="", encoding="utf-8") as handle, Session(engine) as session:
+        export_csv(session, handle)
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = {r["email"]: (r["cadence"], r["weekday"]) for r in csv.DictReader(handle)}
+    assert rows["ada@example.org"] == ("weekly", "fri")
+    assert rows["wei@example.edu"] == ("daily", "")
+    back = import_csv(engine, out.read_bytes(), **NEWCOMER, known_categories=CATEGORIES)
+    assert back.rejected == [] and len(back.unchanged) == 3
+
+    # Moving a reader to another day is an update naming the field; weekly needs a day.
+    moved = import_csv(engine, "email,categories,weekday\nada@example.org,cs.CV,mon\n",
+                       **NEWCOMER, known_categories=CATEGORIES)
+    assert moved.changes["ada@example.org"] == ("weekday",)
+    refused = import_csv(engine, "email,categories,cadence\nwei@example.edu,cs.CL,weekly\n",
+                         **NEWCOMER, known_categories=CATEGORIES)
+    assert [(e.line, e.column) for e in refused.rejected] == [(2, "weekday")]
+    assert not refused.written and cadences(engine)["wei@example.edu"] == ("daily", 0)

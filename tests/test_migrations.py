@@ -632,3 +632,57 @@ def test_0008_adds_the_empty_signup_tables_and_keeps_every_row(database_url):
     engine.dispose()
     migrate.upgrade(database_url)
     assert version(database_url) == HEAD and differences(database_url) == []
+
+
+def cadences(conn: sa.Connection) -> list[tuple[str, str, int]]:
+    return [tuple(r) for r in conn.execute(sa.text(
+        "SELECT email, cadence, weekday FROM subscriber ORDER BY id"))]
+
+
+def test_0009_makes_every_subscriber_daily_and_keeps_every_row(database_url):
+    engine, rows = filled_at(database_url, "0008")
+    with engine.connect() as conn:
+        assert "cadence" not in {c["name"] for c in sa.inspect(conn).get_columns("subscriber")}
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0008", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        found = cadences(conn)
+    assert found and {(c, w) for _, c, w in found} == {("daily", 0)}
+
+    # Today's code stores a weekly reader and reads the columns back.
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    with Session(app) as session:
+        session.add(Subscriber(email="weekly@example.org", cadence="weekly", weekday=4))
+        session.commit()
+        stored = db.subscribers.by_email(session, "weekly@example.org")
+        assert stored is not None and (stored.cadence, stored.weekday) == ("weekly", 4)
+        session.delete(stored)  # the filled rows alone go through the downgrade
+        session.commit()
+    app.dispose()
+
+    command.downgrade(migrate.config(database_url), "0008")
+    with engine.connect() as conn:
+        assert "cadence" not in {c["name"] for c in sa.inspect(conn).get_columns("subscriber")}
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+
+def test_a_0008_database_opened_by_later_create_all_code_gets_the_cadence(database_url):
+    """create_all never adds a column: a 0008 database without alembic_version lacks
+    subscriber.cadence, is stamped 0008 and completed; one create_all made whole is 0009."""
+    engine, rows = without_alembic_version(database_url, "0008")
+    SQLModel.metadata.create_all(engine)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0008")
+    assert_adopted(database_url, engine, rows, "0008")
+    with engine.connect() as conn:
+        assert {(c, w) for _, c, w in cadences(conn)} == {("daily", 0)}
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+    SQLModel.metadata.create_all(engine)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0009")
+    engine.dispose()

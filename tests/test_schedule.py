@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest_mailer.domain.schedule import due_date, zone
+from digest_mailer.domain.schedule import WEEKDAYS, due_date, is_digest_day, zone
 
 
 def utc(*args: int) -> datetime:
@@ -131,3 +131,47 @@ def test_unknown_zone_falls_back_to_utc(name: str) -> None:
 
 def test_known_zone_is_not_replaced() -> None:
     assert zone("Asia/Tokyo") == ZoneInfo("Asia/Tokyo")
+
+
+# --- weekly readers: due on their weekday only, in their own time zone ---------------------
+# 2026-05-11 is a Monday (weekday 0).
+
+def test_a_weekly_reader_is_due_once_a_week_on_their_weekday() -> None:
+    """Hourly ticks over four weeks: one due date a week, each on the chosen weekday."""
+    for weekday in range(7):
+        ticks = [utc(2026, 5, 4) + timedelta(hours=h) for h in range(24 * 28)]
+        due = {due_date(now, "UTC", 7, "weekly", weekday) for now in ticks} - {None}
+        assert len(due) == 4, weekday
+        assert {d.weekday() for d in due if d is not None} == {weekday}
+
+
+@pytest.mark.parametrize("now, tz, expected", [
+    (utc(2026, 5, 10, 21, 59), "Asia/Tokyo", None),               # Mon 06:59 JST
+    (utc(2026, 5, 10, 22, 0), "Asia/Tokyo", date(2026, 5, 11)),   # Mon 07:00 JST, Sun in UTC
+    (utc(2026, 5, 11, 14, 59), "Asia/Tokyo", date(2026, 5, 11)),  # Mon 23:59 JST
+    (utc(2026, 5, 11, 15, 0), "Asia/Tokyo", None),                # Tue 00:00 JST
+    (utc(2026, 5, 11, 13, 59), "America/Los_Angeles", None),      # Mon 06:59 PDT
+    (utc(2026, 5, 11, 14, 0), "America/Los_Angeles", date(2026, 5, 11)),
+    (utc(2026, 5, 12, 6, 59), "America/Los_Angeles", date(2026, 5, 11)),  # Mon 23:59 PDT
+    (utc(2026, 5, 12, 7, 0), "America/Los_Angeles", None),        # Tue 00:00 PDT, Tue in UTC
+    (utc(2026, 5, 11, 7, 0), "UTC", date(2026, 5, 11)),
+    (utc(2026, 5, 18, 7, 0), "UTC", date(2026, 5, 18)),           # the next Monday
+    (utc(2026, 5, 12, 7, 0), "UTC", None),
+])
+def test_the_weekday_is_the_readers_local_one(now: datetime, tz: str,
+                                              expected: date | None) -> None:
+    assert due_date(now, tz, 7, "weekly", 0) == expected
+
+
+def test_a_daily_reader_ignores_the_weekday() -> None:
+    for day in range(11, 18):
+        now = utc(2026, 5, day, 8)
+        assert due_date(now, "UTC", 7, "daily", 3) == due_date(now, "UTC", 7) == now.date()
+        assert is_digest_day(now.date(), "daily", 3)
+
+
+def test_is_digest_day_and_the_weekday_names() -> None:
+    monday = date(2026, 5, 11)
+    assert [is_digest_day(monday + timedelta(days=n), "weekly", 2) for n in range(7)] == [
+        False, False, True, False, False, False, False]
+    assert WEEKDAYS[monday.weekday()] == "mon" and len(WEEKDAYS) == 7

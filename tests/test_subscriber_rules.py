@@ -36,16 +36,17 @@ BASE_URL = "https://digest.example.org"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 WEB_ERROR = re.compile(r'id="(\w+)-error"')
 STORED = ("categories", "keywords", "excluded_keywords", "timezone", "send_hour", "language",
-          "max_papers")
+          "max_papers", "cadence", "weekday")
 
 # What every case starts from, in the faces' own terms (lists become "|" cells, lines or
 # arguments); a case overrides some of it.
 BASE: dict[str, Any] = {"categories": ["cs.CV"], "keywords": ["diffusion"], "exclusions": [],
                         "timezone": "Europe/Berlin", "send_hour": "6", "language": "en",
-                        "max_papers": "12"}
+                        "max_papers": "12", "cadence": "daily", "weekday": ""}
 CANONICAL: dict[str, Any] = {"categories": ["cs.CV"], "keywords": ["diffusion"],
                              "excluded_keywords": [], "timezone": "Europe/Berlin",
-                             "send_hour": 6, "language": "en", "max_papers": 12}
+                             "send_hour": 6, "language": "en", "max_papers": 12,
+                             "cadence": "daily", "weekday": 0}
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,17 @@ CASES = [
     bad("max papers too few", "max_papers", max_papers=str(MIN_PAPERS - 1)),
     bad("max papers too many", "max_papers", max_papers=str(MAX_PAPERS + 1)),
     bad("max papers not a number", "max_papers", max_papers="lots"),
+    # cadence: daily, or weekly on a weekday (mon…sun, a full name, or 0 = Monday … 6)
+    ok("weekly on friday", {"cadence": "weekly", "weekday": 4}, cadence="weekly", weekday="fri"),
+    ok("weekly, full day name in capitals", {"cadence": "weekly", "weekday": 6},
+       cadence="WEEKLY", weekday=" Sunday "),
+    ok("weekday as a digit", {"cadence": "weekly", "weekday": 0}, cadence="weekly", weekday="0"),
+    ok("daily with a weekday given", {"weekday": 2}, cadence="daily", weekday="wed"),
+    bad("cadence unknown", "cadence", cadence="monthly"),
+    bad("weekly without a weekday", "weekday", cadence="weekly", weekday=""),
+    bad("weekday unknown", "weekday", cadence="weekly", weekday="funday"),
+    bad("weekday 7", "weekday", cadence="weekly", weekday="7"),
+    bad("weekday in Arabic-Indic digits", "weekday", cadence="weekly", weekday="\u0663"),
     # several bad fields at once: each is named
     bad("three bad fields", "timezone send_hour language", timezone="Nowhere/Land",
         send_hour="25", language="xx"),
@@ -172,10 +184,11 @@ def through_csv(site: Site, case: Case) -> Answer:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["email", "categories", "keywords", "exclusions", "timezone", "send_hour",
-                     "language", "max_papers"])
+                     "language", "max_papers", "cadence", "weekday"])
     writer.writerow([email, "|".join(given["categories"]), "|".join(given["keywords"]),
                      "|".join(given["exclusions"]), given["timezone"], given["send_hour"],
-                     given["language"], given["max_papers"]])
+                     given["language"], given["max_papers"], given["cadence"],
+                     given["weekday"]])
     settings = site.app.settings
     report = import_csv(site.app.engine, out.getvalue(),
                         default_timezone=settings.default_timezone,
@@ -197,7 +210,8 @@ def through_page(site: Site, case: Case) -> Answer:
         "categories": given["categories"], "keywords": "\n".join(given["keywords"]),
         "exclusions": "\n".join(given["exclusions"]), "timezone": given["timezone"],
         "send_hour": given["send_hour"], "language": given["language"],
-        "max_papers": given["max_papers"], "csrf": token.group(1)})
+        "max_papers": given["max_papers"], "cadence": given["cadence"],
+        "weekday": given["weekday"], "csrf": token.group(1)})
     refused = frozenset(WEB_ERROR.findall(response.text))
     assert response.status_code == (400 if refused else 200), response.text[-1500:]
     return Answer(refused, site.stored(reader.email))
@@ -234,6 +248,7 @@ def through_cli(site: Site, case: Case, monkeypatch: pytest.MonkeyPatch,
         "--keywords", "|".join(given["keywords"]), "--exclusions", "|".join(given["exclusions"]),
         f"--timezone={given['timezone']}", f"--send-hour={given['send_hour']}",
         f"--language={given['language']}", f"--max-papers={given['max_papers']}",
+        f"--cadence={given['cadence']}", f"--weekday={given['weekday']}",
     ], monkeypatch, capsys)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == (1 if lines else 0), (code, err)
@@ -244,7 +259,7 @@ def through_cli(site: Site, case: Case, monkeypatch: pytest.MonkeyPatch,
 
 
 CANONICAL_FIELDS = ("categories", "keywords", "exclusions", "timezone", "send_hour",
-                    "language", "max_papers", "email")
+                    "language", "max_papers", "cadence", "weekday", "email")
 
 
 def _names(line: str, name: str) -> bool:
@@ -255,7 +270,8 @@ def _names(line: str, name: str) -> bool:
 
 
 UNCHANGED = {"categories": ["cs.AI"], "keywords": ["kept"], "excluded_keywords": [],
-             "timezone": "UTC", "send_hour": 7, "language": "en", "max_papers": None}
+             "timezone": "UTC", "send_hour": 7, "language": "en", "max_papers": None,
+             "cadence": "daily", "weekday": 0}
 
 
 def expect(case: Case, answer: Answer) -> None:
@@ -316,3 +332,24 @@ def test_the_cleaning_the_table_relies_on() -> None:
         "Ada Lovelace")
     assert one_line(" a\r\n\tb\x00c\u2028 d ") == "a b c d"
     assert one_line("محمد\u200cعلی Zoë 王小明") == "محمدعلی Zoë 王小明"
+
+
+def test_the_preferences_page_shows_the_cadence_and_a_form_without_it_keeps_it(
+        site: Site) -> None:
+    reader = site.reader("web-cadence")
+    path = site.app.signer.links(reader.public_id, "none").preferences.removeprefix(BASE_URL)
+    token = CSRF.search(site.client.get(path).text)
+    assert token
+    form = {"categories": ["cs.CV"], "keywords": "diffusion", "timezone": "UTC",
+            "send_hour": "7", "language": "en", "max_papers": "12", "csrf": token.group(1)}
+    saved = site.client.post(path, data={**form, "cadence": "weekly", "weekday": "4"})
+    assert saved.status_code == 200 and 'id="saved"' in saved.text
+    assert '<option value="weekly" selected>' in saved.text
+    assert '<option value="4" selected>Friday</option>' in saved.text
+    assert (site.stored(reader.email)["cadence"], site.stored(reader.email)["weekday"]) == (
+        "weekly", 4)
+    # A form of an older page (no cadence fields) leaves them as they are.
+    kept = site.client.post(path, data=form)
+    assert kept.status_code == 200
+    assert (site.stored(reader.email)["cadence"], site.stored(reader.email)["weekday"]) == (
+        "weekly", 4)

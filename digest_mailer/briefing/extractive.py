@@ -17,7 +17,7 @@ from digest_mailer.briefing.sentences import roles, split
 from digest_mailer.briefing.terms import Term, stem, terms
 from digest_mailer.briefing.themes import DigestTheme, Theme, digest_themes
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
-from digest_mailer.i18n import category_in_text, spaced, texts
+from digest_mailer.i18n import category_in_text, digest_texts, spaced
 
 _VERBS = 3  # brief.cross.1..3 in each language table: the verb varies from theme to theme
 MAX_THEMES = 3
@@ -32,13 +32,15 @@ class ExtractiveBriefer:
         self.max_chars = max_chars
 
     def brief(self, groups: Sequence[CategoryGroup], language: str,
-              budget: object = None, themes: Sequence[Theme] | None = None) -> Briefing:
+              budget: object = None, themes: Sequence[Theme] | None = None,
+              cadence: str = "daily") -> Briefing:
         """The briefing; ``themes``: the send batch's (found among the digest's papers when
         None)."""
         papers = list({p.number: p for g in groups for p in g.papers}.values())
         if not papers:
             return Briefing(text="", kind="extractive")
-        lang = texts(language)  # an unknown code raises here: no English in its place
+        # An unknown code raises here: no English in its place.
+        lang = digest_texts(language, cadence)
         order = list(dict.fromkeys(p.category for p in papers))
         names = {c: category_in_text(c, language) for c in order}  # as sentences name them
         sentences = {p.number: list(split(p.abstract)) for p in papers}

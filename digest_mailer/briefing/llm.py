@@ -125,8 +125,8 @@ class OpenAIBriefer:
             setattr(self, name, getattr(self, name) + amount)
 
     def brief(self, groups: Sequence[CategoryGroup], language: str,
-              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None
-              ) -> Briefing:
+              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None,
+              cadence: str = "daily") -> Briefing:
         papers = [p for g in groups for p in g.papers]
         text = ""
         if papers:
@@ -134,7 +134,7 @@ class OpenAIBriefer:
                                  build_messages(groups, language, self.max_chars, themes),
                                  {p.number: f"{p.title}. {p.abstract}" for p in papers}, budget)
         if not text:
-            return self.fallback.brief(groups, language, themes=themes)
+            return self.fallback.brief(groups, language, themes=themes, cadence=cadence)
         return Briefing(text=text, kind="llm", model=self.model)
 
     def complete(self, key: str, messages: list[dict], sources: dict[int, str],

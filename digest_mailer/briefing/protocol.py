@@ -61,10 +61,11 @@ class Briefer(Protocol):
     """Anything that writes a digest's briefing paragraph: the LLM briefer, the extractive one."""
 
     def brief(self, groups: Sequence[CategoryGroup], language: str,
-              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None
-              ) -> Briefing:
+              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None,
+              cadence: str = "daily") -> Briefing:
         """The briefing; with a ``budget``, may raise BudgetExhausted instead of a call.
-        ``themes``: the send batch's (each briefer finds its own when None)."""
+        ``themes``: the send batch's (each briefer finds its own when None); ``cadence``:
+        "weekly" words the extractive briefing as the week's."""
         ...
 
 

@@ -92,12 +92,12 @@ class ThemedBriefer:
         self.model = llm.model
 
     def brief(self, groups: Sequence[CategoryGroup], language: str,
-              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None
-              ) -> Briefing:
+              budget: RunBudget | None = None, themes: Sequence[Theme] | None = None,
+              cadence: str = "daily") -> Briefing:
         papers = [p for g in groups for p in g.papers]
         found = digest_themes(groups, themes)[:MAX_THEMES] if papers else []
         if not found:
-            return self.fallback.brief(groups, language, themes=themes)
+            return self.fallback.brief(groups, language, themes=themes, cadence=cadence)
         number = {p.key: p.number for p in papers}
         known = _papers_of(papers, themes)
         parts = []
@@ -111,17 +111,17 @@ class ThemedBriefer:
             paragraph = self.llm.complete(theme_key(theme, language, self.model), messages,
                                           sources, budget)
             if not paragraph:  # the endpoint failed: every digest gets the same kind
-                return self.fallback.brief(groups, language, themes=themes)
+                return self.fallback.brief(groups, language, themes=themes, cadence=cadence)
             if ours := renumber(paragraph, theme.keys, number):
                 parts.append(ours)
         if not parts:
-            return self.fallback.brief(groups, language, themes=themes)
+            return self.fallback.brief(groups, language, themes=themes, cadence=cadence)
         sep = texts(language)["lang.word_sep"]
         try:
             text = check_briefing(sep.join(parts), max_chars=self.max_chars,
                                   paper_count=max(number.values()))
         except BriefingError:
-            return self.fallback.brief(groups, language, themes=themes)
+            return self.fallback.brief(groups, language, themes=themes, cadence=cadence)
         return Briefing(text=text, kind="llm", model=self.model, headline=found[0].theme.name)
 
     def tldrs(self, papers: Sequence[Paper], budget: RunBudget | None = None,

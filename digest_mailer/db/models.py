@@ -124,6 +124,8 @@ class Subscriber(SQLModel, table=True):
     # Opaque handle for signed links, so no numeric id ever appears in a URL.
     public_id: str = Field(default_factory=lambda: secrets.token_urlsafe(12), unique=True)
     max_papers: int | None = None  # the reader's digest size; None → the setting
+    cadence: str = "daily"  # "daily" | "weekly" (domain/schedule.py)
+    weekday: int = 0  # a weekly reader's day, 0 = Monday … 6 = Sunday; unused when daily
     soft_bounces: int = 0  # consecutive 4.x.x delivery reports
     status_reason: str | None = None  # why the status last changed ("one-click", "5.1.1 …")
     status_changed_at: datetime | None = _when(nullable=True)

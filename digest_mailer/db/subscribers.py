@@ -88,12 +88,16 @@ def undo_unsubscribe(session: Session, subscriber: Subscriber, now: datetime) ->
 
 def update_preferences(session: Session, subscriber: Subscriber, *, categories: list[str],
                        keywords: list[str], excluded_keywords: list[str], send_hour: int,
-                       timezone: str, language: str, max_papers: int) -> None:
-    """Save what a reader chose on the preferences page (the status is never touched)."""
+                       timezone: str, language: str, max_papers: int,
+                       cadence: str | None = None, weekday: int | None = None) -> None:
+    """Save what a reader chose on the preferences page (the status is never touched);
+    a cadence or weekday not given stays as stored."""
     subscriber.categories, subscriber.keywords = list(categories), list(keywords)
     subscriber.excluded_keywords = list(excluded_keywords)
     subscriber.send_hour, subscriber.timezone = send_hour, timezone
     subscriber.language, subscriber.max_papers = language, max_papers
+    subscriber.cadence = cadence if cadence is not None else subscriber.cadence
+    subscriber.weekday = weekday if weekday is not None else subscriber.weekday
     session.add(subscriber)
 
 

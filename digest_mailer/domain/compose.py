@@ -16,8 +16,9 @@ from digest_mailer.domain.digest import (
     Paper,
     Recipient,
 )
+from digest_mailer.domain.schedule import DAILY, WEEKLY
 from digest_mailer.domain.select import Profile, Selection, taste_from_votes
-from digest_mailer.i18n import category_in_text, category_label, texts
+from digest_mailer.i18n import category_in_text, category_label, digest_texts
 
 if TYPE_CHECKING:  # the rows are read by attribute only: the domain needs no database
     from digest_mailer.db.models import Entry, Subscriber
@@ -48,10 +49,10 @@ def _listed(items: Sequence[str], sep: str, quote: bool = False) -> str:
     return sep.join(shown) + (f"{sep}…" if len(items) > REASON_ITEMS else "")
 
 
-def reason_for(subscriber: Subscriber) -> str:
+def reason_for(subscriber: Subscriber, cadence: str = DAILY) -> str:
     """The footer's answer to "why do I get this?"."""
     lang = subscriber.language
-    t = texts(lang)
+    t = digest_texts(lang, cadence)
     fields = _listed([category_in_text(c, lang) for c in subscriber.categories],
                      t["lang.list_sep"])
     words = _listed(subscriber.keywords, t["lang.list_sep"], quote=True)
@@ -96,6 +97,11 @@ def cuts_of(notes: Mapping[str, Any] | None) -> tuple[Cut, ...]:
     return tuple(Cut(group, n) for group, n in
                  (item for item in more if isinstance(item, list | tuple) and len(item) == 2)
                  if isinstance(group, str) and isinstance(n, int) and n > 0)
+
+
+def cadence_of(notes: Mapping[str, Any] | None) -> str:
+    """"weekly" for a weekly digest's notes, else "daily" (and for rows older than both)."""
+    return WEEKLY if isinstance(notes, Mapping) and notes.get("cadence") == WEEKLY else DAILY
 
 
 def groups_of(selection: Selection, labels: dict[int, tuple[str, str]],
@@ -148,14 +154,15 @@ def _subject_name(category: str, entries: Sequence[object], labels: dict[int, tu
 
 
 def build_digest(subscriber: Subscriber, digest_date: date, groups: Sequence[CategoryGroup],
-                 briefing: Briefing, links: Links, cuts: Sequence[Cut] = ()) -> Digest:
+                 briefing: Briefing, links: Links, cuts: Sequence[Cut] = (),
+                 cadence: str = DAILY) -> Digest:
     # Headings in the reader's language; groups_of names them in English because the
     # same groups feed the briefing of every reader.
     lang = subscriber.language
     groups = [replace(g, label=category_label(g.category, lang)) for g in groups]
     return Digest(recipient=recipient_of(subscriber), digest_date=digest_date,
                   groups=tuple(groups), briefing=briefing, links=links,
-                  reason=reason_for(subscriber), cuts=tuple(cuts))
+                  reason=reason_for(subscriber, cadence), cuts=tuple(cuts), cadence=cadence)
 
 
 def with_tldrs(groups: Sequence[CategoryGroup], tldrs: Mapping[str, str]

@@ -157,6 +157,7 @@ class Digest:
     links: Links
     reason: str = ""  # why the reader gets this mail, shown in the footer
     cuts: tuple[Cut, ...] = ()  # every group the caps cut, shown or not, in digest order
+    cadence: str = "daily"  # "weekly": the subject and the text say it is the week's digest
 
     @property
     def papers(self) -> tuple[Paper, ...]:

@@ -2,13 +2,14 @@
 
 The CSV importer, the preferences page and the CLI's ``subscribers add`` all call
 :func:`check_profile`, so an address, a name, the categories, keywords and exclusions, the
-time zone, the send hour, the language and the digest size obey the same rules and the same
-caps whichever way they arrive (tests/test_subscriber_rules.py runs one table of cases
-through all three). A refusal is a :class:`ProfileError` with a code: its wording is the
-``profile.<code>`` string of the language tables, an English lower-case phrase ("unknown time
-zone 'Mars/Base' …") for CSV reports and CLI lines, and :func:`describe` says it as a
-sentence in the reader's language for the preferences page. Defaults for what a row leaves
-out (time zone, send hour) are the caller's, from the settings: nothing here guesses them.
+time zone, the send hour, the cadence and weekday, the language and the digest size obey
+the same rules and the same caps whichever way they arrive (tests/test_subscriber_rules.py
+runs one table of cases through all three). A refusal is a :class:`ProfileError` with a
+code: its wording is the ``profile.<code>`` string of the language tables, an English
+lower-case phrase ("unknown time zone 'Mars/Base' …") for CSV reports and CLI lines, and
+:func:`describe` says it as a sentence in the reader's language for the preferences page.
+Defaults for what a row leaves out (time zone, send hour) are the caller's, from the
+settings: nothing here guesses them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from email_validator import EmailNotValidError, validate_email
 
 from digest_mailer import i18n
+from digest_mailer.domain.schedule import CADENCES, WEEKDAYS, WEEKLY
 from digest_mailer.errors import ProfileError as ProfileError
 from digest_mailer.text import one_line
 
@@ -162,6 +164,29 @@ def check_hour(text: str) -> int:
     return int(hour)
 
 
+def check_cadence(text: str) -> str:
+    """"daily" or "weekly", whatever its case."""
+    cadence = text.strip().lower()
+    if cadence not in CADENCES:
+        raise refuse("cadence", "cadence_unknown", choices=tuple(map(repr, CADENCES)))
+    return cadence
+
+
+# "mon" … "sun", the full English names, or 0 … 6 (Python's date.weekday(): 0 is Monday).
+_WEEKDAY_NAMES = {**{d: i for i, d in enumerate(WEEKDAYS)},
+                  **{d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday",
+                                                  "friday", "saturday", "sunday"))},
+                  **{str(i): i for i in range(7)}}
+
+
+def check_weekday(text: str) -> int:
+    """A weekly reader's day: 0 (Monday) to 6, from ``mon``…``sun``, a full name or a digit."""
+    day = _WEEKDAY_NAMES.get(text.strip().lower())
+    if day is None:
+        raise refuse("weekday", "weekday_unknown", day=repr(text.strip()[:20]))
+    return day
+
+
 def check_language(text: str) -> str:
     language = text.strip().lower()
     if language not in LANGUAGES:
@@ -190,17 +215,20 @@ class Profile:
     send_hour: int = 0
     language: str = ""
     max_papers: int | None = None  # None: not given, the setting's number applies
+    cadence: str | None = None  # None: not given (a new reader is daily)
+    weekday: int | None = None  # None: not given
     errors: list[ProfileError] = field(default_factory=list)
 
     def preferences(self) -> dict[str, object]:
         """The values under the model's names, as ``db.subscribers.update_preferences``
-        takes them (``max_papers`` only when it was given)."""
+        takes them (``max_papers``, ``cadence`` and ``weekday`` only when given)."""
         values: dict[str, object] = {
             "categories": self.categories, "keywords": self.keywords,
             "excluded_keywords": self.exclusions, "timezone": self.timezone,
             "send_hour": self.send_hour, "language": self.language}
-        if self.max_papers is not None:
-            values["max_papers"] = self.max_papers
+        optional = {"max_papers": self.max_papers, "cadence": self.cadence,
+                    "weekday": self.weekday}
+        values.update({k: v for k, v in optional.items() if v is not None})
         return values
 
 
@@ -208,11 +236,13 @@ def check_profile(*, categories: Iterable[str], keywords: Iterable[str],
                   exclusions: Iterable[str], timezone: str, send_hour: str, language: str,
                   known_categories: Sequence[str], name: str | None = None,
                   email: str | None = None, max_papers: str | None = None,
+                  cadence: str | None = None, weekday: str | None = None,
                   smtputf8: bool = False, check_dns: bool = False) -> Profile:
     """Check every field (each one, so every bad field is reported at once).
 
-    ``name``, ``email`` and ``max_papers`` are checked only when given (the preferences
-    page sets no name or address; a CSV row may leave the digest size to the setting).
+    ``name``, ``email``, ``max_papers``, ``cadence`` and ``weekday`` are checked only when
+    given (the preferences page sets no name or address; a CSV row may leave the digest
+    size to the setting and the cadence as it is). A weekly cadence needs a weekday.
     """
     profile = Profile()
 
@@ -238,6 +268,12 @@ def check_profile(*, categories: Iterable[str], keywords: Iterable[str],
     if max_papers is not None:
         size: str = max_papers
         profile.max_papers = attempt(lambda: check_max_papers(size), None)
+    if cadence is not None:
+        profile.cadence = attempt(lambda: check_cadence(cadence), None)
+    if weekday is not None:
+        profile.weekday = attempt(lambda: check_weekday(weekday), None)
+    elif profile.cadence == WEEKLY:
+        profile.errors.append(refuse("weekday", "weekday_missing"))
     failed = {e.field for e in profile.errors}
     if not profile.categories and not profile.keywords and not failed & {"categories",
                                                                           "keywords"}:

@@ -102,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("--send-hour", help="0-23 (default: DIGEST_DEFAULT_SEND_HOUR)")
     one.add_argument("--language", help="en or zh")
     one.add_argument("--max-papers", help="the digest's size (default: DIGEST_MAX_PAPERS)")
+    one.add_argument("--cadence", help="daily (the default) or weekly")
+    one.add_argument("--weekday", help="a weekly digest's day: mon, tue, … sun (or 0-6)")
 
     lib = _command(subs, "library", "a reader's seed papers: BibTeX, RIS, CSV, JSONL "
                                     "or a list of arXiv ids / DOIs")

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from digest_mailer.domain.schedule import WEEKDAYS, WEEKLY
 from digest_mailer.faces.cli_library import subscribers_library
 from digest_mailer.faces.cli_table import digest_rows, table
 
@@ -108,7 +109,8 @@ def replies(args: argparse.Namespace, app: App) -> int:
 
 def subscribers_list(args: argparse.Namespace, app: App) -> int:
     for s in app.subscribers.every():
-        print(f"{s.email:40} {s.status:13} {s.timezone:20} {s.send_hour:02d}h "
+        cadence = f"weekly {WEEKDAYS[s.weekday]}" if s.cadence == WEEKLY else s.cadence
+        print(f"{s.email:40} {s.status:13} {s.timezone:20} {s.send_hour:02d}h {cadence:10} "
               f"{','.join(s.categories)}")
     return 0
 
@@ -119,7 +121,7 @@ def subscribers_add(args: argparse.Namespace, app: App) -> int:
         "email": args.email, "name": args.name, "categories": args.categories,
         "keywords": args.keywords, "exclusions": args.exclusions, "timezone": args.timezone,
         "send_hour": args.send_hour, "language": args.language,
-        "max_papers": args.max_papers})
+        "max_papers": args.max_papers, "cadence": args.cadence, "weekday": args.weekday})
     if change.errors:
         for error in change.errors:
             print(f"{error.field}: {error.reason}", file=sys.stderr)

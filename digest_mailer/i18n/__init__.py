@@ -57,6 +57,31 @@ def texts(lang: str) -> Mapping[str, str]:
     return MappingProxyType(module.TEXTS)
 
 
+WEEK = ".week."  # "email.week.subject" is a weekly digest's "email.subject"
+WEEKLY_AREAS = ("email", "brief")
+
+
+def weekly_twins(table: Mapping[str, str]) -> dict[str, str]:
+    """The weekly strings of a table under the keys they stand in for."""
+    twins = {}
+    for key, text in table.items():
+        area, week, rest = key.partition(WEEK)
+        if week and area in WEEKLY_AREAS:
+            twins[f"{area}.{rest}"] = text
+    return twins
+
+
+@cache
+def digest_texts(lang: str, cadence: str = "daily") -> Mapping[str, str]:
+    """The table a digest of ``cadence`` speaks: in a weekly one each ``email.week.<key>``
+    and ``brief.week.<key>`` stands in for ``email.<key>``, ``brief.<key>`` ("This week's
+    briefing", not "Today's")."""
+    table = texts(lang)
+    if cadence != "weekly":
+        return table
+    return MappingProxyType({**table, **weekly_twins(table)})
+
+
 def t(lang: str, key: str, **fmt: Any) -> str:
     """One string of ``lang``, formatted with ``fmt`` when given."""
     text = texts(lang)[key]

@@ -68,6 +68,20 @@ TEXTS: dict[str, str] = {
     "email.more_in": "{n} more in {category} today",
     "email.more_elsewhere": "Not in this email: {groups}. All are in today's full list.",
     "email.more_item": "{n} in {category}",
+    # A weekly digest's words: each email.week.<key> stands in for email.<key> (i18n.digest_texts).
+    "email.week.product": "Weekly Research Digest",
+    "email.week.subject": "Weekly research digest, week to {date}: {count} in {categories}",
+    "email.week.subject_empty": "Weekly research digest, week to {date}: no new papers",
+    "email.week.subject_unnamed": "Weekly research digest, week to {date}: {count}",
+    "email.week.briefing": "This week's briefing",
+    "email.week.kind_llm": "Briefing written by an AI model{model} from this week's abstracts"
+                           " — may contain errors",
+    "email.week.kind_extractive": "Briefing extracted from this week's abstracts (no AI model"
+                                  " used)",
+    "email.week.empty": "No new papers in your categories this week.",
+    "email.week.reason": "You subscribed {email} to the weekly research digest",
+    "email.week.more_in": "{n} more in {category} this week",
+    "email.week.more_elsewhere": "Not in this email: {groups}. All are in the week's full list.",
     # --- the extractive briefing ------------------------------------------------------------
     "brief.one_paper": "Today's digest has one paper, in {category}",
     "brief.highlight": "From {category}",
@@ -92,6 +106,15 @@ TEXTS: dict[str, str] = {
     "brief.head_within": "No thread spans the fields of today's {total} papers ({categories}),"
                          " but some recur within one.",
     "brief.head_shared": "Today's {total} papers in {categories} share {threads}.",
+    # A weekly digest's (brief.week.<key> stands in for brief.<key>, as email.week.* does).
+    "brief.week.one_paper": "This week's digest has one paper, in {category}",
+    "brief.week.head_cross": "This week's {total} papers in {categories} share {threads}"
+                             " across fields.",
+    "brief.week.head_highlight": "This week's {total} papers in {categories} share no common"
+                                 " thread; some highlights.",
+    "brief.week.head_within": "No thread spans the fields of this week's {total} papers"
+                              " ({categories}), but some recur within one.",
+    "brief.week.head_shared": "This week's {total} papers in {categories} share {threads}.",
     # How a model's refusal starts (regular expressions, "|"-separated; see briefing/check.py).
     "brief.refusals": r"I[’']?m sorry|I am sorry|sorry\b|I apologi[sz]e|I can(?:[’']?t|not| not)\b"
                       r"|I[’']?m unable|I am unable|I won[’']?t|as an AI|as a language model",
@@ -192,6 +215,10 @@ TEXTS: dict[str, str] = {
     "profile.send_hour_range": "must be an hour from 0 to 23",
     "profile.language_unknown": "must be {choices}",
     "profile.max_papers_range": "must be a number from {low} to {high}",
+    "profile.cadence_unknown": "must be {choices}",
+    "profile.weekday_unknown": "unknown weekday {day} (mon, tue, … sun, or 0 for Monday to 6"
+                               " for Sunday)",
+    "profile.weekday_missing": "a weekly digest needs a weekday (mon, tue, … sun)",
     "profile.nothing_chosen": "give at least one category or keyword",
     # --- web pages ------------------------------------------------------------------------------
     "page.product": "Research Digest",
@@ -269,6 +296,16 @@ TEXTS: dict[str, str] = {
     "page.preferences.language": "Language",
     "page.preferences.max_papers": "Papers per digest",
     "page.preferences.max_papers_hint": "From {low} to {high}.",
+    "page.preferences.cadence": "How often",
+    "page.preferences.cadence.daily": "Every day",
+    "page.preferences.cadence.weekly": "Once a week",
+    "page.preferences.weekday": "Day of a weekly digest",
+    "page.preferences.weekday_hint": "A weekly digest comes on this day at your send hour,"
+                                     " with the best papers of the whole week.",
+    "page.preferences.weekday.0": "Monday", "page.preferences.weekday.1": "Tuesday",
+    "page.preferences.weekday.2": "Wednesday", "page.preferences.weekday.3": "Thursday",
+    "page.preferences.weekday.4": "Friday", "page.preferences.weekday.5": "Saturday",
+    "page.preferences.weekday.6": "Sunday",
     "page.preferences.save": "Save preferences",
     "page.library.heading": "Your library",
     "page.library.intro": "Papers you work on, and a sentence about your work: new papers"

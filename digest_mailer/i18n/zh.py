@@ -72,6 +72,17 @@ TEXTS: dict[str, str] = {
     "email.more_in": "今日{category}另有{n}篇",
     "email.more_elsewhere": "本邮件未收录：{groups}。全部论文见今日完整列表。",
     "email.more_item": "{category}（{n}篇）",
+    "email.week.product": "科研周报",
+    "email.week.subject": "科研周报（截至{date}）：{categories}的{count}",
+    "email.week.subject_empty": "科研周报（截至{date}）：本周没有新论文",
+    "email.week.subject_unnamed": "科研周报（截至{date}）：{count}",
+    "email.week.briefing": "本周简报",
+    "email.week.kind_llm": "本简报由 AI 模型{model}根据本周摘要生成，可能有误",
+    "email.week.kind_extractive": "本简报摘自本周论文摘要（未使用 AI 模型）",
+    "email.week.empty": "您关注的领域本周没有新论文。",
+    "email.week.reason": "您以 {email} 订阅了每周科研简报",
+    "email.week.more_in": "本周{category}另有{n}篇",
+    "email.week.more_elsewhere": "本邮件未收录：{groups}。全部论文见本周完整列表。",
     # --- the extractive briefing ------------------------------------------------------------
     "brief.one_paper": "今天只有1篇论文（{category}）",
     "brief.highlight": "来自{category}领域",
@@ -95,6 +106,13 @@ TEXTS: dict[str, str] = {
     "brief.head_within": "今天的{total}篇论文（{categories}）没有跨领域的共同线索，"
                          "但领域内有相近的工作。",
     "brief.head_shared": "今天{categories}的{total}篇论文有{threads}共同线索。",
+    "brief.week.one_paper": "本周只有1篇论文（{category}）",
+    "brief.week.head_cross": "本周的{total}篇论文分布在{categories}，有{threads}跨领域的线索。",
+    "brief.week.head_highlight": "本周的{total}篇论文（{categories}）没有明显的共同线索，"
+                                 "以下是几篇亮点。",
+    "brief.week.head_within": "本周的{total}篇论文（{categories}）没有跨领域的共同线索，"
+                              "但领域内有相近的工作。",
+    "brief.week.head_shared": "本周{categories}的{total}篇论文有{threads}共同线索。",
     "brief.refusals": r"抱歉|对不起|很抱歉|我无法|我不能|作为一个?(?:AI|人工智能|语言模型)",
     # --- category display names: _zh_categories.py ----------------------------------------
     **{f"category.{code}": name for code, name in NAMES.items()},
@@ -169,6 +187,10 @@ TEXTS: dict[str, str] = {
     "profile.send_hour_range": "必须是0到23之间的整点",
     "profile.language_unknown": "必须是 {choices}",
     "profile.max_papers_range": "必须是{low}到{high}之间的数字",
+    "profile.cadence_unknown": "必须是 {choices}",
+    "profile.weekday_unknown": "未知的星期 {day}（请填写 mon、tue……sun，"
+                               "或0（星期一）到6（星期日））",
+    "profile.weekday_missing": "每周简报需要选择星期几（mon、tue……sun）",
     "profile.nothing_chosen": "请至少选择一个领域或填写一个关键词",
     # --- web pages ------------------------------------------------------------------------------
     "page.product": "科研简报",
@@ -235,6 +257,15 @@ TEXTS: dict[str, str] = {
     "page.preferences.language": "语言",
     "page.preferences.max_papers": "每期论文数",
     "page.preferences.max_papers_hint": "{low}至{high}篇。",
+    "page.preferences.cadence": "发送频率",
+    "page.preferences.cadence.daily": "每天",
+    "page.preferences.cadence.weekly": "每周一次",
+    "page.preferences.weekday": "每周简报的发送日",
+    "page.preferences.weekday_hint": "每周简报在这一天的发送时间送达，收录整周最值得读的论文。",
+    "page.preferences.weekday.0": "星期一", "page.preferences.weekday.1": "星期二",
+    "page.preferences.weekday.2": "星期三", "page.preferences.weekday.3": "星期四",
+    "page.preferences.weekday.4": "星期五", "page.preferences.weekday.5": "星期六",
+    "page.preferences.weekday.6": "星期日",
     "page.preferences.save": "保存偏好",
     "page.library.heading": "您的文献库",
     "page.library.intro": "您研究的论文，以及一句关于您工作的描述："

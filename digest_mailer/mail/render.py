@@ -25,7 +25,7 @@ from markupsafe import Markup
 from mjml import mjml2html
 
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Cut, Digest, RenderedDigest
-from digest_mailer.i18n import category_in_text, spaced, texts
+from digest_mailer.i18n import category_in_text, digest_texts, spaced, texts
 from digest_mailer.text import without_format
 
 HTML_TEMPLATE = "digest.mjml.j2"
@@ -164,9 +164,10 @@ def _named(category: str, language: str) -> str:
     return trim_words(category_in_text(category, language), LABEL_CHARS)
 
 
-def more_in(n: int, category: str, language: str = "en") -> str:
-    """"12 more in cs.LG today"."""
-    return spaced(texts(language)["email.more_in"].format(n=n, category=_named(category, language)))
+def more_in(n: int, category: str, language: str = "en", cadence: str = "daily") -> str:
+    """"12 more in cs.LG today" (a weekly digest: "this week")."""
+    return spaced(digest_texts(language, cadence)["email.more_in"].format(
+        n=n, category=_named(category, language)))
 
 
 def cross_from(category: str, language: str = "en") -> str:
@@ -174,12 +175,13 @@ def cross_from(category: str, language: str = "en") -> str:
     return spaced(texts(language)["email.cross_from"].format(category=_named(category, language)))
 
 
-def cut_entirely(cuts: tuple[Cut, ...] | list[Cut], language: str = "en") -> str:
+def cut_entirely(cuts: tuple[Cut, ...] | list[Cut], language: str = "en",
+                 cadence: str = "daily") -> str:
     """The line naming the groups the caps left out whole ("Not in this email: 3 in
     cs.AI …"), or ""."""
     if not cuts:
         return ""
-    t = texts(language)
+    t = digest_texts(language, cadence)
     items = [t["email.more_item"].format(n=c.n, category=_named(c.category, language))
              for c in cuts]
     return spaced(t["email.more_elsewhere"].format(groups=join_list(items, language)))
@@ -225,9 +227,9 @@ def format_date(day: date, language: str = "en", short: bool = False) -> str:
     return t[f"lang.date_{shape}"].format(day=day.day, month=month, year=day.year)
 
 
-def briefing_label(briefing: Briefing, language: str = "en") -> str:
+def briefing_label(briefing: Briefing, language: str = "en", cadence: str = "daily") -> str:
     """Say honestly who wrote the briefing: an AI model or an extract of the abstracts."""
-    t = texts(language)
+    t = digest_texts(language, cadence)
     if briefing.kind == "extractive":
         return t["email.kind_extractive"]
     if briefing.kind != "llm":
@@ -240,7 +242,7 @@ def briefing_label(briefing: Briefing, language: str = "en") -> str:
 def subject_for(digest: Digest) -> str:
     """One line with the date, the paper count and the categories; never CR/LF."""
     lang = digest.recipient.language
-    t = texts(lang)
+    t = digest_texts(lang, digest.cadence)
     day = format_date(digest.digest_date, lang, short=True)
     groups = [g for g in digest.groups if g.papers]
     n = sum(len(g.papers) for g in groups)
@@ -272,7 +274,8 @@ def preheader_for(digest: Digest) -> str:
     headline = one_line(digest.briefing.headline)
     if headline and source:
         source = f"{headline[:1].upper()}{headline[1:]} · {source}"
-    return trim_words(source, PREHEADER_CHARS) or texts(digest.recipient.language)["email.empty"]
+    return trim_words(source, PREHEADER_CHARS) or digest_texts(
+        digest.recipient.language, digest.cadence)["email.empty"]
 
 
 def _finalize(value: Any) -> Any:
@@ -313,7 +316,7 @@ class DigestRenderer:
 
     def context(self, digest: Digest) -> dict[str, Any]:
         lang = digest.recipient.language
-        t = texts(lang)
+        t = digest_texts(lang, digest.cadence)
         name = person_name(digest.recipient.name)
         return {
             "d": digest,
@@ -323,7 +326,7 @@ class DigestRenderer:
             "date_long": format_date(digest.digest_date, lang),
             "greeting": t["email.greeting"].format(name=name) if name else "",
             "briefing": paragraphs(_cut(digest.briefing.text, BRIEFING_CHARS)),
-            "briefing_label": briefing_label(digest.briefing, lang),
+            "briefing_label": briefing_label(digest.briefing, lang, digest.cadence),
             "groups": [g for g in digest.groups if g.papers],
             "preheader": preheader_for(digest),
             "reason": trim_words(digest.reason, REASON_CHARS),
@@ -332,7 +335,7 @@ class DigestRenderer:
             "label_chars": LABEL_CHARS,
             "omitted": 0,
             "full_list": safe_url(digest.links.full_list, ""),
-            "cut_entirely": cut_entirely(digest.cut_entirely, lang),
+            "cut_entirely": cut_entirely(digest.cut_entirely, lang, digest.cadence),
         }
 
     def render(self, digest: Digest) -> RenderedDigest:

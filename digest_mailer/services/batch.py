@@ -18,6 +18,7 @@ from sqlmodel import Session
 from digest_mailer import db
 from digest_mailer.db.models import Delivery, Entry, Subscriber
 from digest_mailer.domain.compose import profile_of
+from digest_mailer.domain.schedule import WEEK, WEEKLY
 from digest_mailer.domain.select import Selection, SelectionIndex
 from digest_mailer.services.ranking import ReaderModels, paper_text
 
@@ -37,6 +38,15 @@ class SelectionConfig:
     first_digest_lookback_hours: float
     include_updates: bool
     explore_slots: int = 0  # papers the reader's model is unsure about, when a digest cuts
+    weekly_cap_scale: int = 3  # a weekly digest's caps are the daily ones times this
+
+    def caps(self, subscriber: Subscriber) -> tuple[int, int]:
+        """(per category, in all) for this reader's digest: a week holds more papers worth
+        reading than a day, so a weekly one scales the settings' caps; a reader's own
+        ``max_papers`` is the size they chose for their digest, weekly or not."""
+        scale = self.weekly_cap_scale if subscriber.cadence == WEEKLY else 1
+        return (self.max_per_category * scale,
+                subscriber.max_papers or self.max_papers * scale)
 
 
 @dataclass
@@ -50,6 +60,7 @@ class SendBatch:
     labels: dict[int, tuple[str, str]]
     default_since: datetime  # a first digest covers entries first seen after this
     now: datetime
+    week_since: datetime | None = None  # a weekly reader's first digest: the last 7 days
     models: dict[int, ReaderModel] = field(default_factory=dict)
     scores: dict[int, np.ndarray] = field(default_factory=dict)  # per reader, index order
     vectors: sp.csr_matrix | None = None  # the index's entries' text rows
@@ -66,7 +77,9 @@ class SendBatch:
         before = max(dates) if dates else now.date()
         cutoffs = db.deliveries.previous_cutoffs(session, ids, before) if ids else {}
         default_since = now - lookback
-        since = min([default_since, *cutoffs.values()])
+        weekly = any(s.cadence == WEEKLY for s in subscribers)
+        week_since = now - WEEK if weekly else None
+        since = min([default_since, *([week_since] if week_since else []), *cutoffs.values()])
         entries = db.entries.seen_between(session, since, now)
         batch = cls(
             deliveries=db.deliveries.of_subscribers(session, ids, dates) if ids else {},
@@ -76,6 +89,7 @@ class SendBatch:
             labels=db.sources.labels(session),
             default_since=default_since,
             now=now,
+            week_since=week_since,
         )
         if ranking is not None and batch.index.entries:
             batch._score(session, ranking, subscribers)
@@ -96,8 +110,13 @@ class SendBatch:
         self.models = models
         self.scores = {sid: scores[n] for n, sid in enumerate(ids)}
 
-    def since(self, subscriber_id: int) -> datetime:
-        return self.cutoffs.get(subscriber_id, self.default_since)
+    def since(self, subscriber: Subscriber) -> datetime:
+        """Where this reader's digest window starts: their last closed one's end, else the
+        first digest's lookback (a week for a weekly reader)."""
+        assert subscriber.id is not None
+        first = (self.week_since if subscriber.cadence == WEEKLY and self.week_since
+                 else self.default_since)
+        return self.cutoffs.get(subscriber.id, first)
 
     def entries(self, keys: Sequence[str]) -> list[Entry] | None:
         """The entries of stored keys, or None when one is outside this batch's window."""
@@ -113,18 +132,19 @@ class SendBatch:
         assert subscriber.id is not None
         scores = self.scores.get(subscriber.id)
         everything = len(self.index.entries)
+        per_category, in_all = (everything, everything) if uncapped else config.caps(subscriber)
         return self.index.select(
             profile_of(subscriber, self.votes.get(subscriber.id, ())),
-            max_per_category=everything if uncapped else config.max_per_category,
-            max_papers=everything if uncapped else subscriber.max_papers or config.max_papers,
-            since=self.since(subscriber.id), scores=scores,
+            max_per_category=per_category, max_papers=in_all,
+            since=self.since(subscriber), scores=scores,
             explore=0 if uncapped or scores is None else config.explore_slots)
 
     def notes(self, subscriber: Subscriber, selection: Selection) -> dict[str, Any]:
         """What a Delivery stores beside its keys: each paper's score and reason, the cuts.
 
         {"papers": {key: {"score": float | None, "why": [kind, label] | None}},
-         "more": [[group, n], ...]}; kind is "keyword", "library", "more" or "explore".
+         "more": [[group, n], ...], "cadence": "weekly" (a weekly digest's only)}; kind is
+        "keyword", "library", "more" or "explore".
         """
         from digest_mailer.domain.ranking import keyword_reasons, reasons
 
@@ -139,9 +159,12 @@ class SendBatch:
         else:
             found = keyword_reasons(subscriber.keywords, texts)
         scores = dict(selection.scores)
-        papers = {}
+        papers: dict[str, Any] = {}
         for key, reason in zip(keys, found, strict=True):
             why = ["explore", ""] if key in selection.explore else (
                 [reason.kind, reason.label] if reason is not None else None)
             papers[key] = {"score": scores.get(key), "why": why}
-        return {"papers": papers, "more": [[g, n] for g, n in selection.more]}
+        notes: dict[str, Any] = {"papers": papers, "more": [[g, n] for g, n in selection.more]}
+        if subscriber.cadence == WEEKLY:  # the email and its browser view say "this week"
+            notes["cadence"] = WEEKLY
+        return notes

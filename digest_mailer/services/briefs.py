@@ -13,7 +13,7 @@ from digest_mailer.briefing.extractive import ExtractiveBriefer
 from digest_mailer.briefing.protocol import Briefer, BudgetExhausted, RunBudget
 from digest_mailer.briefing.themes import Theme, ThemePaper, find_themes
 from digest_mailer.db.models import Delivery, Subscriber
-from digest_mailer.domain.compose import with_tldrs
+from digest_mailer.domain.compose import cadence_of, with_tldrs
 from digest_mailer.domain.digest import Briefing, CategoryGroup, Paper
 from digest_mailer.services.compose import briefing_kind, stored_briefing
 from digest_mailer.services.report import Report
@@ -87,21 +87,22 @@ class BriefingPass:
                 day: Sequence[ThemePaper] = ()) -> Iterator[Job]:
         """Yield the jobs with their briefings, each as soon as its briefing is ready.
 
-        Each distinct (papers, language) is asked for once, ``llm_concurrency`` at a
+        Each distinct (papers, language, cadence) is asked for once, ``llm_concurrency`` at a
         time, within the run's budget (``llm_max_calls``, ``llm_max_tokens``,
         ``llm_budget_seconds``): a briefing not written when it is spent, or not done by
         the deadline, is the extractive one. A request already in flight at the deadline
         cannot be stopped; it ends in the background, within ``llm_timeout``. ``day``: the
         papers whose themes the briefings name (the batch's own papers when empty).
         """
-        todo: dict[tuple[tuple[str, ...], str], list[Job]] = {}
+        todo: dict[tuple[tuple[str, ...], str, str], list[Job]] = {}
         for job in jobs:
             stored = stored_briefing(job.delivery)
             if stored is not None:
                 job.briefing = stored
                 yield job
             else:
-                key = (tuple(job.delivery.entry_keys), job.subscriber.language)
+                key = (tuple(job.delivery.entry_keys), job.subscriber.language,
+                       cadence_of(job.delivery.notes))
                 todo.setdefault(key, []).append(job)
         if not todo:
             return
@@ -117,8 +118,9 @@ class BriefingPass:
         pool = ThreadPoolExecutor(max_workers=min(config.concurrency, len(todo)) + 1,
                                   thread_name_prefix="brief")
         asked = pool.submit(self._tldrs, papers, budget, spare)
-        futures: dict[Future[Briefing], tuple[tuple[str, ...], str]] = {
-            pool.submit(self.briefer.brief, same[0].groups, key[1], budget, themes): key
+        futures: dict[Future[Briefing], tuple[tuple[str, ...], str, str]] = {
+            pool.submit(self.briefer.brief, same[0].groups, key[1], budget, themes,
+                        cadence=key[2]): key
             for key, same in todo.items()}
         tldrs: dict[str, str] | None = None
         try:
@@ -161,7 +163,8 @@ class BriefingPass:
         if briefing is None:
             report.counts["llm_budget_exhausted"] += len(same)
             briefing = self.extractive.brief(same[0].groups, same[0].subscriber.language,
-                                             themes=themes)
+                                             themes=themes,
+                                             cadence=cadence_of(same[0].delivery.notes))
         for job in same:
             job.briefing = briefing
             if tldrs:

@@ -22,6 +22,7 @@ from digest_mailer.briefing.sentences import tldr
 from digest_mailer.db.models import Delivery, DeliveryStatus, Entry, Subscriber
 from digest_mailer.domain.compose import (
     build_digest,
+    cadence_of,
     category_label,
     cuts_of,
     groups_of,
@@ -124,10 +125,11 @@ class Composer:
         if briefing is None:
             briefing = stored_briefing(delivery)
         if briefing is None:
-            briefing = self.briefer.brief(groups, subscriber.language)
+            briefing = self.briefer.brief(groups, subscriber.language,
+                                          cadence=cadence_of(delivery.notes))
         links = self.signer.links(subscriber.public_id, delivery.public_id)
         digest = build_digest(subscriber, delivery.digest_date, groups, briefing, links,
-                              cuts_of(delivery.notes))
+                              cuts_of(delivery.notes), cadence_of(delivery.notes))
         rendered = self.renderer.render(digest)
         message = build_message(
             rendered, to_email=subscriber.email, to_name=subscriber.name,

@@ -16,10 +16,12 @@ from typing import TextIO
 from sqlmodel import Session
 
 from digest_mailer import db
+from digest_mailer.domain.schedule import WEEKDAYS, WEEKLY
 
 COLUMNS = ("email", "name", "categories", "keywords", "exclusions", "timezone", "send_hour",
            "language")
-EXPORT_COLUMNS = (*COLUMNS, "status")
+# cadence and weekday (mon…sun, a weekly reader's only) import too, as optional columns.
+EXPORT_COLUMNS = (*COLUMNS, "cadence", "weekday", "status")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -54,10 +56,12 @@ def write_rows(handle: TextIO, header: Sequence[str], rows: Sequence[Sequence[st
 
 
 def export_csv(session: Session, handle: TextIO) -> int:
-    """Every subscriber, in the importer's columns plus status; returns the row count."""
+    """Every subscriber, in the importer's columns plus cadence, weekday and status;
+    returns the row count."""
     rows = [
         (s.email, s.name, join_items(s.categories), join_items(s.keywords),
-         join_items(s.excluded_keywords), s.timezone, str(s.send_hour), s.language, s.status)
+         join_items(s.excluded_keywords), s.timezone, str(s.send_hour), s.language, s.cadence,
+         WEEKDAYS[s.weekday] if s.cadence == WEEKLY else "", s.status)
         for s in db.subscribers.every(session)
     ]
     write_rows(handle, EXPORT_COLUMNS, rows)

@@ -1,12 +1,13 @@
 """Subscriber CSV import: a pure parser that reports every bad row, and one apply step.
 
 Columns (header names case-insensitive, surrounding spaces ignored): email, name,
-categories, keywords, exclusions, timezone, send_hour, language and, optionally, max_papers
-(a cell left empty keeps the subscriber's digest size) and library (arXiv ids or DOIs; a
-filled cell replaces the reader's library seeds, an empty one keeps them); other columns
-(such as the export's "status") are ignored. List cells separate items with "|" (a keyword may be
-a phrase with spaces). UTF-8 with or without BOM; comma, semicolon or tab delimited
-(Excel's "sep=;" first line is honoured). The file is read a line at a time: a record
+categories, keywords, exclusions, timezone, send_hour, language and, optionally, max_papers,
+cadence ("daily" | "weekly") and weekday (mon…sun or 0…6, which a weekly row needs), each
+kept as stored when empty (a new reader is daily), and library (arXiv ids or DOIs; a filled
+cell replaces the reader's library seeds, an empty one keeps them); other columns (such as
+the export's "status") are ignored. List cells separate items with "|" (a keyword may be a
+phrase with spaces). UTF-8 with or without BOM; comma, semicolon or tab delimited (Excel's
+"sep=;" first line is honoured). The file is read a line at a time: a record
 past MAX_RECORD_CHARS, a cell past MAX_CELL_CHARS or with a NUL is a rejected row, never a
 crash. Each row's fields are checked by :mod:`digest_mailer.domain.subscriber`, as the
 preferences page's and the CLI's are; a row's missing time zone and send hour are the
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 
 RESUBSCRIBED = "resubscribed by import"
 FIELDS = ("name", "categories", "keywords", "excluded_keywords", "timezone", "send_hour",
-          "language", "max_papers")
+          "language", "max_papers", "cadence", "weekday")
 _SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$')
 
 # progress(desc, total) → an object with update(n) and close(), e.g. functools.partial(tqdm…)
@@ -73,6 +74,8 @@ class SubscriberRow:
     send_hour: int
     language: str
     max_papers: int | None = None  # None: the cell was empty, the stored value stays
+    cadence: str | None = None  # None: the cell was empty, the stored value stays
+    weekday: int | None = None  # likewise
     library: tuple[Seed, ...] | None = None  # None: no library cell, the stored seeds stay
 
 
@@ -214,6 +217,7 @@ class _Checker:
             timezone=cell("timezone") or self.default_timezone,
             send_hour=cell("send_hour") or str(self.default_send_hour),
             language=cell("language") or "en", max_papers=cell("max_papers") or None,
+            cadence=cell("cadence") or None, weekday=cell("weekday") or None,
             known_categories=self.known, smtputf8=self.smtputf8, check_dns=self.check_dns)
         errors += [ImportRowError(line, e.field, e.reason, e) for e in profile.errors]
         library = None
@@ -233,7 +237,8 @@ class _Checker:
         return SubscriberRow(line, profile.email, profile.name, tuple(profile.categories),
                              tuple(profile.keywords), tuple(profile.exclusions),
                              profile.timezone, profile.send_hour, profile.language,
-                             profile.max_papers, library), []
+                             profile.max_papers, profile.cadence, profile.weekday,
+                             library), []
 
 
 def _bad_cells(line: int, cells: list[str], names: dict[int, str]) -> Iterator[ImportRowError]:
@@ -253,8 +258,8 @@ def _values(row: SubscriberRow) -> dict[str, Any]:
     values = {"name": row.name, "categories": list(row.categories),
               "keywords": list(row.keywords), "excluded_keywords": list(row.exclusions),
               "timezone": row.timezone, "send_hour": row.send_hour, "language": row.language}
-    if row.max_papers is not None:
-        values["max_papers"] = row.max_papers
+    optional = {"max_papers": row.max_papers, "cadence": row.cadence, "weekday": row.weekday}
+    values.update({k: v for k, v in optional.items() if v is not None})
     return values
 
 

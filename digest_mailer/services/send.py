@@ -22,7 +22,7 @@ from sqlmodel import Session
 from digest_mailer import db
 from digest_mailer.briefing.themes import ThemePaper
 from digest_mailer.db.models import Delivery, DeliveryStatus, Run, Subscriber
-from digest_mailer.domain.schedule import due_date
+from digest_mailer.domain.schedule import due_date, is_digest_day
 from digest_mailer.domain.signup import held_since
 from digest_mailer.errors import DeliveryError
 from digest_mailer.mail.message import make_message_id
@@ -52,6 +52,17 @@ class SendConfig:
     claim_timeout_minutes: float
     smtp_batch_size: int
     mark_retry_seconds: float = MARK_RETRY_SECONDS
+
+
+def digest_day(subscriber: Subscriber, now: datetime, forced: date | None = None) -> date | None:
+    """The date of this reader's digest due at ``now`` (None: nothing due); ``forced``
+    (``send --date``) ignores the send hour, never a weekly reader's weekday."""
+    if forced is not None:
+        return forced if is_digest_day(forced, subscriber.cadence, subscriber.weekday) else None
+    # A fresh sign-up waits for its next send hour (domain/signup.py).
+    return due_date(now, subscriber.timezone, subscriber.send_hour, subscriber.cadence,
+                    subscriber.weekday,
+                    held_since(subscriber.status_reason, subscriber.status_changed_at))
 
 
 def _locked(err: OperationalError) -> bool:
@@ -85,11 +96,12 @@ class SendService:
     # --- schedule ------------------------------------------------------------------------
 
     def due(self, now: datetime | None = None) -> list[int]:
-        """Active subscribers whose local send hour has passed and whose digest is not done."""
+        """Active subscribers whose local send hour (and weekday, for a weekly reader) has
+        come and whose digest is not done."""
         now = now or self.clock()
         with Session(self.engine) as session:
             subscribers = db.subscribers.active(session)
-            wanted = {s.id: _due(now, s) for s in subscribers}
+            wanted = {s.id: digest_day(s, now) for s in subscribers}
             dates = sorted({d for d in wanted.values() if d is not None})
             done = db.deliveries.closed_dates(session, dates) if dates else set()
         return [sid for sid, day in wanted.items()
@@ -120,8 +132,7 @@ class SendService:
                 BatchConnection(self.transport_factory, self.pacer,
                                 self.config.smtp_batch_size) as mail:
             subscribers = db.subscribers.active(session, subscriber_ids)
-            days = {s.id or 0: digest_date or _due(now, s)
-                    for s in subscribers}
+            days = {s.id or 0: digest_day(s, now, digest_date) for s in subscribers}
             due = [s for s in subscribers if days[s.id or 0] is not None]
             if len(due) < len(subscribers):  # no "not_due 0" in every report
                 report.counts["not_due"] += len(subscribers) - len(due)
@@ -377,8 +388,3 @@ class SendService:
         report.counts["maybe_delivered"] += 1
         report.counts["will_resend" if resend else "unknown"] += 1
 
-
-def _due(now: datetime, subscriber: Subscriber) -> date | None:
-    """The subscriber's digest date due now (a fresh sign-up waits for its next send hour)."""
-    return due_date(now, subscriber.timezone, subscriber.send_hour,
-                    held_since(subscriber.status_reason, subscriber.status_changed_at))

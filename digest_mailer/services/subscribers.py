@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from digest_mailer import db
 from digest_mailer.db.models import Subscriber, SubscriberStatus
+from digest_mailer.domain.schedule import WEEKDAYS, WEEKLY
 from digest_mailer.domain.subscriber import (
     ProfileError,
     check_address,
@@ -188,7 +189,8 @@ class SubscriberService:
         """Add a subscriber or update the given fields of an existing one.
 
         ``fields``: email (required) and any of name, categories, keywords, exclusions
-        ("|"-separated), timezone, send_hour, language, max_papers; None means "not given":
+        ("|"-separated), timezone, send_hour, language, max_papers, cadence, weekday (a
+        weekly cadence needs one, given or stored); None means "not given":
         a new subscriber gets the importer's defaults, an existing one keeps its value.
         Every given field is checked as a CSV row's is; nothing is written on an error.
         """
@@ -205,14 +207,15 @@ class SubscriberService:
             current = _fields_of(stored) if stored is not None else {
                 "name": "", "categories": "", "keywords": "", "exclusions": "",
                 "timezone": self.defaults.timezone, "send_hour": str(self.defaults.send_hour),
-                "language": "en", "max_papers": ""}
+                "language": "en", "max_papers": "", "cadence": "daily", "weekday": ""}
             wanted = {**current, **{k: v for k, v in given.items() if k != "email"}}
             profile = check_profile(
                 name=wanted["name"], categories=split_items(wanted["categories"]),
                 keywords=split_items(wanted["keywords"]),
                 exclusions=split_items(wanted["exclusions"]), timezone=wanted["timezone"],
                 send_hour=wanted["send_hour"], language=wanted["language"],
-                max_papers=wanted["max_papers"] or None,
+                max_papers=wanted["max_papers"] or None, cadence=wanted["cadence"],
+                weekday=wanted["weekday"] or None,
                 known_categories=known + (stored.categories if stored else []))
             errors = bad + profile.errors
             if errors:
@@ -237,7 +240,9 @@ def _fields_of(subscriber: Subscriber) -> dict[str, str]:
             "exclusions": "|".join(subscriber.excluded_keywords),
             "timezone": subscriber.timezone, "send_hour": str(subscriber.send_hour),
             "language": subscriber.language,
-            "max_papers": str(subscriber.max_papers or "")}
+            "max_papers": str(subscriber.max_papers or ""), "cadence": subscriber.cadence,
+            # A daily reader's stored day means nothing: turning weekly asks for one.
+            "weekday": WEEKDAYS[subscriber.weekday] if subscriber.cadence == WEEKLY else ""}
 
 
 __all__ = ["STATUSES", "ProfileChange", "ProfileDefaults",

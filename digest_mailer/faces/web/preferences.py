@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from digest_mailer import i18n
+from digest_mailer.domain.schedule import CADENCES
 from digest_mailer.domain.subscriber import (
     MAX_PAPERS,
     MIN_PAPERS,
@@ -64,6 +65,8 @@ class PreferencesForm:
     timezone: str
     language: str
     max_papers: str
+    cadence: str = ""  # "" (not posted): the stored cadence and weekday stay
+    weekday: str = ""  # "0" (Monday) … "6"
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -71,7 +74,8 @@ class PreferencesForm:
         return cls(list(subscriber.categories), "\n".join(subscriber.keywords),
                    "\n".join(subscriber.excluded_keywords), str(subscriber.send_hour),
                    subscriber.timezone, subscriber.language,
-                   str(subscriber.max_papers or min(max(default_max, MIN_PAPERS), MAX_PAPERS)))
+                   str(subscriber.max_papers or min(max(default_max, MIN_PAPERS), MAX_PAPERS)),
+                   subscriber.cadence, str(subscriber.weekday))
 
 
 split_words = split_items  # the preferences page splits keywords as the importer does
@@ -88,7 +92,8 @@ def validate_preferences(form: PreferencesForm, known: list[str],
     profile = check_profile(categories=form.categories, keywords=split_items(form.keywords),
                             exclusions=split_items(form.exclusions), timezone=form.timezone,
                             send_hour=form.send_hour, language=form.language,
-                            max_papers=form.max_papers, known_categories=known)
+                            max_papers=form.max_papers, cadence=form.cadence or None,
+                            weekday=form.weekday or None, known_categories=known)
     for error in profile.errors:
         form.errors.setdefault(error.field, describe(error, lang))
     if form.errors:
@@ -112,7 +117,8 @@ def preferences_page(request: Request, subscriber: Subscriber, known: list[str],
         request, "preferences.html", status_code, email=subscriber.email, form=form,
         saved=saved, active=subscriber.status == ACTIVE,
         categories=known, languages=i18n.display_names(),
-        hours=range(24), min_papers=MIN_PAPERS, max_papers=MAX_PAPERS,
+        hours=range(24), min_papers=MIN_PAPERS, max_papers=MAX_PAPERS, cadences=CADENCES,
+        weekdays=range(7),
         action=f"/p/{request.path_params['token']}", library=library,
         csrf=_csrf(request).make(f"preferences:{subscriber.public_id}"))
 
@@ -138,12 +144,13 @@ def save_preferences(request: Request, token: str, csrf: FormText = None,
                      categories: Annotated[list[str] | None, Form()] = None,
                      keywords: FormText = None, exclusions: FormText = None,
                      send_hour: FormText = None, timezone: FormText = None,
-                     language: FormText = None, max_papers: FormText = None) -> Response:
+                     language: FormText = None, max_papers: FormText = None,
+                     cadence: FormText = None, weekday: FormText = None) -> Response:
     subscriber, known = reader_of(request, token)
     _csrf(request).check(csrf, f"preferences:{subscriber.public_id}")
     form = PreferencesForm(list(dict.fromkeys(categories or [])), keywords or "",
                            exclusions or "", send_hour or "", timezone or "",
-                           language or "", max_papers or "")
+                           language or "", max_papers or "", cadence or "", weekday or "")
     values = validate_preferences(form, known, subscriber.language)
     if values is None:
         return preferences_page(request, subscriber, known, form, status_code=400)
