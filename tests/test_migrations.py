@@ -35,7 +35,7 @@ from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 def engine_of(url: str) -> sa.Engine:
