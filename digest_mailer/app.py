@@ -65,7 +65,7 @@ class App:
         self.send = self._build_send()
         self.subscribers = self._build_subscribers()
         self.library = self._build_library()
-        self.sources = SourceService(self.engine)
+        self.sources = SourceService(self.engine, self.ingest, clock)
         self.status = StatusService(self.engine)
         self.replies = self._build_replies()
         # The admin password is hashed here, once per process (argon2: ~0.2 s).

@@ -25,6 +25,7 @@ from digest_mailer.db import migrate
 from digest_mailer.db.models import (
     ArxivLookup,
     Delivery,
+    FetchLog,
     LibrarySeed,
     Run,
     Source,
@@ -35,7 +36,7 @@ from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -596,6 +597,55 @@ def test_a_0006_database_opened_by_later_create_all_code_is_stamped_0007(databas
     that is all 0007 does, so it is stamped 0007 as it stands."""
     engine, rows = without_alembic_version(database_url, "0006")
     assert migrate.current(database_url) == migrate.State(None, legacy="0006")
+    SQLModel.metadata.create_all(engine)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0007")
+    assert_adopted(database_url, engine, rows, "0007")
+    engine.dispose()
+
+
+def test_0008_adds_source_removed_at_and_an_empty_fetchlog_and_keeps_every_row(database_url):
+    engine, rows = filled_at(database_url, "0007")
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0007", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        assert conn.execute(sa.text("SELECT count(*) FROM fetchlog")).scalar_one() == 0
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM source WHERE removed_at IS NULL")).scalar_one() == 2
+    engine.dispose()
+
+    command.downgrade(migrate.config(database_url), "0007")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("fetchlog")
+        assert "removed_at" not in {c["name"] for c in sa.inspect(conn).get_columns("source")}
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+    # Today's code keeps a history per source and removes a source as a tombstone.
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    when = datetime(2026, 12, 2, 5, tzinfo=UTC)
+    with Session(app) as session:
+        arxiv, bio = db.sources.every(session)
+        db.sources.record_fetch(session, arxiv, FetchOutcome(url=arxiv.url, status=200),
+                                None, 2, when, trigger="now", entries_new=1)
+        db.sources.remove(session, bio, when)
+        session.commit()
+        assert [s.url for s in db.sources.every(session)] == [arxiv.url]
+        (fetch,) = session.exec(select(FetchLog)).all()
+        assert (fetch.source_id, fetch.trigger, fetch.status, fetch.entry_count,
+                fetch.entries_new, fetch.fetched_at) == (arxiv.id, "now", 200, 2, 1, when)
+        assert db.sources.labels(session)[bio.id or 0] == ("bioRxiv", "bioinformatics")
+    app.dispose()
+
+
+def test_a_0007_database_opened_by_later_create_all_code_gets_source_removed_at(database_url):
+    """create_all of 0008 code adds fetchlog to a 0007 database without alembic_version but
+    never source.removed_at: it is stamped 0007 and completed."""
+    engine, rows = without_alembic_version(database_url, "0007")
     SQLModel.metadata.create_all(engine)
     assert migrate.current(database_url) == migrate.State(None, legacy="0007")
     assert_adopted(database_url, engine, rows, "0007")

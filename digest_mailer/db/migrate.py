@@ -104,8 +104,11 @@ def _legacy_revision(conn: Connection) -> str | None:
     # 0004 added source.kind: only create_all of 0004 code or later makes it.
     # 0005 only added libraryseed, so a create_all that made it made all of 0005.
     # 0006 added delivery.notes besides its tables: only create_all of 0006 code or later
-    # makes it. 0007 only added arxivlookup.
-    if "kind" in {c["name"] for c in db.get_columns("source")}:
+    # makes it. 0007 only added arxivlookup. 0008 added source.removed_at besides fetchlog.
+    source_columns = {c["name"] for c in db.get_columns("source")}
+    if "removed_at" in source_columns:
+        return "0008"
+    if "kind" in source_columns:
         if "notes" in {c["name"] for c in db.get_columns("delivery")}:
             return "0007" if db.has_table("arxivlookup") else "0006"
         return "0005" if db.has_table("libraryseed") else "0004"
