@@ -462,6 +462,7 @@ TEXTS: dict[str, str] = {
     "page.admin.sources.remove_hint": "Its papers stay (past digests name them). Subscribers"
                                       " lose its category unless another source has it.",
     "page.admin.sources.remove_confirm": "Yes, remove it",
+    "page.admin.sources.confirm_needed": "Tick the box to confirm the removal.",
     "page.admin.sources.remove": "Remove",
     "page.admin.sources.removed": "Removed: {label}.",
     "page.admin.sources.lost_none": "No subscriber had the category {category}.",
