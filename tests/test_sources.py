@@ -82,28 +82,30 @@ def test_fields_are_checked_before_any_fetch(world):
                             kinds=KINDS).errors[0].code == "category_chars"
 
 
-def test_a_good_feed_is_added_and_its_test_fetch_is_its_first_fetch(world):
+def test_a_good_feed_is_added_and_its_test_fetch_starts_its_history(world):
     url = world.feeds.add_file("/cs.CV", CV)
     change = world.app.sources.add(url, " arXiv (cs.CV) ", "cs.CV")
     assert change.errors == () and change.added and change.source is not None
     assert (change.source.label, change.source.category, change.source.kind) == (
         "arXiv (cs.CV)", "cs.CV", "rss")
     assert change.fetch is not None and change.fetch.trigger == "add"
-    stored = _entries(world)
-    assert stored > 0 and change.fetch.entry_count == change.fetch.entries_new == stored
-    # The validators of the test fetch are kept: the next run gets a 304.
-    report = world.app.ingest.refresh(force=True)
-    assert report.counts["not_modified"] == 1 and world.feeds.hits["/cs.CV"] == 2
+    assert change.fetch.entry_count > 0 and change.fetch.status == 200
+    # The test fetch stores nothing else: the source is due, its entries come with a run.
+    assert _entries(world) == 0 and change.source.last_fetched_at is None
+    report = world.app.ingest.refresh()
+    assert report.counts["entries_new"] == change.fetch.entry_count == _entries(world)
+    assert world.feeds.hits["/cs.CV"] == 2
+    assert world.app.ingest.refresh(force=True).counts["not_modified"] == 1
     found = world.app.sources.history(str(change.source.id))
     assert found is not None
     source, fetches = found
-    assert [(f.trigger, f.status, f.not_modified) for f in fetches] == [
-        ("run", 304, True), ("add", 200, False)]
+    assert [(f.trigger, f.status, f.not_modified, f.entries_new) for f in fetches] == [
+        ("run", 304, True, 0), ("run", 200, False, _entries(world)), ("add", 200, False, 0)]
     assert world.app.sources.history(url) is not None  # by URL as by id
     # Adding the same URL again updates it (after another test fetch).
     again = world.app.sources.add(url, "arXiv CV", "cs.CV", "atom")
     assert not again.added and again.source is not None and again.source.id == source.id
-    assert [s.label for s in world.app.sources.every()] == ["arXiv CV"]
+    assert [(s.label, s.kind) for s in world.app.sources.every()] == [("arXiv CV", "atom")]
 
 
 def test_disable_enable_and_what_is_fetched_and_offered(world):
@@ -143,7 +145,9 @@ def test_remove_keeps_entries_tombstones_the_row_and_reports_who_lost_the_catego
     cv = world.app.sources.add(world.feeds.add_file("/cs.CV", CV), "arXiv (cs.CV)", "cs.CV")
     lg = world.app.sources.add(world.feeds.add_file("/cs.LG", LG), "arXiv (cs.LG)", "cs.LG")
     assert cv.source and lg.source
+    world.app.ingest.refresh()
     entries = _entries(world)
+    assert entries > 0
     world.subscribe("both@example.org", ["cs.CV", "cs.LG"])
     world.subscribe("only@example.org", ["cs.CV"])
     world.subscribe("gone@example.org", ["cs.CV"], status="unsubscribed")
@@ -170,7 +174,7 @@ def test_remove_keeps_entries_tombstones_the_row_and_reports_who_lost_the_catego
     back = world.app.sources.add(cv.source.url, "arXiv (cs.CV)", "cs.CV")
     assert back.added and back.source is not None and back.source.id == cv.source.id
     history = world.app.sources.history(str(cv.source.id))
-    assert history is not None and [f.trigger for f in history[1]] == ["add", "add"]
+    assert history is not None and [f.trigger for f in history[1]] == ["add", "run", "add"]
 
 
 def test_removing_one_of_two_sources_of_a_category_changes_no_profile(world):
@@ -202,6 +206,7 @@ def test_the_history_is_bounded_and_records_failures(world, monkeypatch):
     url = world.feeds.add_file("/cs.CV", CV)
     added = world.app.sources.add(url, "arXiv (cs.CV)", "cs.CV")
     assert added.source is not None
+    world.app.ingest.refresh()
     monkeypatch.setattr(db.sources, "HISTORY", 5)
     world.feeds.add_status("/cs.CV", 503)
     for _ in range(7):

@@ -59,8 +59,11 @@ def test_add_refused_per_field_then_added_fetched_disabled_removed(admin):
     assert re.search(r"<td>test fetch</td>\s*<td>200</td>", added.text)
 
     fetched = client.post(f"/admin/sources/{source.id}/fetch", data={"csrf": csrf})
-    assert "Fetched: not modified since the last fetch." in fetched.text
-    assert re.search(r"<td>fetch now</td>\s*<td>304</td>", fetched.text)
+    counted = re.search(r"Fetched: (\d+) items, (\d+) of them new.", fetched.text)
+    assert counted and counted.group(1) == counted.group(2) != "0", fetched.text
+    assert re.search(r"<td>fetch now</td>\s*<td>200</td>", fetched.text)
+    again = client.post(f"/admin/sources/{source.id}/fetch", data={"csrf": csrf})
+    assert "Fetched: not modified since the last fetch." in again.text
     world.feeds.add_status("/cs.CV", 503)
     failed = client.post(f"/admin/sources/{source.id}/fetch", data={"csrf": csrf})
     assert "The fetch failed: HTTP 503" in failed.text

@@ -100,12 +100,31 @@ HISTORY = 50  # fetches kept per source
 def record_fetch(session: Session, source: Source, outcome: FetchOutcome, error: str | None,
                  entry_count: int, now: datetime, kind: str = "", *, trigger: str = "run",
                  entries_new: int = 0) -> FetchLog:
-    """Store the outcome of one fetch on its source and in its history (the last
-    :data:`HISTORY` kept); the last error stays visible on the source.
+    """Store the outcome of one fetch on its source and in its history (see
+    :func:`log_fetch`); the last error stays visible on the source.
 
     ``kind``: what a successfully parsed document turned out to be ("" → unchanged).
-    ``trigger``: "run" (the ingest), "now" (an admin's "fetch now") or "add" (the test fetch).
+    ``trigger``: "run" (the ingest) or "now" (an admin's "fetch now").
     """
+    source.last_fetched_at = now
+    source.last_status = outcome.status
+    source.last_error = error
+    if error is None:
+        source.last_success_at = now
+        source.last_entry_count = entry_count
+        source.kind = kind or source.kind
+        if not outcome.not_modified:
+            source.etag, source.last_modified = outcome.etag, outcome.last_modified
+    session.add(source)
+    return log_fetch(session, source, outcome, error, entry_count, now, trigger=trigger,
+                     entries_new=entries_new)
+
+
+def log_fetch(session: Session, source: Source, outcome: FetchOutcome, error: str | None,
+              entry_count: int, now: datetime, *, trigger: str, entries_new: int = 0
+              ) -> FetchLog:
+    """One row of the source's history, the last :data:`HISTORY` kept. Alone (without
+    :func:`record_fetch`) for the test fetch of an add, which stores nothing else."""
     row = FetchLog(source_id=source.id or 0, fetched_at=now, trigger=trigger,
                    status=outcome.status, error=error, entry_count=entry_count,
                    entries_new=entries_new, not_modified=outcome.not_modified and not error,
@@ -118,16 +137,6 @@ def record_fetch(session: Session, source: Source, outcome: FetchOutcome, error:
     session.execute(delete(FetchLog).where(
         col(FetchLog.source_id) == row.source_id,
         col(FetchLog.id).not_in(select(kept.subquery().c.id))))
-    source.last_fetched_at = now
-    source.last_status = outcome.status
-    source.last_error = error
-    if error is None:
-        source.last_success_at = now
-        source.last_entry_count = entry_count
-        source.kind = kind or source.kind
-        if not outcome.not_modified:
-            source.etag, source.last_modified = outcome.etag, outcome.last_modified
-    session.add(source)
     return row
 
 

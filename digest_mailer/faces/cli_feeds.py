@@ -35,6 +35,8 @@ def _fetched(fetch: FetchLog) -> str:
         return f"{status}, ERROR {fetch.error}"
     if fetch.not_modified:
         return f"{status}, not modified"
+    if fetch.trigger == "add":  # a test fetch stores no entries
+        return f"{status}, {fetch.entry_count} items"
     return f"{status}, {fetch.entry_count} items ({fetch.entries_new} new)"
 
 

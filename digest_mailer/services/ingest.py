@@ -78,8 +78,8 @@ class IngestService:
         return self._parse(outcome, kind or DEFAULT_KIND, category)
 
     @staticmethod
-    def store(session: Session, source: Source, probe: Probe, now: datetime,
-              trigger: str = "run") -> Stored:
+    def _store(session: Session, source: Source, probe: Probe, now: datetime,
+               trigger: str = "run") -> Stored:
         """Store a probe of ``source``: its entries (when it parsed), its outcome on the
         source and in the source's history. The caller commits."""
         error, parsed = probe.error, probe.parsed
@@ -109,7 +109,7 @@ class IngestService:
                                     for s in sources])
             for source, outcome in zip(sources, outcomes, strict=True):
                 report.counts["sources"] += 1
-                stored = self.store(session, source,
+                stored = self._store(session, source,
                                     self._parse(outcome, source.kind, source.category), now)
                 if stored.fetch.error is not None:
                     report.fail(source.label, stored.fetch.error)
@@ -136,7 +136,7 @@ class IngestService:
                 return None
             (outcome,) = self._fetch([FetchRequest(source.url, source.etag,
                                                    source.last_modified)])
-            stored = self.store(session, source,
+            stored = self._store(session, source,
                                 self._parse(outcome, source.kind, source.category),
                                 self.clock(), trigger="now")
             session.commit()

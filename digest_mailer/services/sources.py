@@ -72,9 +72,10 @@ class SourceService:
             schemes: Sequence[str] = WEB_SCHEMES) -> SourceChange:
         """Add a source (or update the one of that URL) once a test fetch of it parses.
 
-        The test fetch is the source's first fetch: its entries are stored and its history
-        starts with it. A feed that fails or does not parse is refused with the reason and
-        nothing is stored. An empty feed parses (arXiv's are empty at weekends).
+        A feed that fails or does not parse is refused with the reason and nothing is
+        stored; an empty feed parses (arXiv's are empty at weekends). The test fetch only
+        starts the source's history: its entries come with the next run, as a source's
+        always have (it is due at once), so adding never changes what a run reports.
         """
         fields = check_source(url, label, category, kind, kinds=KINDS, schemes=schemes)
         if fields.errors:
@@ -88,9 +89,11 @@ class SourceService:
             added = known is None or known.removed_at is not None
             source = db.sources.add(session, fields.url, fields.label, fields.category,
                                     fields.kind)
-            stored = self.ingest.store(session, source, probe, self.clock(), trigger="add")
+            count = len(probe.parsed.entries) if probe.parsed else 0
+            fetch = db.sources.log_fetch(session, source, probe.outcome, None, count,
+                                         self.clock(), trigger="add")
             session.commit()
-            return SourceChange(source, added=added, fetch=stored.fetch)
+            return SourceChange(source, added=added, fetch=fetch)
 
     def edit(self, ref: str, label: str, category: str, kind: str | None) -> SourceChange:
         """Change a source's label, category or kind (its URL is what it is).
