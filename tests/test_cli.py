@@ -257,13 +257,15 @@ def test_a_dot_env_shared_with_the_procfile_is_accepted(tmp_path):
 
 def test_a_failing_source_is_reported_and_the_others_stay_ok(tmp_path, feed_server: FeedServer):
     cli(tmp_path, "demo")
-    url = feed_server.add_status("/x.xml", 500)
+    # `feeds add` refuses a feed whose test fetch fails: it breaks after it was added.
+    url = feed_server.add_file("/x.xml", DEMO / "feeds" / "arxiv_cs.CV.xml")
     cli(tmp_path, "feeds", "add", url, "--label", "Journal (x)", "--category", "journal")
+    feed_server.add_status("/x.xml", 500)
     fetched = cli(tmp_path, "feeds", "fetch", expect=None)
     assert fetched.returncode != 0
     assert "! Journal (x): HTTP 500" in fetched.stdout and "failed 1" in fetched.stdout
     assert "Traceback" not in fetched.stderr
-    assert feed_server.hits["/x.xml"] == 1
+    assert feed_server.hits["/x.xml"] == 2  # the test fetch, then the run's
 
     listed = cli(tmp_path, "feeds", "list").stdout.splitlines()
     (bad,) = [x for x in listed if x.startswith("Journal (x) ")]

@@ -95,7 +95,7 @@ def test_placeholders_match_english(code: str) -> None:
 def test_keys_are_grouped_by_area() -> None:
     areas = {key.split(".", 1)[0] for key in EN}
     assert areas <= {"lang", "email", "page", "brief", "category", "reply", "cli", "profile",
-                     "import", "library"}
+                     "import", "library", "source"}
     assert all(isinstance(v, str) and v == v.strip("\n") for v in EN.values())
 
 

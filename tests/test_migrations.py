@@ -25,6 +25,7 @@ from digest_mailer.db import migrate
 from digest_mailer.db.models import (
     ArxivLookup,
     Delivery,
+    FetchLog,
     LibrarySeed,
     Run,
     Source,
@@ -35,7 +36,7 @@ from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0009"
+HEAD = "0010"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -673,7 +674,7 @@ def test_0009_makes_every_subscriber_daily_and_keeps_every_row(database_url):
 
 def test_a_0008_database_opened_by_later_create_all_code_gets_the_cadence(database_url):
     """create_all never adds a column: a 0008 database without alembic_version lacks
-    subscriber.cadence, is stamped 0008 and completed; one create_all made whole is 0009."""
+    subscriber.cadence, is stamped 0008 and completed; one create_all made whole is 0010."""
     engine, rows = without_alembic_version(database_url, "0008")
     SQLModel.metadata.create_all(engine)
     assert migrate.current(database_url) == migrate.State(None, legacy="0008")
@@ -684,5 +685,54 @@ def test_a_0008_database_opened_by_later_create_all_code_gets_the_cadence(databa
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE alembic_version"))
     SQLModel.metadata.create_all(engine)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0010")
+    engine.dispose()
+
+
+def test_0010_adds_source_removed_at_and_an_empty_fetchlog_and_keeps_every_row(database_url):
+    engine, rows = filled_at(database_url, "0009")
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0009", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        assert conn.execute(sa.text("SELECT count(*) FROM fetchlog")).scalar_one() == 0
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM source WHERE removed_at IS NULL")).scalar_one() == 2
+    engine.dispose()
+
+    command.downgrade(migrate.config(database_url), "0009")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("fetchlog")
+        assert "removed_at" not in {c["name"] for c in sa.inspect(conn).get_columns("source")}
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+    # Today's code keeps a history per source and removes a source as a tombstone.
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    when = datetime(2026, 12, 2, 5, tzinfo=UTC)
+    with Session(app) as session:
+        arxiv, bio = db.sources.every(session)
+        db.sources.record_fetch(session, arxiv, FetchOutcome(url=arxiv.url, status=200),
+                                None, 2, when, trigger="now", entries_new=1)
+        db.sources.remove(session, bio, when)
+        session.commit()
+        assert [s.url for s in db.sources.every(session)] == [arxiv.url]
+        (fetch,) = session.exec(select(FetchLog)).all()
+        assert (fetch.source_id, fetch.trigger, fetch.status, fetch.entry_count,
+                fetch.entries_new, fetch.fetched_at) == (arxiv.id, "now", 200, 2, 1, when)
+        assert db.sources.labels(session)[bio.id or 0] == ("bioRxiv", "bioinformatics")
+    app.dispose()
+
+
+def test_a_0009_database_opened_by_later_create_all_code_gets_source_removed_at(database_url):
+    """create_all of 0010 code adds fetchlog to a 0009 database without alembic_version but
+    never source.removed_at: it is stamped 0009 and completed."""
+    engine, rows = without_alembic_version(database_url, "0009")
+    SQLModel.metadata.create_all(engine)
     assert migrate.current(database_url) == migrate.State(None, legacy="0009")
+    assert_adopted(database_url, engine, rows, "0009")
     engine.dispose()

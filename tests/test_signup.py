@@ -314,8 +314,10 @@ def test_the_first_digest_waits_for_the_next_send_hour():
     late = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 10:00 on the 2nd
     assert first_digest_at(late, zone, 7).isoformat() == "2026-11-03T07:00:00+08:00"
     assert due_date(datetime(2026, 11, 2, 3, tzinfo=UTC), zone, 7, held_since=late) is None
-    assert str(due_date(datetime(2026, 11, 2, 23, 5, tzinfo=UTC), zone, 7, held_since=late)) == "2026-11-03"
-    assert str(due_date(datetime(2026, 11, 2, 3, tzinfo=UTC), zone, 7, held_since=early)) == "2026-11-02"
+    later = datetime(2026, 11, 2, 23, 5, tzinfo=UTC)
+    assert str(due_date(later, zone, 7, held_since=late)) == "2026-11-03"
+    assert str(due_date(datetime(2026, 11, 2, 3, tzinfo=UTC), zone, 7,
+                        held_since=early)) == "2026-11-02"
 
 
 def test_what_a_request_earns():

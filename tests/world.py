@@ -82,7 +82,7 @@ class World:
         return world
 
     def add_source(self, path: str, label: str, category: str) -> None:
-        self.app.sources.add(self.feeds.url(path), label, category)
+        self.app.sources.register(self.feeds.url(path), label, category)
 
     def add_demo_sources(self) -> None:
         for row in demo_sources():

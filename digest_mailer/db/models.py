@@ -89,6 +89,24 @@ class Source(SQLModel, table=True):
     last_status: int | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     last_entry_count: int = 0
+    # A removed source is kept as a tombstone: its entries (which deliveries name) keep
+    # their source and label, and adding the URL again brings the row back.
+    removed_at: datetime | None = _when(nullable=True)
+
+
+class FetchLog(SQLModel, table=True):
+    """One fetch of one source, for its health history; pruned to the last few per source."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    fetched_at: datetime = _when(nullable=False)
+    trigger: str = "run"  # "run" (the scheduled ingest) | "now" (the admin's button) | "add"
+    status: int | None = None  # the HTTP status; None for a file or a failed connection
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    entry_count: int = 0  # items parsed
+    entries_new: int = 0  # of which stored for the first time
+    not_modified: bool = False
+    seconds: float = 0.0
 
 
 class Entry(SQLModel, table=True):

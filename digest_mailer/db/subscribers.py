@@ -28,6 +28,20 @@ def every(session: Session) -> list[Subscriber]:
     return list(session.exec(select(Subscriber).order_by(Subscriber.id)))
 
 
+def replace_category(session: Session, category: str, by: str | None) -> list[Subscriber]:
+    """Take ``category`` out of every profile that has it, putting ``by`` in its place
+    (None: only out). Any status: one who comes back must not find a dead category. The
+    subscribers changed, in id order."""
+    changed = []
+    for subscriber in every(session):  # a JSON list: portable to test in Python
+        if category in subscriber.categories:
+            renamed = [by if c == category else c for c in subscriber.categories]
+            subscriber.categories = [c for c in dict.fromkeys(renamed) if c is not None]
+            session.add(subscriber)
+            changed.append(subscriber)
+    return changed
+
+
 def by_public_id(session: Session, public_id: str) -> Subscriber | None:
     return session.exec(select(Subscriber).where(Subscriber.public_id == public_id)).first()
 

@@ -70,6 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--label", required=True, help='shown on each paper, e.g. "arXiv (cs.CV)"')
     add.add_argument("--category", required=True, help="e.g. cs.CV")
     add.add_argument("--kind", choices=KINDS, help="its parser (default: found at first fetch)")
+    # A source named by its URL or by its id (`feeds list` shows it).
+    edit = _command(feeds, "edit", "change a source's label, category or kind")
+    edit.add_argument("source", metavar="URL|ID")
+    edit.add_argument("--label")
+    edit.add_argument("--category", help="a new code: the profiles that had the old one follow")
+    edit.add_argument("--kind", choices=KINDS)
+    for action, text in (("disable", "stop fetching a source and offering its category"),
+                         ("enable", "fetch a disabled source again"),
+                         ("remove", "remove a source (its papers stay); say whose profiles "
+                                    "lost its category"),
+                         ("history", "a source's last fetches: time, HTTP status, items, error")):
+        one_source = _command(feeds, action, text)
+        one_source.add_argument("source", metavar="URL|ID")
+        if action == "history":
+            one_source.add_argument("--limit", type=int, default=20, help="default: 20")
     _command(feeds, "list", "every source with its last fetch and error")
     fetch = _command(feeds, "fetch", "fetch sources now")
     fetch.add_argument("--due", action="store_true", help="only those due by the interval")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from digest_mailer.domain.schedule import WEEKDAYS, WEEKLY
+from digest_mailer.faces.cli_feeds import FEEDS
 from digest_mailer.faces.cli_library import subscribers_library
 from digest_mailer.faces.cli_table import digest_rows, table
 
@@ -176,12 +177,6 @@ def subscribers_export(args: argparse.Namespace, app: App) -> int:
     return 0
 
 
-def feeds_add(args: argparse.Namespace, app: App) -> int:
-    source = app.sources.add(args.url, args.label, args.category, args.kind)
-    print(f"source {source.label}: {source.url}")
-    return 0
-
-
 def feeds_fetch(args: argparse.Namespace, app: App) -> int:
     report = app.ingest.refresh(force=not args.due)
     _print_report(report)
@@ -192,7 +187,8 @@ def feeds_list(args: argparse.Namespace, app: App) -> int:
     for s in app.sources.every():
         when = f"{s.last_fetched_at:%Y-%m-%d %H:%M}" if s.last_fetched_at else "never"
         state = f"ERROR {s.last_error}" if s.last_error else f"ok, {s.last_entry_count} items"
-        print(f"{s.label:28} {s.category:16} fetched {when}  {state}\n    {s.url}")
+        state += "" if s.active else "  (disabled)"
+        print(f"{s.label:28} {s.category:16} fetched {when}  {state}\n    #{s.id} {s.url}")
     return 0
 
 
@@ -202,5 +198,5 @@ RUN: dict[str, Callable[[argparse.Namespace, App], int]] = {
     "subscribers list": subscribers_list, "subscribers add": subscribers_add,
     "subscribers import": subscribers_import, "subscribers export": subscribers_export,
     "subscribers library": subscribers_library,
-    "feeds add": feeds_add, "feeds fetch": feeds_fetch, "feeds list": feeds_list,
+    "feeds fetch": feeds_fetch, "feeds list": feeds_list, **FEEDS,
 }

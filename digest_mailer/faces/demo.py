@@ -26,7 +26,7 @@ def add_demo_sources(app: App, demo_dir: Path) -> int:
         rows = list(csv.DictReader(handle))
     for row in rows:
         url = (demo_dir / "feeds" / row["url"]).resolve().as_uri()
-        app.sources.add(url, row["label"], row["category"])
+        app.sources.register(url, row["label"], row["category"])
     return len(rows)
 
 

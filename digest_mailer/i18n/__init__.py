@@ -6,7 +6,8 @@ conventions: its name, number words, list joiners, punctuation, date shapes), ``
 ``page.*``, ``brief.*`` (the extractive briefing's phrases and the model's refusal words),
 ``category.*`` (display names of categories), ``reply.*`` (words a reader writes back),
 ``cli.*``, and why input is refused: ``profile.*`` (the subscriber validator), ``import.*``
-(the CSV importer) and ``library.*`` (the library parser).
+(the CSV importer), ``library.*`` (the library parser) and ``source.*`` (the feed
+validator).
 English is the reference: every other table has exactly its keys and placeholders
 (tests/test_i18n.py), except that it may name more categories (a category without a name
 shows its code). Adding a language = adding ``<code>.py`` and its code to

@@ -11,8 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from digest_mailer import db
-from digest_mailer.db.models import Run
+from digest_mailer.db.models import FetchLog, Run, Source
+from digest_mailer.domain.digest import FetchOutcome, ParsedFeed
 from digest_mailer.ingest import FetchRequest, fetch_sources, parse_source
+from digest_mailer.ingest.parsers import DEFAULT_KIND
 from digest_mailer.services.report import Report
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,26 @@ class IngestConfig:
     fetch_concurrency: int
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One feed fetched and parsed, nothing stored yet; ``error`` from either step."""
+
+    outcome: FetchOutcome
+    parsed: ParsedFeed | None  # None: the fetch failed, or the document was not modified
+
+    @property
+    def error(self) -> str | None:
+        return self.outcome.error or (self.parsed.error if self.parsed else None)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What storing one probe did: its history row, and the known entries it merged."""
+
+    fetch: FetchLog
+    merged: int
+
+
 class IngestService:
     """Fetches the sources that are due and stores their new entries, one run at a time."""
 
@@ -38,6 +60,40 @@ class IngestService:
         self.config = config
         self.clock = clock
 
+    def _fetch(self, requests: list[FetchRequest]) -> list[FetchOutcome]:
+        config = self.config
+        return fetch_sources(requests, timeout=config.fetch_timeout,
+                             max_bytes=config.fetch_max_bytes, user_agent=config.user_agent,
+                             concurrency=config.fetch_concurrency)
+
+    @staticmethod
+    def _parse(outcome: FetchOutcome, kind: str, category: str) -> Probe:
+        if outcome.error is not None or outcome.not_modified:
+            return Probe(outcome, None)
+        return Probe(outcome, parse_source(kind, outcome.body or b"", source_category=category))
+
+    def probe(self, url: str, kind: str | None, category: str) -> Probe:
+        """Fetch ``url`` (unconditionally) and parse it as a source of ``kind`` would be."""
+        (outcome,) = self._fetch([FetchRequest(url)])
+        return self._parse(outcome, kind or DEFAULT_KIND, category)
+
+    @staticmethod
+    def _store(session: Session, source: Source, probe: Probe, now: datetime,
+               trigger: str = "run") -> Stored:
+        """Store a probe of ``source``: its entries (when it parsed), its outcome on the
+        source and in the source's history. The caller commits."""
+        error, parsed = probe.error, probe.parsed
+        new = merged = count = 0
+        if error is None and parsed is not None:
+            count = len(parsed.entries)
+            new, merged = db.entries.store(session, source, parsed.entries, now)
+        elif error is not None:
+            log.warning("feed %s failed: %s", source.url, error)
+        fetch = db.sources.record_fetch(session, source, probe.outcome, error, count, now,
+                                        parsed.kind if parsed and error is None else "",
+                                        trigger=trigger, entries_new=new)
+        return Stored(fetch, merged)
+
     def refresh(self, *, force: bool = False) -> Report:
         """Fetch every source that is due (all with ``force``) and store new entries.
 
@@ -45,38 +101,43 @@ class IngestService:
         """
         report = Report("ingest")
         now = self.clock()
-        config = self.config
         with Session(self.engine) as session:
-            interval = timedelta(minutes=config.fetch_interval_minutes)
+            interval = timedelta(minutes=self.config.fetch_interval_minutes)
             sources = (db.sources.active(session) if force
                        else db.sources.due(session, now, interval))
-            requests = [FetchRequest(s.url, s.etag, s.last_modified) for s in sources]
-            outcomes = fetch_sources(
-                requests, timeout=config.fetch_timeout, max_bytes=config.fetch_max_bytes,
-                user_agent=config.user_agent, concurrency=config.fetch_concurrency)
+            outcomes = self._fetch([FetchRequest(s.url, s.etag, s.last_modified)
+                                    for s in sources])
             for source, outcome in zip(sources, outcomes, strict=True):
                 report.counts["sources"] += 1
-                error, count, kind = outcome.error, 0, ""
-                if error is None and outcome.not_modified:
-                    report.counts["not_modified"] += 1
-                elif error is None:
-                    parsed = parse_source(source.kind, outcome.body or b"",
-                                          source_category=source.category)
-                    error, kind = parsed.error, parsed.kind
-                    if error is None:
-                        count = len(parsed.entries)
-                        new, merged = db.entries.store(session, source, parsed.entries, now)
-                        report.counts["entries_new"] += new
-                        report.counts["entries_merged"] += merged
-                if error is not None:
-                    log.warning("feed %s failed: %s", source.url, error)
-                    report.fail(source.label, error)
+                stored = self._store(session, source,
+                                    self._parse(outcome, source.kind, source.category), now)
+                if stored.fetch.error is not None:
+                    report.fail(source.label, stored.fetch.error)
                 else:
                     report.counts["fetched"] += 1
-                db.sources.record_fetch(session, source, outcome, error, count, now, kind)
+                    if stored.fetch.not_modified:
+                        report.counts["not_modified"] += 1
+                    else:
+                        report.counts["entries_new"] += stored.fetch.entries_new
+                        report.counts["entries_merged"] += stored.merged
                 session.commit()
             report.counts["entries_total"] = db.entries.count(session)
             db.runs.save(session, Run(kind=report.kind, started_at=now,
                                       counts=dict(report.counts), errors=report.errors))
             session.commit()
         return report
+
+    def fetch_now(self, source_id: int) -> FetchLog | None:
+        """Fetch one source now (a disabled one too: the admin asked), conditionally, and
+        store what it brings; its history row, or None for no such source."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            source = db.sources.by_ref(session, str(source_id))
+            if source is None:
+                return None
+            (outcome,) = self._fetch([FetchRequest(source.url, source.etag,
+                                                   source.last_modified)])
+            stored = self._store(session, source,
+                                self._parse(outcome, source.kind, source.category),
+                                self.clock(), trigger="now")
+            session.commit()
+            return stored.fetch
