@@ -216,7 +216,7 @@ class App:
     def sources(self) -> SourceService:
         from digest_mailer.services.sources import SourceService
 
-        return SourceService(self.engine, self.ingest, self.clock)
+        return SourceService(self.engine, lambda: self.ingest, self.clock)
 
     @_part
     def status(self) -> StatusService:

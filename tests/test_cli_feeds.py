@@ -72,7 +72,7 @@ def test_feeds_add_disable_enable_edit_history_and_remove(tmp_path, feed_server)
     assert db_count(tmp_path, "entry") == stored
     assert cli(tmp_path, "feeds", "list").stdout == ""
     people = cli(tmp_path, "subscribers", "list").stdout
-    assert re.search(r"^ada@example.org .* 07h $", people, flags=re.MULTILINE), people
+    assert re.search(r"^ada@example.org .* 07h daily\s*$", people, flags=re.MULTILINE), people
     for args in (("remove", "1"), ("history", "1"), ("enable", url), ("edit", "7")):
         gone = cli(tmp_path, "feeds", *args, expect=1)
         assert gone.stderr == f"no source {args[1]}\n" and "Traceback" not in gone.stderr

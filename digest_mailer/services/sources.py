@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -19,8 +20,10 @@ from sqlmodel import Session
 from digest_mailer import db
 from digest_mailer.db.models import FetchLog, Source
 from digest_mailer.domain.source import WEB_SCHEMES, SourceError, check_details, check_source
-from digest_mailer.ingest.parsers import DEFAULT_KIND, KINDS
-from digest_mailer.services.ingest import IngestService
+from digest_mailer.ingest.kinds import DEFAULT_KIND, KINDS
+
+if TYPE_CHECKING:
+    from digest_mailer.services.ingest import IngestService
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,15 @@ class Removal:
 class SourceService:
     """The sources (feeds): add, edit, disable, enable, remove, history, fetch now."""
 
-    def __init__(self, engine: Engine, ingest: IngestService,
+    def __init__(self, engine: Engine, ingest: Callable[[], IngestService],
                  clock: Callable[[], datetime]) -> None:
         self.engine = engine
-        self.ingest = ingest
+        self._ingest = ingest  # built when a fetch needs it: `feeds list` loads no HTTP client
         self.clock = clock
+
+    @property
+    def ingest(self) -> IngestService:
+        return self._ingest()
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
