@@ -35,7 +35,7 @@ from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -425,6 +425,15 @@ def filled_at(database_url: str, revision: str
     return engine, rows
 
 
+ADDED_IN = {"0008": ("statuschange", "importdraft")}
+
+
+def tables_before(revision: str) -> list[sa.Table]:
+    """The model tables create_all of the code before ``revision`` made."""
+    later = {name for r, names in ADDED_IN.items() if r >= revision for name in names}
+    return [t for t in SQLModel.metadata.sorted_tables if t.name not in later]
+
+
 def assert_adopted(database_url: str, engine: sa.Engine,
                    rows: dict[str, list[dict[str, Any]]], stamped: str) -> None:
     """The upgrade stamps the legacy database ``stamped`` and brings it to head, every
@@ -596,7 +605,63 @@ def test_a_0006_database_opened_by_later_create_all_code_is_stamped_0007(databas
     that is all 0007 does, so it is stamped 0007 as it stands."""
     engine, rows = without_alembic_version(database_url, "0006")
     assert migrate.current(database_url) == migrate.State(None, legacy="0006")
-    SQLModel.metadata.create_all(engine)
+    SQLModel.metadata.create_all(engine, tables=tables_before("0008"))
     assert migrate.current(database_url) == migrate.State(None, legacy="0007")
     assert_adopted(database_url, engine, rows, "0007")
+    engine.dispose()
+
+
+def test_0008_adds_empty_status_history_and_import_drafts_and_keeps_every_row(database_url):
+    engine, rows = filled_at(database_url, "0007")
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("statuschange")
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0007", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        for table in ("statuschange", "importdraft"):
+            assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+    engine.dispose()
+
+    # Today's code logs a status change of a migrated subscriber and keeps a draft.
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    when = datetime(2026, 12, 2, 17, tzinfo=UTC)
+    with Session(app) as session:
+        alice = session.exec(select(Subscriber).where(Subscriber.email == "alice@example.org")
+                             ).one()
+        assert db.subscribers.set_status(session, alice, "bounced", "5.1.1", "bounce", when)
+        db.statuses.add_draft(session, "h" * 64, "session", b"email\n", when)
+        session.commit()
+        (change,) = db.statuses.history(session, alice.id or 0)
+        assert (change.previous, change.status, change.by, change.changed_at) == (
+            "active", "bounced", "bounce", when)
+        assert db.statuses.draft(session, "h" * 64, "session").data == b"email\n"
+        assert db.statuses.draft(session, "h" * 64, "another session") is None
+    app.dispose()
+    # The one change made since: alice bounced.
+    for row in rows["subscriber"]:
+        if row["email"] == "alice@example.org":
+            row["status"] = "bounced"
+
+    command.downgrade(migrate.config(database_url), "0007")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("statuschange")
+        assert not sa.inspect(conn).has_table("importdraft")
+        assert sa.inspect(conn).has_table("arxivlookup")
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+
+def test_a_0007_database_opened_by_later_create_all_code_is_stamped_0008(database_url):
+    """create_all of 0008 code adds statuschange and importdraft to a 0007 database without
+    alembic_version: that is all 0008 does, so it is stamped 0008 as it stands."""
+    engine, rows = without_alembic_version(database_url, "0007")
+    assert migrate.current(database_url) == migrate.State(None, legacy="0007")
+    SQLModel.metadata.create_all(engine)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0008")
+    assert_adopted(database_url, engine, rows, "0008")
     engine.dispose()

@@ -14,9 +14,11 @@ from digest_mailer.db import (
     rankings,
     runs,
     sources,
+    statuses,
     subscribers,
     votes,
 )
 
 __all__ = ["admin", "briefings", "deliveries", "engine", "entries", "library", "messages",
-           "rankings", "runs", "sources", "subscribers", "votes"]
+           "rankings", "runs", "sources", "statuses",
+           "subscribers", "votes"]

@@ -104,9 +104,11 @@ def _legacy_revision(conn: Connection) -> str | None:
     # 0004 added source.kind: only create_all of 0004 code or later makes it.
     # 0005 only added libraryseed, so a create_all that made it made all of 0005.
     # 0006 added delivery.notes besides its tables: only create_all of 0006 code or later
-    # makes it. 0007 only added arxivlookup.
+    # makes it. 0007 only added arxivlookup; 0008 only statuschange and importdraft.
     if "kind" in {c["name"] for c in db.get_columns("source")}:
         if "notes" in {c["name"] for c in db.get_columns("delivery")}:
+            if db.has_table("statuschange"):
+                return "0008"
             return "0007" if db.has_table("arxivlookup") else "0006"
         return "0005" if db.has_table("libraryseed") else "0004"
     # 0003 added tables and an index on the existing delivery table; create_all adds the
