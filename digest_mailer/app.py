@@ -30,6 +30,7 @@ from digest_mailer.services.admin import AdminAuth
 from digest_mailer.services.batch import SelectionConfig
 from digest_mailer.services.briefs import BriefingConfig, BriefingPass
 from digest_mailer.services.compose import Composer, MailConfig
+from digest_mailer.services.import_drafts import ImportDrafts
 from digest_mailer.services.ingest import IngestConfig, IngestService
 from digest_mailer.services.library import LibraryService
 from digest_mailer.services.ranking import RankingConfig, ReaderModels
@@ -37,6 +38,7 @@ from digest_mailer.services.replies import ReplyConfig, ReplyService
 from digest_mailer.services.send import SendConfig, SendService
 from digest_mailer.services.sources import SourceService
 from digest_mailer.services.status import StatusService
+from digest_mailer.services.subscriber_admin import SubscriberAdmin
 from digest_mailer.services.subscribers import ProfileDefaults, SubscriberService
 from digest_mailer.settings import Settings
 
@@ -64,6 +66,9 @@ class App:
         self.ingest = self._build_ingest()
         self.send = self._build_send()
         self.subscribers = self._build_subscribers()
+        self.subscriber_admin = SubscriberAdmin(self.engine, self.composer, self.transport,
+                                                clock, smtputf8=settings.smtp_utf8)
+        self.import_drafts = ImportDrafts(self.engine, self.subscribers, clock)
         self.library = self._build_library()
         self.sources = SourceService(self.engine)
         self.status = StatusService(self.engine)

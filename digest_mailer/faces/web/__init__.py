@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(app: App) -> FastAPI:
-    from digest_mailer.faces.web import admin, library, preferences
+    from digest_mailer.faces.web import admin, admin_subscribers, library, preferences
     from digest_mailer.faces.web import app as subscriber_pages
 
     # No /docs (they load scripts from a CDN) and no public schema; tests read app.openapi().
@@ -49,6 +49,7 @@ def create_app(app: App) -> FastAPI:
     web.include_router(preferences.router)
     web.include_router(library.router)
     web.include_router(admin.router)
+    web.include_router(admin_subscribers.router)
 
     @web.exception_handler(InvalidLink)
     async def invalid_link(request: Request, exc: InvalidLink) -> Response:
