@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from digest_mailer.services.admin import AdminAuth
     from digest_mailer.services.batch import SelectionConfig
     from digest_mailer.services.compose import Composer
+    from digest_mailer.services.import_drafts import ImportDrafts
     from digest_mailer.services.ingest import IngestService
     from digest_mailer.services.library import LibraryService
     from digest_mailer.services.replies import ReplyService
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from digest_mailer.services.signup import SignupService
     from digest_mailer.services.sources import SourceService
     from digest_mailer.services.status import StatusService
+    from digest_mailer.services.subscriber_admin import SubscriberAdmin
     from digest_mailer.services.subscribers import SubscriberService
 
 T = TypeVar("T")
@@ -211,6 +213,19 @@ class App:
         return SignupService(self.engine, self.signer, NoticeRenderer(s.templates_dir),
                              MailConfig(s.mail_from, s.reply_to, s.list_id), self.transport,
                              config, self.clock)
+
+    @_part
+    def subscriber_admin(self) -> SubscriberAdmin:
+        from digest_mailer.services.subscriber_admin import SubscriberAdmin
+
+        return SubscriberAdmin(self.engine, self.composer, self.transport, self.clock,
+                               smtputf8=self.settings.smtp_utf8)
+
+    @_part
+    def import_drafts(self) -> ImportDrafts:
+        from digest_mailer.services.import_drafts import ImportDrafts
+
+        return ImportDrafts(self.engine, self.subscribers, self.clock)
 
     @_part
     def sources(self) -> SourceService:

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     # Web app and replies
     admin_password: str = ""  # empty → the admin pages are closed
     admin_language: str = "en"  # the admin pages' language: a code of i18n.LANGUAGES
+    admin_email: str = ""  # where "send a test digest to me" goes unless another is typed
     # Any request body larger is refused (413) while it streams in; the admin CSV upload
     # has its own cap (5 MB). 1 MB keeps every other form in memory: Starlette spools only
     # what passes 1 MB to the temp directory.

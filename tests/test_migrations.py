@@ -36,7 +36,7 @@ from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0010"
+HEAD = "0011"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -674,7 +674,7 @@ def test_0009_makes_every_subscriber_daily_and_keeps_every_row(database_url):
 
 def test_a_0008_database_opened_by_later_create_all_code_gets_the_cadence(database_url):
     """create_all never adds a column: a 0008 database without alembic_version lacks
-    subscriber.cadence, is stamped 0008 and completed; one create_all made whole is 0010."""
+    subscriber.cadence, is stamped 0008 and completed; one create_all made whole is 0011."""
     engine, rows = without_alembic_version(database_url, "0008")
     SQLModel.metadata.create_all(engine)
     assert migrate.current(database_url) == migrate.State(None, legacy="0008")
@@ -685,7 +685,7 @@ def test_a_0008_database_opened_by_later_create_all_code_gets_the_cadence(databa
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE alembic_version"))
     SQLModel.metadata.create_all(engine)
-    assert migrate.current(database_url) == migrate.State(None, legacy="0010")
+    assert migrate.current(database_url) == migrate.State(None, legacy="0011")
     engine.dispose()
 
 
@@ -735,4 +735,59 @@ def test_a_0009_database_opened_by_later_create_all_code_gets_source_removed_at(
     SQLModel.metadata.create_all(engine)
     assert migrate.current(database_url) == migrate.State(None, legacy="0009")
     assert_adopted(database_url, engine, rows, "0009")
+    engine.dispose()
+
+
+def test_0011_adds_empty_import_drafts_and_keeps_every_row(database_url):
+    engine, rows = filled_at(database_url, "0010")
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("importdraft")
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0010", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        for table in ("statuschange", "importdraft"):
+            assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+    engine.dispose()
+
+    # Today's code logs a status change of a migrated subscriber and keeps a draft.
+    app = db.engine.make_engine(database_url, auto_migrate=True)
+    when = datetime(2026, 12, 2, 17, tzinfo=UTC)
+    with Session(app) as session:
+        alice = session.exec(select(Subscriber).where(Subscriber.email == "alice@example.org")
+                             ).one()
+        assert db.subscribers.set_status(session, alice, "bounced", "5.1.1", "bounce", when)
+        db.statuses.add_draft(session, "h" * 64, "session", b"email\n", when)
+        session.commit()
+        (change,) = db.statuses.history(session, alice.id or 0)
+        assert (change.previous, change.status, change.by, change.changed_at) == (
+            "active", "bounced", "bounce", when)
+        assert db.statuses.draft(session, "h" * 64, "session").data == b"email\n"
+        assert db.statuses.draft(session, "h" * 64, "another session") is None
+    app.dispose()
+    # The one change made since: alice bounced.
+    for row in rows["subscriber"]:
+        if row["email"] == "alice@example.org":
+            row["status"] = "bounced"
+
+    command.downgrade(migrate.config(database_url), "0010")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("importdraft")
+        assert sa.inspect(conn).has_table("statuschange")
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []
+
+
+def test_a_0010_database_opened_by_later_create_all_code_is_stamped_0011(database_url):
+    """create_all of 0011 code adds importdraft to a 0010 database without alembic_version:
+    that is all 0011 does, so it is stamped 0011 as it stands."""
+    engine, rows = without_alembic_version(database_url, "0010")
+    assert migrate.current(database_url) == migrate.State(None, legacy="0010")
+    SQLModel.metadata.create_all(engine)
+    assert migrate.current(database_url) == migrate.State(None, legacy="0011")
+    assert_adopted(database_url, engine, rows, "0011")
     engine.dispose()

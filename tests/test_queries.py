@@ -225,14 +225,20 @@ class TestSubscribers:
 
     def test_status_change_is_idempotent(self, session: Session) -> None:
         ada = add_subscriber(session, "ada@example.org")
-        assert db.subscribers.set_status(ada, "unsubscribed", "one-click", T0)
+        assert db.subscribers.set_status(session, ada, "unsubscribed", "one-click",
+                                         "one-click", T0)
         session.commit()
-        assert not db.subscribers.set_status(ada, "unsubscribed", "again", T0 + HOUR)
+        assert not db.subscribers.set_status(session, ada, "unsubscribed", "again", "admin",
+                                             T0 + HOUR)
         session.commit()
         session.expire_all()
         row = db.subscribers.by_email(session, "ada@example.org")
         assert (row.status, row.status_reason, row.status_changed_at) == (
             "unsubscribed", "one-click", T0)
+        # Only the change is in the history, not the repeat.
+        assert [(h.previous, h.status, h.reason, h.by, h.changed_at)
+                for h in db.statuses.history(session, ada.id)] == [
+            ("active", "unsubscribed", "one-click", "one-click", T0)]
 
     def test_many_at_once_as_the_import_writes_them(self, session: Session) -> None:
         add_subscriber(session, "Old.Case@Example.org", name="Legacy")  # an older version's

@@ -396,6 +396,17 @@ def login(client) -> str:
     return response.headers["set-cookie"]
 
 
+TOKEN = re.compile(r'name="token" value="([^"]+)"')
+
+
+def confirm(client, preview_html: str, mode: str):
+    """Press a confirm button of an import preview: "all" (all or nothing) or "good"."""
+    token = TOKEN.search(preview_html)
+    assert token, preview_html
+    return client.post("/admin/import/confirm", data={
+        "csrf": csrf_of(preview_html), "token": token.group(1), "mode": mode})
+
+
 def test_admin_is_closed_without_a_password(tmp_path, feed_server):
     world = World.build(tmp_path, feed_server)
     with TestClient(create_app(world.app), base_url=BASE) as client:
@@ -479,6 +490,10 @@ def test_admin_csv_upload_runs_the_cli_importer_and_shows_its_report(world, clie
     response = client.post("/admin/import", data={"csrf": csrf_of(page.text)},
                            files={"file": ("subs.csv", csv_text.encode(), "text/csv")})
     assert response.status_code == 200
+    assert "Dry run, nothing written yet: 1 to add" in response.text
+    with Session(world.app.engine) as session:
+        assert db.subscribers.by_email(session, "new@example.org") is None
+    response = confirm(client, response.text, "good")
     html = response.text
     assert "1 added" in html and "2 rejected" in html
     rows = re.findall(r"<tr><td>(\d+)</td><td>(\w+)</td><td>([^<]*)</td></tr>", html)
@@ -500,6 +515,7 @@ def test_admin_upload_with_a_cell_past_the_csv_field_limit_reports_its_line(worl
     response = client.post("/admin/import", data={"csrf": csrf_of(page.text)},
                            files={"file": ("subs.csv", csv_text.encode(), "text/csv")})
     assert response.status_code == 200
+    response = confirm(client, response.text, "good")
     assert "2 added" in response.text and "1 rejected" in response.text
     rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", response.text)
     assert [line for line, _, _ in rows] == ["3"] and "longer than" in rows[0][2]
@@ -594,6 +610,10 @@ def test_admin_overview_subscribers_and_import_speak_the_admin_language(zh_admin
                 "nul@example.org,N\0L,cs.CV,,,UTC,7,en\n")
     report = client.post("/admin/import", data={"csrf": csrf},
                          files={"file": ("subs.csv", csv_text.encode(), "text/csv")})
+    text = chinese(report.text)
+    assert "试运行，尚未写入：将新增1位，更新0位，未变0位，保持退订0位，拒绝3行" in text
+    assert "只导入正确的行" in text
+    report = confirm(client, report.text, "good")
     text = chinese(report.text)
     assert "已导入：新增1位，更新0位，未变0位，保持退订0位，拒绝3行" in text
     assert "新增：" in text and "被拒绝的行" in text

@@ -197,17 +197,38 @@ def test_admin_in_a_browser_login_and_csv_upload(site, browser, tmp_path):
     browser.find_element(By.LINK_TEXT, "Import").click()
     browser.find_element(By.ID, "file").send_keys(str(upload))
     browser.find_element(By.CSS_SELECTOR, "form[action='/admin/import'] button").click()
+    _wait_text(browser, "Dry run, nothing written yet")
+    assert "1 to add" in browser.find_element(By.ID, "report").text
+    rows = browser.find_elements(By.CSS_SELECTOR, "#rejected tr")
+    assert rows[1].text.startswith("3 email")  # the line and the reason
+    browser.save_screenshot(str(SHOTS / "admin-import-preview.png"))
+    browser.find_element(By.ID, "confirm-all").click()  # all or nothing: refused
+    _wait_text(browser, "Refused, nothing written")
+    with Session(site.app.engine) as session:
+        assert db.subscribers.by_email(session, "grace@example.org") is None
+    browser.find_element(By.ID, "confirm-good").click()
     _wait_text(browser, "Imported:")
     report = browser.find_element(By.ID, "report").text
     assert "1 added" in report and "1 rejected" in report
-    rows = browser.find_elements(By.CSS_SELECTOR, "#rejected tr")
-    assert rows[1].text.startswith("3 email")
     browser.save_screenshot(str(SHOTS / "admin-import-report.png"))
     with Session(site.app.engine) as session:
-        assert db.subscribers.by_email(session, "grace@example.org") is not None
+        grace = db.subscribers.by_email(session, "grace@example.org")
+        assert grace is not None
+        db.subscribers.set_status(session, grace, "bounced", "5.1.1 no such user", "bounce",
+                                  site.app.clock())
+        session.commit()
 
     browser.find_element(By.LINK_TEXT, "Subscribers").click()
     _wait_text(browser, "grace@example.org")
+    browser.find_element(By.LINK_TEXT, "grace@example.org").click()
+    _wait_text(browser, "Status history")
+    browser.find_element(By.ID, "reason").send_keys("confirmed the address by phone")
+    browser.find_element(By.CSS_SELECTOR, "#resubscribe button").click()
+    _wait_text(browser, "active again")
+    history = browser.find_element(By.ID, "history").text
+    assert "bounced → active confirmed the address by phone admin" in history
+    assert "5.1.1 no such user bounce" in history
+    browser.save_screenshot(str(SHOTS / "admin-subscriber.png"))
     browser.find_element(By.CSS_SELECTOR, "form.logout button").click()
     _wait_text(browser, "Admin login")
 

@@ -22,12 +22,13 @@ if TYPE_CHECKING:
         runs,
         signups,
         sources,
+        statuses,
         subscribers,
         votes,
     )
 
 __all__ = ["admin", "briefings", "deliveries", "engine", "entries", "library", "messages",
-           "rankings", "runs", "signups", "sources", "subscribers", "votes"]
+           "rankings", "runs", "signups", "sources", "statuses", "subscribers", "votes"]
 
 
 def __getattr__(name: str) -> Any:

@@ -30,3 +30,11 @@ def recent(session: Session, kinds: Sequence[str] | None = None,
     if kinds:
         query = query.where(col(ReaderMessage.kind).in_(list(kinds)))
     return list(session.exec(query.order_by(col(ReaderMessage.id).desc()).limit(limit)))
+
+
+def of_subscriber(session: Session, subscriber_id: int, limit: int = 100
+                  ) -> list[ReaderMessage]:
+    """One reader's sorted replies and bounces, newest first."""
+    query = (select(ReaderMessage).where(ReaderMessage.subscriber_id == subscriber_id)
+             .order_by(col(ReaderMessage.id).desc()).limit(limit))
+    return list(session.exec(query))

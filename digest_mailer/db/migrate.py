@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions: the start compares a database with it without
 # loading Alembic. A new migration sets it (tests/test_migrations.py checks it is Alembic's).
-HEAD = "0010"
+HEAD = "0011"
 SCRIPT_LOCATION = "digest_mailer.db:migrations"
 # pg_advisory_xact_lock key: any constant shared by every digest-mailer process.
 PG_LOCK_KEY = 0x64696765  # "dige"
@@ -117,10 +117,11 @@ def _legacy_revision(conn: Connection) -> str | None:
     # 0005 only added libraryseed, so a create_all that made it made all of 0005.
     # 0006 added delivery.notes besides its tables: only create_all of 0006 code or later
     # makes it. 0007 only added arxivlookup, 0008 only signup, statuschange and ratecount;
-    # 0009 added subscriber.cadence and weekday; 0010 source.removed_at besides fetchlog.
+    # 0009 added subscriber.cadence and weekday; 0010 source.removed_at besides fetchlog;
+    # 0011 only importdraft.
     source_columns = {c["name"] for c in db.get_columns("source")}
     if "removed_at" in source_columns:
-        return "0010"
+        return "0011" if db.has_table("importdraft") else "0010"
     if "cadence" in columns:
         return "0009"
     if "kind" in source_columns:

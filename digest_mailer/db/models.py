@@ -150,6 +150,20 @@ class Subscriber(SQLModel, table=True):
     created_at: datetime = _when(now=True, nullable=False)
 
 
+class StatusChange(SQLModel, table=True):
+    """One change of a subscriber's status, for the admin's history: what it became, why,
+    when, and what made it (``by``: one-click, reply, bounce, admin, import, sign-up …).
+    Statuses are plain strings, so a new one needs no change here."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    status: str
+    previous: str | None = None  # None: the subscriber was created with ``status``
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    by: str
+    changed_at: datetime = _when(now=True, nullable=False)
+
+
 class Vote(SQLModel, table=True):
     """A reader's "more like this" / "less like this" on one paper; the latest one counts."""
 
@@ -272,19 +286,6 @@ class Signup(SQLModel, table=True):
     confirmed_at: datetime | None = _when(nullable=True)
 
 
-class StatusChange(SQLModel, table=True):
-    """A subscriber's status history: each change, from what, why and when."""
-
-    __tablename__ = "statuschange"
-
-    id: int | None = Field(default=None, primary_key=True)
-    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
-    previous: str | None = None  # None: the subscriber's first status
-    status: str
-    reason: str = ""
-    changed_at: datetime = _when(now=True, nullable=False)
-
-
 class RateCount(SQLModel, table=True):
     """Requests counted per key ("signup:address:…") in a fixed window, in the database so
     every web process counts the same requests."""
@@ -317,6 +318,19 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = 0
     last_failure_at: datetime | None = _when(nullable=True)
     blocked_until: datetime | None = _when(nullable=True)
+
+
+class ImportDraft(SQLModel, table=True):
+    """An uploaded subscriber CSV between its dry-run preview and the admin's confirm.
+
+    Keyed by the SHA-256 of a random token bound to the admin session (the page holds the
+    token, never a file name); the bytes live here, so any web process can confirm it.
+    """
+
+    token_hash: str = Field(primary_key=True)
+    admin_session: str = Field(index=True)  # the admin session handle it belongs to
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _when(now=True, nullable=False)
 
 
 class BriefingCacheEntry(SQLModel, table=True):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import String, cast, func, insert, or_, update
 from sqlmodel import Session, col, select
 
+from digest_mailer.db import statuses
 from digest_mailer.db.engine import CHUNK
 from digest_mailer.db.models import StatusChange, Subscriber, SubscriberStatus
 
@@ -46,44 +48,42 @@ def by_public_id(session: Session, public_id: str) -> Subscriber | None:
     return session.exec(select(Subscriber).where(Subscriber.public_id == public_id)).first()
 
 
-def set_status(subscriber: Subscriber, status: str, reason: str, now: datetime) -> bool:
-    """Change a subscriber's status, with why and when; False when it already had it."""
+def set_status(session: Session, subscriber: Subscriber, status: str, reason: str, by: str,
+               now: datetime) -> bool:
+    """Change a subscriber's status, with why, by what and when, and log it in the status
+    history; False when it already had it."""
     if subscriber.status == status:
         return False
+    previous = subscriber.status
     subscriber.status, subscriber.status_reason, subscriber.status_changed_at = (
         status, reason, now)
+    session.add(subscriber)
+    if subscriber.id is not None:
+        statuses.record(session, subscriber.id, status, previous, reason, by, now)
     return True
 
 
 # --- status history --------------------------------------------------------------------
 
 def change_status(session: Session, subscriber: Subscriber, status: str, reason: str,
-                  now: datetime) -> bool:
-    """Set the status with why and when, and record the change in the history; False (and
-    nothing recorded) when the subscriber already had it."""
-    previous = subscriber.status
-    if not set_status(subscriber, status, reason, now):
-        return False
+                  now: datetime, by: str = "sign-up") -> bool:
+    """:func:`set_status` for a subscriber that may be new (flushed first for its id)."""
     session.add(subscriber)
-    session.flush()  # a new subscriber gets its id
-    assert subscriber.id is not None
-    session.add(StatusChange(subscriber_id=subscriber.id, previous=previous, status=status,
-                             reason=reason, changed_at=now))
-    return True
+    session.flush()
+    return set_status(session, subscriber, status, reason, by, now)
 
 
-def first_status(session: Session, subscriber: Subscriber, reason: str, now: datetime) -> None:
+def first_status(session: Session, subscriber: Subscriber, reason: str, now: datetime,
+                 by: str = "sign-up") -> None:
     """Record a new subscriber's first status in the history (it has no previous one)."""
     session.flush()
     assert subscriber.id is not None
-    session.add(StatusChange(subscriber_id=subscriber.id, previous=None,
-                             status=subscriber.status, reason=reason, changed_at=now))
+    statuses.record(session, subscriber.id, subscriber.status, None, reason, by, now)
 
 
 def history(session: Session, subscriber_id: int) -> list[StatusChange]:
     """A subscriber's status changes, oldest first."""
-    return list(session.exec(select(StatusChange).where(
-        StatusChange.subscriber_id == subscriber_id).order_by(col(StatusChange.id))))
+    return list(reversed(statuses.history(session, subscriber_id)))
 
 
 def undo_unsubscribe(session: Session, subscriber: Subscriber, now: datetime) -> bool:
@@ -97,7 +97,11 @@ def undo_unsubscribe(session: Session, subscriber: Subscriber, now: datetime) ->
                col(Subscriber.status) == SubscriberStatus.UNSUBSCRIBED)
         .values(status=SubscriberStatus.ACTIVE, status_reason="undo", status_changed_at=now))
     session.refresh(subscriber)
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    done = result.rowcount == 1  # type: ignore[attr-defined]
+    if done and subscriber.id is not None:
+        statuses.record(session, subscriber.id, SubscriberStatus.ACTIVE,
+                        SubscriberStatus.UNSUBSCRIBED, "undo", "one-click", now)
+    return done
 
 
 def update_preferences(session: Session, subscriber: Subscriber, *, categories: list[str],
@@ -115,14 +119,30 @@ def update_preferences(session: Session, subscriber: Subscriber, *, categories: 
     session.add(subscriber)
 
 
-def search(session: Session, text: str = "", status: str = "", *, offset: int = 0,
-                       limit: int = 50) -> tuple[list[Subscriber], int]:
-    """A page of subscribers whose email or name contains ``text``, and the total count."""
+SEARCHABLE = ("email", "name", "categories", "keywords", "excluded_keywords", "language",
+              "timezone", "status")
+
+
+def _matches(column: str, needle: str) -> Any:
+    """``column`` contains ``needle`` (case-insensitive, % and _ literal). A JSON list
+    column is searched in its stored text, where non-ASCII is \\u-escaped."""
+    field = getattr(Subscriber, column)
+    if column in ("categories", "keywords", "excluded_keywords"):
+        text = func.lower(cast(field, String))
+        escaped = json.dumps(needle)[1:-1]
+        return text.contains(needle, autoescape=True) | text.contains(escaped, autoescape=True)
+    return func.lower(field).contains(needle, autoescape=True)
+
+
+def search(session: Session, text: str = "", status: str = "", *, field: str = "",
+           offset: int = 0, limit: int = 50) -> tuple[list[Subscriber], int]:
+    """A page of subscribers whose ``field`` (any of SEARCHABLE when empty) contains
+    ``text``, and the total count."""
     query = select(Subscriber)
     if text:
         needle = text.lower()
-        query = query.where(func.lower(Subscriber.email).contains(needle, autoescape=True)
-                            | func.lower(Subscriber.name).contains(needle, autoescape=True))
+        columns = [field] if field in SEARCHABLE else list(SEARCHABLE)
+        query = query.where(or_(*(_matches(c, needle) for c in columns)))
     if status:
         query = query.where(Subscriber.status == status)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()

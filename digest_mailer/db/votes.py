@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -46,3 +47,14 @@ def evidence(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, 
         for sid, key, title, abstract, vote in session.exec(query):
             found.setdefault(sid, []).append((key, title, abstract, vote))
     return found
+
+
+def of_subscriber(session: Session, subscriber_id: int, limit: int = 200
+                  ) -> list[tuple[str, str, str, datetime]]:
+    """One reader's votes as (entry key, title, vote, when), newest first; a vote on a
+    paper no longer stored keeps its key and an empty title."""
+    query = (select(Vote.entry_key, Entry.title, Vote.vote, Vote.created_at)
+             .join(Entry, col(Entry.key) == col(Vote.entry_key), isouter=True)
+             .where(Vote.subscriber_id == subscriber_id)
+             .order_by(col(Vote.created_at).desc(), col(Vote.id).desc()).limit(limit))
+    return [(key, title or "", vote, when) for key, title, vote, when in session.exec(query)]

@@ -35,6 +35,7 @@ MAX_ITEMS = 50  # keywords, exclusions and categories, each
 MAX_ITEM_CHARS = 100  # one keyword, exclusion or category
 
 _ITEM_SEPARATORS = re.compile(r"[|\r\n]+")
+_CELL_SEPARATORS = re.compile(r"[;,]+")
 T = TypeVar("T")
 
 
@@ -66,6 +67,15 @@ def split_items(text: str) -> list[str]:
     """Items given one per line or separated by "|", cleaned, duplicates dropped."""
     items = (one_line(item) for item in _ITEM_SEPARATORS.split(text))
     return list(dict.fromkeys(item for item in items if item))
+
+
+def split_cell(text: str) -> list[str]:
+    """A CSV list cell: items separated by "|" (our export's), or else by ";" or "," (as
+    spreadsheets and form exports write ``cs.CV;cs.AI`` or ``cs.CV, cs.AI``). A cell with
+    a "|" splits on "|" only, so a keyword with a comma in it survives export → import."""
+    if _ITEM_SEPARATORS.search(text):
+        return split_items(text)
+    return split_items(_CELL_SEPARATORS.sub("|", text))
 
 
 def check_name(text: str) -> str:

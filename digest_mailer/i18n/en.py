@@ -447,7 +447,7 @@ TEXTS: dict[str, str] = {
     "page.admin.overview.nobody_changed": "nobody changed",
     "page.admin.overview.no_messages": "No messages.",
     "page.admin.subscribers.heading": "Subscribers",
-    "page.admin.subscribers.query": "Email or name contains",
+    "page.admin.subscribers.query": "Contains",
     "page.admin.subscribers.status": "Status",
     "page.admin.subscribers.any": "any",
     "page.admin.subscribers.search": "Search",
@@ -467,8 +467,9 @@ TEXTS: dict[str, str] = {
     "page.admin.status.unsubscribed": "unsubscribed",
     "page.admin.status.bounced": "bounced",
     "page.admin.import.heading": "Import subscribers",
-    "page.admin.import.summary": "Imported: {added} added, {updated} updated, {unchanged}"
-                                 " unchanged, {kept} left unsubscribed, {rejected} rejected",
+    "page.admin.import.imported_summary": "Imported: {added} added, {updated} updated,"
+                                          " {unchanged} unchanged, {kept} left unsubscribed,"
+                                          " {rejected} rejected",
     "page.admin.import.added": "Added",
     "page.admin.import.updated": "Updated",
     "page.admin.import.unchanged": "Unchanged",
@@ -478,10 +479,10 @@ TEXTS: dict[str, str] = {
     "page.admin.import.column": "Column",
     "page.admin.import.reason": "Reason",
     "page.admin.import.file": "CSV file",
-    "page.admin.import.hint": "Columns: {columns}. List cells separate items with “|”. Existing"
-                              " subscribers are updated; someone who unsubscribed stays"
-                              " unsubscribed.",
-    "page.admin.import.upload": "Upload and import",
+    "page.admin.import.hint": "Columns: {columns}. List cells separate items with “|”, or"
+                              " “;” or “,”. Existing subscribers are updated; someone who"
+                              " unsubscribed stays unsubscribed. You see a preview first.",
+    "page.admin.import.upload": "Upload and preview",
     "page.admin.import.no_file": "Choose a CSV file to upload.",
     "page.admin.import.not_utf8": "The file is not UTF-8 text; save it as CSV UTF-8 and try"
                                   " again.",
@@ -636,4 +637,67 @@ TEXTS: dict[str, str] = {
     "source.kind_unknown": "unknown kind {kind} (known: {known})",
     "source.test_fetch_failed": "the test fetch failed: {reason}",
     "source.unknown": "no source {ref}",
+    "page.admin.import.preview_summary": "Dry run, nothing written yet: {added} to add,"
+                                         " {updated} to update, {unchanged} unchanged, {kept}"
+                                         " left unsubscribed, {rejected} rejected",
+    "page.admin.import.refused_summary": "Refused, nothing written: {rejected} rows rejected."
+                                         " Fix them and upload again, or import the good rows.",
+    "page.admin.import.fields": "fields",
+    "page.admin.import.confirm_all": "Import (all or nothing)",
+    "page.admin.import.confirm_good": "Import the good rows only",
+    "page.admin.import.confirm_hint": "“All or nothing” writes nothing while any row is"
+                                      " rejected; “the good rows only” adds and updates the"
+                                      " others and leaves the rejected lines out.",
+    "page.admin.import.expired": "This preview has expired or was already imported; upload"
+                                 " the file again.",
+    "page.admin.import.conflict": "Some of these subscribers were added meanwhile by someone"
+                                  " else; nothing was written. Confirm again.",
+    "page.admin.subscribers.field": "In",
+    "page.admin.subscribers.any_field": "any field",
+    "page.admin.subscribers.export": "Export CSV",
+    "page.admin.field.email": "Email",
+    "page.admin.field.name": "Name",
+    "page.admin.field.categories": "Categories",
+    "page.admin.field.keywords": "Keywords",
+    "page.admin.field.excluded_keywords": "Excluded keywords",
+    "page.admin.field.language": "Language",
+    "page.admin.field.timezone": "Time zone",
+    "page.admin.field.status": "Status",
+    "page.admin.subscriber.profile": "Profile",
+    "page.admin.subscriber.max_papers": "Digest size",
+    "page.admin.subscriber.default": "the setting",
+    "page.admin.subscriber.since": "Subscriber since (UTC)",
+    "page.admin.subscriber.resubscribe": "Resubscribe",
+    "page.admin.subscriber.reason": "Reason (kept in the status history)",
+    "page.admin.subscriber.resubscribe_submit": "Resubscribe",
+    "page.admin.subscriber.reason_missing": "Say why this subscriber is resubscribed: the"
+                                            " reason is kept in the history.",
+    "page.admin.subscriber.resubscribed": "Resubscribed: the subscriber is active again.",
+    "page.admin.subscriber.history": "Status history",
+    "page.admin.subscriber.when": "When (UTC)",
+    "page.admin.subscriber.change": "Status",
+    "page.admin.subscriber.by": "By",
+    "page.admin.subscriber.no_history": "No status change recorded.",
+    "page.admin.subscriber.today": "Today's digest",
+    "page.admin.subscriber.open_preview": "Open the preview of today's digest",
+    "page.admin.subscriber.test_to": "Send a test digest to",
+    "page.admin.subscriber.test_send": "Send test digest",
+    "page.admin.subscriber.test_hint": "Today's digest of this subscriber, marked [test],"
+                                       " through the configured mail server; no delivery is"
+                                       " recorded.",
+    "page.admin.subscriber.test_no_address": "Type the address the test digest goes to.",
+    "page.admin.subscriber.test_bad_address": "Not an address to send to: {reason}",
+    "page.admin.subscriber.test_failed": "The mail server refused the test digest: {reason}",
+    "page.admin.subscriber.test_sent": "Test digest sent to {address}.",
+    "page.admin.subscriber.votes": "Votes",
+    "page.admin.subscriber.paper": "Paper voted on",
+    "page.admin.subscriber.vote": "Vote",
+    "page.admin.subscriber.no_votes": "No votes.",
+    "page.admin.subscriber.messages": "Replies and bounces",
+    "page.admin.subscriber.kind": "Kind",
+    "page.admin.subscriber.subject": "Subject",
+    "page.admin.subscriber.text": "Text",
+    "page.admin.subscriber.no_messages": "No messages.",
+    "page.admin.vote.more": "more like this",
+    "page.admin.vote.less": "less like this",
 }

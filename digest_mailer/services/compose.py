@@ -174,6 +174,13 @@ class Composer:
             subscriber, delivery = self._todays(session, email, digest_date)
             return self.compose(session, subscriber, delivery).rendered
 
+    def today(self, email: str) -> Composed:
+        """Today's digest of a subscriber, composed (the stored one, else a draft that is
+        never saved): what a test send mails. LookupError for no such reader."""
+        with Session(self.engine) as session:
+            subscriber, delivery = self._todays(session, email, None)
+            return self.compose(session, subscriber, delivery)
+
     def listing(self, email: str, digest_date: date | None = None) -> DigestListing:
         """What the subscriber would get now as data (papers in reading order with score
         and reason, what was cut), writing no Delivery; LookupError for no such reader."""

@@ -40,7 +40,10 @@ def restore(value: str) -> str:
 
 
 def join_items(items: Sequence[str]) -> str:
-    return "|".join(items)
+    """A list cell. One item holding ";" or "," gets a trailing "|": the importer splits a
+    cell without "|" on those, and would read it as several."""
+    cell = "|".join(items)
+    return cell + "|" if len(items) == 1 and any(c in cell for c in ";,") else cell
 
 
 def write_rows(handle: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

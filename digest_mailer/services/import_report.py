@@ -27,6 +27,7 @@ class ImportReport:
     cells: dict[int, list[str]] = field(default_factory=dict)
     dry_run: bool = False
     refused: bool = False  # rows rejected without skip_invalid (or a file error): no write
+    fatal: bool = False  # the file itself is unusable (encoding, header): no row was read
     written: bool = False
 
     @property

@@ -6,8 +6,9 @@ cadence ("daily" | "weekly") and weekday (mon…sun or 0…6, which a weekly row
 kept as stored when empty (a new reader is daily), and library (arXiv ids or DOIs; a filled
 cell replaces the reader's library seeds, an empty one keeps them); other columns (such as
 the export's "status") are ignored. List cells separate items with "|" (a keyword may be a
-phrase with spaces). UTF-8 with or without BOM; comma, semicolon or tab delimited (Excel's
-"sep=;" first line is honoured). The file is read a line at a time: a record
+phrase with spaces) or, in a cell without "|", with ";" or "," (``"cs.CV;cs.AI"``). UTF-8
+with or without BOM; comma, semicolon or tab delimited (Excel's "sep=;" first line is
+honoured). The file is read a line at a time: a record
 past MAX_RECORD_CHARS, a cell past MAX_CELL_CHARS or with a NUL is a rejected row, never a
 crash. Each row's fields are checked by :mod:`digest_mailer.domain.subscriber`, as the
 preferences page's and the CLI's are; a row's missing time zone and send hour are the
@@ -36,7 +37,7 @@ from sqlmodel import Session
 from digest_mailer import db
 from digest_mailer.db.models import SubscriberStatus
 from digest_mailer.domain.library import Seed, library_cell
-from digest_mailer.domain.subscriber import check_profile, split_items
+from digest_mailer.domain.subscriber import check_profile, split_cell
 from digest_mailer.errors import ImportConflict, ImportRowError, LibraryError
 from digest_mailer.services.csvlines import MAX_CELL_CHARS as MAX_CELL_CHARS
 from digest_mailer.services.csvlines import MAX_RECORD_CHARS as MAX_RECORD_CHARS
@@ -54,6 +55,7 @@ from digest_mailer.services.import_report import ImportReport as ImportReport
 log = logging.getLogger(__name__)
 
 RESUBSCRIBED = "resubscribed by import"
+ADDED = "added by import"
 FIELDS = ("name", "categories", "keywords", "excluded_keywords", "timezone", "send_hour",
           "language", "max_papers", "cadence", "weekday")
 _SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$')
@@ -212,8 +214,8 @@ class _Checker:
             errors.append(row_error(line, "(extra cells)", "extra_cells", cells=len(cells),
                                     width=width))
         profile = check_profile(
-            email=cell("email"), name=cell("name"), categories=split_items(cell("categories")),
-            keywords=split_items(cell("keywords")), exclusions=split_items(cell("exclusions")),
+            email=cell("email"), name=cell("name"), categories=split_cell(cell("categories")),
+            keywords=split_cell(cell("keywords")), exclusions=split_cell(cell("exclusions")),
             timezone=cell("timezone") or self.default_timezone,
             send_hour=cell("send_hour") or str(self.default_send_hour),
             language=cell("language") or "en", max_papers=cell("max_papers") or None,
@@ -342,6 +344,7 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
     db.subscribers.insert_many(session, [{**_values(r), "email": r.email} for r in new], now,
                                done=bar.update if bar is not None else None)
     _write_libraries(session, libraries)
+    _record_statuses(session, report, {r.email for r in new}, existing, now)
     try:
         session.commit()
     except IntegrityError as err:
@@ -355,6 +358,19 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
     for email in report.resubscribed:
         log.warning("resubscribed by import: %s (was %s)", email, report.previous_status[email])
     return report
+
+
+def _record_statuses(session: Session, report: ImportReport, added: set[str],
+                     existing: dict[str, Any], now: datetime) -> None:
+    """The status history of this import: each new subscriber starts active, and each
+    resubscribed one is active again, by "import"."""
+    ids = db.subscribers.ids_by_email(session, sorted(added)) if added else {}
+    rows = [{"subscriber_id": ids[e], "status": SubscriberStatus.ACTIVE, "previous": None,
+             "reason": ADDED, "by": "import"} for e in sorted(added) if e in ids]
+    rows += [{"subscriber_id": existing[e].id, "status": SubscriberStatus.ACTIVE,
+              "previous": report.previous_status[e], "reason": RESUBSCRIBED, "by": "import"}
+             for e in report.resubscribed]
+    db.statuses.record_many(session, rows, now)
 
 
 def _write_libraries(session: Session, rows: Sequence[SubscriberRow]) -> None:
@@ -399,6 +415,7 @@ def import_csv(target: Engine | Session, data: str | bytes | BinaryIO, *,
                        check_dns=check_dns, smtputf8=smtputf8, progress=progress)
         report = ImportReport(rejected=parsed.errors, header=parsed.header, cells=parsed.cells,
                               dry_run=dry_run)
+        report.fatal = parsed.fatal
         report.refused = parsed.fatal or (bool(parsed.errors) and not skip_invalid)
         if parsed.fatal or (report.refused and not dry_run):
             return report

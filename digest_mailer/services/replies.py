@@ -60,18 +60,20 @@ def apply(session: Session, verdict: Verdict, message_id: str, now: datetime, *,
     action = "unverified" if kind.startswith("unverified_") else "stored"
     if subscriber is not None and subscriber.status == SubscriberStatus.ACTIVE:
         if kind == "bounce_hard":
-            db.subscribers.set_status(subscriber, SubscriberStatus.BOUNCED,
-                                      verdict.detail[:200], now)
+            db.subscribers.set_status(session, subscriber, SubscriberStatus.BOUNCED,
+                                      verdict.detail[:200], "bounce", now)
             action = "suppressed"
         elif kind == "bounce_soft":
             subscriber.soft_bounces += 1
             action = "counted"
             if subscriber.soft_bounces >= soft_bounce_threshold:
-                db.subscribers.set_status(subscriber, SubscriberStatus.BOUNCED,
-                                          f"soft bounces: {subscriber.soft_bounces}", now)
+                db.subscribers.set_status(session, subscriber, SubscriberStatus.BOUNCED,
+                                          f"soft bounces: {subscriber.soft_bounces}",
+                                          "bounce", now)
                 action = "suppressed"
     if kind == "unsubscribe" and subscriber is not None and db.subscribers.set_status(
-            subscriber, SubscriberStatus.UNSUBSCRIBED, "reply: unsubscribe", now):
+            session, subscriber, SubscriberStatus.UNSUBSCRIBED, "reply: unsubscribe", "reply",
+            now):
         action = "unsubscribed"
     if kind == "bounce_auth":
         action = "alerted"

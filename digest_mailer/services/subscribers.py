@@ -34,6 +34,7 @@ ACTIVE, UNSUBSCRIBED, BOUNCED, PENDING = (
     SubscriberStatus.PENDING)
 STATUSES = (ACTIVE, PENDING, UNSUBSCRIBED, BOUNCED)
 VOTES = ("more", "less")
+SEARCHABLE = db.subscribers.SEARCHABLE  # the fields the admin's search looks in
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,12 @@ class SubscriberService:
         with self._session() as session:
             return db.subscribers.every(session)
 
-    def search(self, text: str = "", status: str = "", *, offset: int = 0,
+    def search(self, text: str = "", status: str = "", *, field: str = "", offset: int = 0,
                limit: int = 50) -> tuple[list[Subscriber], int]:
+        """A page of subscribers whose ``field`` (any, when empty) contains ``text``."""
         with self._session() as session:
-            return db.subscribers.search(session, text, status, offset=offset, limit=limit)
+            return db.subscribers.search(session, text, status, field=field, offset=offset,
+                                         limit=limit)
 
     def export(self, handle: TextIO) -> int:
         with self._session() as session:
@@ -113,13 +116,14 @@ class SubscriberService:
         with self._session() as session:
             return db.subscribers.by_public_id(session, public_id)
 
-    def unsubscribe(self, public_id: str, reason: str) -> Subscriber | None:
+    def unsubscribe(self, public_id: str, reason: str, by: str = "one-click"
+                    ) -> Subscriber | None:
         """Unsubscribe an active subscriber (idempotent); None for an unknown one."""
         with self._session() as session:
             subscriber = db.subscribers.by_public_id(session, public_id)
             if subscriber is not None and subscriber.status == ACTIVE:
-                db.subscribers.set_status(subscriber, UNSUBSCRIBED, reason, self.clock())
-                session.add(subscriber)
+                db.subscribers.set_status(session, subscriber, UNSUBSCRIBED, reason, by,
+                                          self.clock())
                 session.commit()
             return subscriber
 
@@ -245,5 +249,5 @@ def _fields_of(subscriber: Subscriber) -> dict[str, str]:
             "weekday": WEEKDAYS[subscriber.weekday] if subscriber.cadence == WEEKLY else ""}
 
 
-__all__ = ["STATUSES", "ProfileChange", "ProfileDefaults",
+__all__ = ["SEARCHABLE", "STATUSES", "ProfileChange", "ProfileDefaults",
            "SubscriberService"]

@@ -24,7 +24,14 @@ log = logging.getLogger(__name__)
 
 
 def create_app(app: App) -> FastAPI:
-    from digest_mailer.faces.web import admin, library, preferences, signup, sources
+    from digest_mailer.faces.web import (
+        admin,
+        admin_subscribers,
+        library,
+        preferences,
+        signup,
+        sources,
+    )
     from digest_mailer.faces.web import app as subscriber_pages
 
     # No /docs (they load scripts from a CDN) and no public schema; tests read app.openapi().
@@ -51,6 +58,7 @@ def create_app(app: App) -> FastAPI:
     web.include_router(signup.router)
     web.include_router(admin.router)
     web.include_router(sources.router)
+    web.include_router(admin_subscribers.router)
 
     @web.exception_handler(InvalidLink)
     async def invalid_link(request: Request, exc: InvalidLink) -> Response:

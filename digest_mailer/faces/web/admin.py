@@ -1,4 +1,5 @@
-"""Admin pages under /admin: subscribers, CSV import, runs, sources, reader messages.
+"""Admin pages under /admin: the login, the gate and the overview (runs, sources, reader
+messages); the subscribers and the import are in ``admin_subscribers.py``.
 
 Closed (404) while ``DIGEST_ADMIN_PASSWORD`` is empty. The login (see ``login.py``) sets an
 HttpOnly, SameSite=Strict cookie holding a random session token; every form carries a CSRF
@@ -8,16 +9,13 @@ The pages, their refusals and their error pages speak ``DIGEST_ADMIN_LANGUAGE``.
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile as ReceivedFile
 
 from digest_mailer import i18n
-from digest_mailer.app import App
 from digest_mailer.faces.web.context import FormText, lang_of, speak
 from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
@@ -25,9 +23,6 @@ from digest_mailer.faces.web.context import pages_of as _pages
 from digest_mailer.faces.web.dashboard import charts
 from digest_mailer.faces.web.login import ADMIN_COOKIE
 from digest_mailer.services.admin import AdminAuth
-from digest_mailer.services.import_report import worded
-from digest_mailer.services.importer import COLUMNS
-from digest_mailer.services.subscribers import STATUSES
 
 router = APIRouter(prefix="/admin")
 
@@ -79,12 +74,6 @@ def _login_page(request: Request, error: str = "", status_code: int = 200,
 def _page(request: Request, name: str, sid: str, **context: Any) -> Response:
     csrf = _csrf(request).make(f"admin:{sid}")
     return _pages(request).render(name, lang=lang_of(request), csrf=csrf, **context)
-
-
-def _import_page(request: Request, sid: str, report: dict[str, Any] | None = None,
-                 error: str = "") -> Response:
-    return _page(request, "admin/import.html", sid, report=report, error=error,
-                 columns=COLUMNS)
 
 
 async def gate(request: Request) -> Response | None:
@@ -165,65 +154,5 @@ def overview(request: Request) -> Response:
                  charts=charts(seen.days, lang_of(request)))
 
 
-@router.get("/subscribers", response_class=HTMLResponse)
-def subscribers(request: Request, q: str = "", status: str = "", page: int = 1) -> Response:
-    sid = _session_id(request)
-    if sid is None:
-        return _login_page(request)
-    q = q.strip()[:200]
-    status = status if status in STATUSES else ""
-    page = min(max(page, 1), 1_000_000)
-    rows, total = _app(request).subscribers.search(q, status, offset=(page - 1) * PER_PAGE,
-                                                   limit=PER_PAGE)
-    return _page(request, "admin/subscribers.html", sid, rows=rows, total=total, q=q,
-                 status=status, statuses=STATUSES, page=page,
-                 pages=max(1, math.ceil(total / PER_PAGE)))
-
-
-@router.get("/import", response_class=HTMLResponse)
-def import_form(request: Request) -> Response:
-    sid = _session_id(request)
-    if sid is None:
-        return _login_page(request)
-    return _import_page(request, sid)
-
-
-@router.post("/import", response_class=HTMLResponse)
-async def import_upload(request: Request, csrf: FormText = None,
-                        file: Annotated[UploadFile | None, File()] = None) -> Response:
-    sid = _session_id(request)
-    if sid is None:
-        return _login_page(request, status_code=403)
-    _csrf(request).check(csrf, f"admin:{sid}")
-    if not isinstance(file, ReceivedFile):
-        return _import_page(request, sid, error=_t(request, "page.admin.import.no_file"))
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        return _import_page(request, sid, error=_t(request, "page.too_large_file.text",
-                                                    limit=MAX_UPLOAD_BYTES // 1_000_000))
-    try:
-        data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return _import_page(request, sid, error=_t(request, "page.admin.import.not_utf8"))
-    return _import_page(request, sid, import_csv(_app(request), data, lang_of(request)))
-
-
-def import_csv(app: App, data: bytes, lang: str = i18n.REFERENCE) -> dict[str, Any]:
-    """Run the CLI's importer on the uploaded bytes (streamed in, no temporary file); a
-    plain report for the page, in ``lang``. The good rows are kept, the rejected ones
-    listed with their reasons in ``lang``."""
-    report = app.subscribers.import_csv(data, skip_invalid=True)
-    summary = i18n.t(lang, "page.admin.import.summary", added=len(report.added),
-                     updated=len(report.updated), unchanged=len(report.unchanged),
-                     kept=len(report.kept_unsubscribed), rejected=len(report.rejected_lines))
-    return {
-        "summary": summary,
-        "added": list(report.added), "updated": list(report.updated),
-        "unchanged": list(report.unchanged),
-        "kept_unsubscribed": list(report.kept_unsubscribed),
-        "rejected": [(e.line, e.column, worded(e, lang)) for e in report.rejected],
-    }
-
-
-__all__ = ["IMPORT_REQUEST_BYTES", "MAX_UPLOAD_BYTES", "gate", "import_csv", "request_limit",
+__all__ = ["IMPORT_REQUEST_BYTES", "MAX_UPLOAD_BYTES", "PER_PAGE", "gate", "request_limit",
            "router"]

@@ -3,7 +3,8 @@
 Issue 12: readers sign themselves up on the public page. A sign-up request and the email
 it sent are a row of signup (the confirmation link names it); a new address waits as a
 subscriber with status "pending" (status is a plain string: no column changes). Every
-status change a sign-up makes is recorded in statuschange; ratecount counts sign-ups per
+status change is recorded in statuschange (what made it: sign-up, one-click, reply, bounce,
+import, admin); ratecount counts sign-ups per
 client address, shared by every web process.
 
 Revision ID: 0008
@@ -47,9 +48,10 @@ def upgrade() -> None:
             "statuschange",
             sa.Column("id", sa.Integer(), nullable=False),
             sa.Column("subscriber_id", sa.Integer(), nullable=False),
-            sa.Column("previous", sa.String(), nullable=True),
             sa.Column("status", sa.String(), nullable=False),
-            sa.Column("reason", sa.String(), nullable=False),
+            sa.Column("previous", sa.String(), nullable=True),
+            sa.Column("reason", sa.Text(), nullable=False),
+            sa.Column("by", sa.String(), nullable=False),
             sa.Column("changed_at", sa.DateTime(), nullable=False),
             sa.ForeignKeyConstraint(["subscriber_id"], ["subscriber.id"]),
             sa.PrimaryKeyConstraint("id"),
