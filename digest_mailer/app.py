@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from digest_mailer.mail.render import DigestRenderer
     from digest_mailer.mail.transport import Pacer, Transport
     from digest_mailer.services.admin import AdminAuth
+    from digest_mailer.services.archive import ArchiveService
     from digest_mailer.services.batch import SelectionConfig
     from digest_mailer.services.compose import Composer
     from digest_mailer.services.import_drafts import ImportDrafts
@@ -226,6 +227,12 @@ class App:
         from digest_mailer.services.import_drafts import ImportDrafts
 
         return ImportDrafts(self.engine, self.subscribers, self.clock)
+
+    @_part
+    def archive(self) -> ArchiveService:
+        from digest_mailer.services.archive import ArchiveService
+
+        return ArchiveService(self.engine, self.clock)
 
     @_part
     def sources(self) -> SourceService:

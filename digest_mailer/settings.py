@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     signup: bool = True
     signup_client_limit: int = 20  # sign-up requests per client address (IPv6: /64) an hour
     signup_min_seconds: float = 3.0  # a sign-up form sent sooner is a bot's: refused silently
+    # The public archive /archive: each day's announced papers per category, with an Atom
+    # feed; false → 404 (what was announced, never anyone's digest).
+    public_archive: bool = False
 
     # Briefing (any OpenAI-compatible endpoint)
     openai_api_key: str = Field(

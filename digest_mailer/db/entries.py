@@ -74,3 +74,10 @@ def texts_since(session: Session, after: datetime, limit: int) -> list[tuple[str
 def count_since(session: Session, after: datetime) -> int:
     return session.exec(select(func.count()).select_from(Entry)
                         .where(Entry.first_seen > after)).one()
+
+
+def announced(session: Session, after: datetime, until: datetime) -> list[Entry]:
+    """Entries first seen in (after, until] that were announced new (not updates), by time."""
+    query = (select(Entry).where(Entry.first_seen > after, Entry.first_seen <= until)
+             .order_by(Entry.first_seen, Entry.id))
+    return [e for e in session.exec(query) if not e.is_update]

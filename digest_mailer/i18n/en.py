@@ -516,6 +516,18 @@ TEXTS: dict[str, str] = {
     "email.signup.welcome_button": "My preferences",
     "email.signup.welcome_unsubscribe": "You receive this email because you confirmed your"
                                         " subscription.",
+    # --- the public archive (DIGEST_PUBLIC_ARCHIVE) ---
+    "page.archive.title": "Archive",
+    "page.archive.heading": "What was announced, day by day",
+    "page.archive.lead": "The new papers each source announced over the last 60 days, by"
+                         " category: the same for everyone, never anyone's digest.",
+    "page.archive.feed": "Atom feed",
+    "page.archive.empty": "No papers yet.",
+    "page.archive.other": "Other",
+    "page.archive.back": "All days",
+    "page.archive.day_heading": "Papers announced on {date}",
+    "page.archive.day_empty": "No papers were announced that day.",
+    "page.archive.feed_entry": "{date}: {count} papers",
     "page.signup.title": "Subscribe",
     "page.signup.heading": "Subscribe to the Research Digest",
     "page.signup.lead": "A morning email of the new papers in your fields, with a short"

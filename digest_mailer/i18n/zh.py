@@ -456,6 +456,18 @@ TEXTS: dict[str, str] = {
                                    "每封简报都附有退订链接。",
     "email.signup.welcome_button": "我的偏好设置",
     "email.signup.welcome_unsubscribe": "您收到这封邮件，是因为您确认了订阅。",
+    # --- the public archive (DIGEST_PUBLIC_ARCHIVE) ---
+    "page.archive.title": "存档",
+    "page.archive.heading": "每日新论文存档",
+    "page.archive.lead": "过去60天里各来源每天发布的新论文，按领域列出："
+                         "人人相同，不是任何人的简报。",
+    "page.archive.feed": "Atom订阅",
+    "page.archive.empty": "尚无论文。",
+    "page.archive.other": "其他",
+    "page.archive.back": "全部日期",
+    "page.archive.day_heading": "{date}发布的论文",
+    "page.archive.day_empty": "这一天没有发布新论文。",
+    "page.archive.feed_entry": "{date}：{count}篇论文",
     "page.signup.title": "订阅",
     "page.signup.heading": "订阅科研简报",
     "page.signup.lead": "每天早上一封邮件，列出您所关注领域的新论文，开头附有简短导读。"

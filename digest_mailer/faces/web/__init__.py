@@ -27,6 +27,7 @@ def create_app(app: App) -> FastAPI:
     from digest_mailer.faces.web import (
         admin,
         admin_subscribers,
+        archive,
         library,
         preferences,
         signup,
@@ -58,6 +59,7 @@ def create_app(app: App) -> FastAPI:
     web.include_router(signup.router)
     web.include_router(admin.router)
     web.include_router(sources.router)
+    web.include_router(archive.router)
     web.include_router(admin_subscribers.router)
 
     @web.exception_handler(InvalidLink)
