@@ -327,7 +327,8 @@ def test_the_admin_overview_flags_unverified_messages():
 
     def overview(messages: list[ReaderMessage]) -> str:
         return pages.env.get_template("admin/overview.html").render(
-            sources=[], runs=[], messages=messages, active=1, everyone=1, csrf="t")
+            sources=[], runs=[], messages=messages, active=1, everyone=1, csrf="t",
+            charts=[])
 
     html = overview([forged, genuine])
     assert 'id="unverified">1 bounce or unsubscribe message could not be traced' in html
