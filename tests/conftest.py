@@ -60,6 +60,20 @@ def demo_feeds() -> Path:
     return DEMO_FEEDS
 
 
+WEB_BASE = "https://digest.example.org"  # the settings' base_url in tests/world.py
+
+
+@pytest.fixture
+def client(world):
+    """The web app of the module's ``world`` fixture, in process (no redirects followed)."""
+    from fastapi.testclient import TestClient
+
+    from digest_mailer.faces.web import create_app
+
+    with TestClient(create_app(world.app), base_url=WEB_BASE, follow_redirects=False) as c:
+        yield c
+
+
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN",
                                 "host=127.0.0.1 port=5432 dbname=test user=postgres")
 

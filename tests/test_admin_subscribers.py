@@ -41,11 +41,6 @@ def world(tmp_path: Path, feed_server, smtp_server) -> World:
     return world
 
 
-@pytest.fixture
-def client(world: World):
-    with TestClient(create_app(world.app), base_url=BASE, follow_redirects=False) as c:
-        yield c
-
 
 def history(world: World, subscriber_id: int) -> list[tuple[str | None, str, str, str]]:
     with Session(world.app.engine) as session:

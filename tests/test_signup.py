@@ -49,11 +49,6 @@ def world(tmp_path: Path, feed_server, smtp) -> World:
     return world
 
 
-@pytest.fixture
-def client(world: World):
-    with TestClient(create_app(world.app), base_url=BASE, follow_redirects=False) as c:
-        yield c
-
 
 def mails(smtp) -> list[EmailMessage]:
     return [message_from_bytes(m.content, policy=policy.default) for m in smtp.messages]

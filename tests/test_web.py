@@ -36,11 +36,6 @@ def world(tmp_path: Path, feed_server) -> World:
     return world
 
 
-@pytest.fixture
-def client(world: World):
-    with TestClient(create_app(world.app), base_url=BASE, follow_redirects=False) as c:
-        yield c
-
 
 def local(url: str) -> str:
     assert url.startswith(BASE), url
