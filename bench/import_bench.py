@@ -30,7 +30,8 @@ from sqlmodel import Session
 from synthetic import KEYWORDS
 
 from digest_mailer import db
-from digest_mailer.services.importer import apply_rows, import_csv, parse
+from digest_mailer.services.import_rows import parse
+from digest_mailer.services.importer import apply_rows, import_csv
 from digest_mailer.settings import Settings
 
 # What a row without a time zone or send hour gets: the settings' defaults, as the CLI uses.

@@ -22,8 +22,9 @@ from world import DEMO
 from digest_mailer import db
 from digest_mailer.db.models import Subscriber
 from digest_mailer.domain.subscriber import MAX_ITEM_CHARS, MAX_ITEMS, MAX_NAME_CHARS
+from digest_mailer.services.csvlines import MAX_CELL_CHARS, MAX_RECORD_CHARS
 from digest_mailer.services.exporter import export_csv
-from digest_mailer.services.importer import MAX_CELL_CHARS, MAX_RECORD_CHARS, import_csv
+from digest_mailer.services.importer import import_csv
 
 HEADER = "email,name,categories,keywords\n"
 CATEGORIES = ["cs.CV", "cs.LG"]

@@ -15,8 +15,9 @@ from digest_mailer import db
 from digest_mailer.db.models import Subscriber
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import ImportRowError
-from digest_mailer.services.importer import ImportReport, SubscriberRow, apply_rows
-from digest_mailer.services.importer import parse as parse_file
+from digest_mailer.services.import_rows import SubscriberRow
+from digest_mailer.services.import_rows import parse as parse_file
+from digest_mailer.services.importer import ImportReport, apply_rows
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = "email,name,categories,keywords,exclusions,timezone,send_hour,language\n"

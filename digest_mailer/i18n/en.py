@@ -133,7 +133,7 @@ TEXTS: dict[str, str] = {
     "category.genomics": "Genomics",
     # --- words a reader writes back ("|"-separated; matched case-insensitively) -------------
     "reply.unsubscribe": "unsubscribe|stop",
-    # --- why the importer refuses a line of a subscriber CSV (services/importer.py) -------
+    # --- why the importer refuses a line of a subscriber CSV (services/import_rows.py) ----
     # Lower-case phrases, like the profile ones: the CLI report shows the English, the admin
     # page the admin's language.
     "import.line_too_long": "longer than {limit} characters (a cell may have at most"

@@ -27,7 +27,8 @@ from digest_mailer.domain.subscriber import (
     split_items,
 )
 from digest_mailer.services.exporter import export_csv
-from digest_mailer.services.importer import ImportReport, Progress, import_csv
+from digest_mailer.services.import_rows import Progress
+from digest_mailer.services.importer import ImportReport, import_csv
 
 ACTIVE, UNSUBSCRIBED, BOUNCED, PENDING = (
     SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED,
