@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from digest_mailer.domain.select import Profile, Selection, SelectionIndex, phrase_pattern
+from digest_mailer.domain.grouping import Selection
+from digest_mailer.domain.select import Profile, SelectionIndex, phrase_pattern
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,7 @@ def test_keys_follow_reading_order_across_groups() -> None:
 
 
 def test_votes_move_similar_papers_up_and_disliked_ones_down() -> None:
-    from digest_mailer.domain.select import taste_from_votes
+    from digest_mailer.domain.taste import taste_from_votes
 
     papers = [Paper("a", title="Sparse Autoencoders for Protein Design", categories=["cs.LG"]),
               Paper("b", title="Optimal Transport Between Gaussian Mixtures",
@@ -340,7 +341,7 @@ def test_votes_move_similar_papers_up_and_disliked_ones_down() -> None:
 
 
 def test_regroup_keeps_the_given_order_inside_groups() -> None:
-    from digest_mailer.domain.select import regroup
+    from digest_mailer.domain.grouping import regroup
 
     papers = [Paper("x", title="t", categories=["cs.AI"], announce_type="cross"),
               Paper("y", title="t", categories=["cs.LG"]),

@@ -309,7 +309,7 @@ def test_a_more_vote_moves_papers_with_similar_titles_up_in_the_next_digest(tmp_
                                                                             feed_server):
     """Two readers with the same profile get digests over the same entries; one of them
     voted "more like this" on a paper first: papers sharing its title words rank higher."""
-    from digest_mailer.domain.select import title_words
+    from digest_mailer.domain.taste import title_words
 
     # No caps: both digests hold every cs.CV paper of the day, only the order differs.
     world = World.build(tmp_path, feed_server, max_per_category=100, max_papers=100)

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from digest_mailer.app import App
 from digest_mailer.db.models import Delivery, Subscriber
-from digest_mailer.domain.select import Selection
+from digest_mailer.domain.grouping import Selection
 from digest_mailer.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,8 +16,10 @@ from digest_mailer.domain.digest import (
     Paper,
     Recipient,
 )
+from digest_mailer.domain.grouping import Selection
 from digest_mailer.domain.schedule import DAILY, WEEKLY
-from digest_mailer.domain.select import Profile, Selection, taste_from_votes
+from digest_mailer.domain.select import Profile
+from digest_mailer.domain.taste import taste_from_votes
 from digest_mailer.i18n import category_in_text, category_label, digest_texts
 
 if TYPE_CHECKING:  # the rows are read by attribute only: the domain needs no database

@@ -29,6 +29,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
+from digest_mailer.domain.grouping import Selection, category_key, fill, more_left
+from digest_mailer.domain.taste import taste_score
+from digest_mailer.domain.taste import title_words as title_words
+
 
 class Candidate(Protocol):
     key: str
@@ -50,54 +54,6 @@ class Profile:
 # (a unit is one standard deviation of a day's scores), so the reader's words come first.
 KEYWORD_HIT_WEIGHT = 10.0
 
-WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
-# Words too common in paper titles to say anything about a reader's taste.
-TITLE_STOPWORDS = frozenset("""
-    with from into over under towards toward using based their this that these those via
-    learning model models method methods approach framework analysis study data network
-    networks towards novel efficient robust large scale multi task tasks deep neural
-    """.split())
-
-
-def title_words(title: str) -> set[str]:
-    return {w.rstrip("s") for w in WORD.findall(title.lower()) if w not in TITLE_STOPWORDS}
-
-
-def taste_from_votes(votes: Sequence[tuple[str, str]]) -> tuple[tuple[str, float], ...]:
-    """Word weights from (title, "more"|"less") votes: a word's net votes over all votes."""
-    weights: dict[str, float] = {}
-    for title, vote in votes:
-        sign = 1.0 if vote == "more" else -1.0
-        for word in title_words(title):
-            weights[word] = weights.get(word, 0.0) + sign
-    total = max(len(votes), 1)
-    return tuple(sorted((w, v / total) for w, v in weights.items() if v))
-
-
-def taste_score(taste: dict[str, float], title: str) -> float:
-    if not taste:
-        return 0.0
-    score = sum(taste.get(w, 0.0) for w in title_words(title))
-    return max(-1.0, min(1.0, score))
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Chosen papers, grouped by category in the subscriber's order, ranked inside."""
-
-    groups: tuple[tuple[str, tuple[Candidate, ...]], ...]
-    more: tuple[tuple[str, int], ...] = ()  # (group, papers the caps left out), if any
-    explore: frozenset[str] = frozenset()   # keys chosen to learn the reader's taste
-    scores: tuple[tuple[str, float], ...] = ()  # (key, model score) of the chosen papers
-
-    @property
-    def keys(self) -> list[str]:
-        return [c.key for _, papers in self.groups for c in papers]
-
-    def __len__(self) -> int:
-        return sum(len(papers) for _, papers in self.groups)
-
-
 @lru_cache(maxsize=4096)
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
     """Case-insensitive whole-word match of a phrase, plural allowed on its last word.
@@ -108,10 +64,6 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
     words = [re.escape(w) for w in phrase.split()]
     body = r"[\s\-]+".join(words)
     return re.compile(r"(?<!\w)" + body + r"(?:e?s)?(?!\w)", re.IGNORECASE)
-
-
-def _category_key(category: str) -> str:
-    return category.casefold()
 
 
 @dataclass(frozen=True)
@@ -151,7 +103,7 @@ class SelectionIndex:
         self._seen: list[datetime | None] = []
         self._titles: list[str] = []
         for position, entry in enumerate(self.entries):
-            folded = tuple(dict.fromkeys(_category_key(c) for c in entry.categories))
+            folded = tuple(dict.fromkeys(category_key(c) for c in entry.categories))
             for category in folded:
                 self.by_category.setdefault(category, []).append(position)
             self._categories.append(folded)
@@ -215,7 +167,7 @@ class SelectionIndex:
                                          scores, explore)
         if profile.taste:
             return self._select_scored(profile, max_per_category, max_papers, since)
-        wanted = {_category_key(c): i for i, c in enumerate(profile.categories)}
+        wanted = {category_key(c): i for i, c in enumerate(profile.categories)}
         excluded: set[int] = set()
         for keyword in profile.excluded:
             excluded.update(self.hits(keyword))
@@ -241,7 +193,7 @@ class SelectionIndex:
             group = self._group(position, wanted, profile)
             if group is None:
                 continue
-            if _category_key(group) not in wanted:
+            if category_key(group) not in wanted:
                 first_at.setdefault(group, position)
             rank = (-hits[position], is_new[position], position)
             ranked.setdefault(group, []).append((rank, self.entries[position]))
@@ -259,10 +211,10 @@ class SelectionIndex:
                 eligible[group] = eligible.get(group, 0) + 1  # counted, to say what was cut
                 if len(chosen) < limit:
                     chosen.append(((0, is_new[position], position), self.entries[position]))
-        order = {g: wanted[_category_key(g)] for g in ranked if g not in first_at}
+        order = {g: wanted[category_key(g)] for g in ranked if g not in first_at}
         for n, group in enumerate(sorted(first_at, key=first_at.__getitem__)):
             order[group] = len(wanted) + n
-        return _fill({g: items for g, items in ranked.items() if items}, order,
+        return fill({g: items for g, items in ranked.items() if items}, order,
                      max_per_category, max_papers, eligible)
 
     def _group(self, position: int, wanted: dict[str, int], profile: Profile) -> str | None:
@@ -276,7 +228,7 @@ class SelectionIndex:
                        since: datetime | None, scores: Sequence[float] | None = None,
                        explore: int = 0) -> Selection:
         """Select by scoring every candidate: keyword hits, then the model or the taste."""
-        wanted = {_category_key(c): i for i, c in enumerate(profile.categories)}
+        wanted = {category_key(c): i for i, c in enumerate(profile.categories)}
         taste = dict(profile.taste) if scores is None else {}
         keyword_hits = [self.hits(k) for k in profile.keywords]
         excluded: set[int] = set()
@@ -303,7 +255,7 @@ class SelectionIndex:
                 group = self.entries[position].categories[0]
             else:
                 continue
-            order.setdefault(group, wanted.get(_category_key(group), len(wanted) + len(order)))
+            order.setdefault(group, wanted.get(category_key(group), len(wanted) + len(order)))
             if scores is not None:
                 relevance = KEYWORD_HIT_WEIGHT * hits + float(scores[position])
             else:
@@ -312,7 +264,7 @@ class SelectionIndex:
             ranked.setdefault(group, []).append((rank, self.entries[position]))
         eligible = {g: len(items) for g, items in ranked.items()}
         if scores is None:
-            return _fill(ranked, order, max_per_category, max_papers, eligible)
+            return fill(ranked, order, max_per_category, max_papers, eligible)
         # The reference for _select_by_model (the property test compares the two).
         return self._with_exploration(ranked, order, eligible, max_per_category, max_papers,
                                       scores, explore)
@@ -325,7 +277,7 @@ class SelectionIndex:
         import numpy as np  # here: a reader without a model never pays for numpy
 
         arrays = self._arrays()
-        wanted = {_category_key(c): i for i, c in enumerate(profile.categories)}
+        wanted = {category_key(c): i for i, c in enumerate(profile.categories)}
         group_at = np.full(len(self.entries), -1, dtype=np.int64)
         for category, i in sorted(wanted.items(), key=lambda item: -item[1]):
             group_at[arrays.by_category.get(category, arrays.none)] = i  # the first one wins
@@ -339,7 +291,7 @@ class SelectionIndex:
         if since is not None:
             keep &= arrays.seen > since.timestamp()
         names = list(profile.categories)  # group_at's numbers name these groups
-        order = {c: wanted[_category_key(c)] for c in names}
+        order = {c: wanted[category_key(c)] for c in names}
         extra: dict[str, int] = {}  # keyword-only groups, in order of their first paper
         for position in np.flatnonzero((hits > 0) & (group_at < 0) & keep):
             if self._categories[position]:
@@ -385,7 +337,7 @@ class SelectionIndex:
         (position, group, paper); by default every paper of ``ranked``."""
         cuts = sum(eligible.values()) > max_papers
         shown = max(max_papers - explore, 0) if explore and cuts else max_papers
-        selection = _fill(ranked, order, max_per_category, shown, eligible)
+        selection = fill(ranked, order, max_per_category, shown, eligible)
         if explore:
             if leftover is None:
                 def leftover(chosen: set[str]) -> list[tuple[int, str, Candidate]]:
@@ -413,54 +365,6 @@ class SelectionIndex:
             groups.setdefault(left[n][1], []).append(left[n][2])
         in_order = sorted(groups, key=lambda g: order[g])
         return Selection(tuple((g, tuple(groups[g])) for g in in_order),
-                         _more(order, eligible, groups), frozenset(left[n][2].key for n in at))
+                         more_left(order, eligible, groups), frozenset(left[n][2].key for n in at))
 
 
-def _more(order: dict[str, int], eligible: dict[str, int],
-          chosen: dict[str, list[Candidate]]) -> tuple[tuple[str, int], ...]:
-    """(group, papers left out) for every group that lost some, in the digest's order."""
-    return tuple((g, eligible[g] - len(chosen.get(g, ()))) for g in sorted(eligible, key=order.get)
-                 if eligible[g] > len(chosen.get(g, ())))
-
-
-def _fill(ranked: dict[str, list[tuple[tuple[float, int, int], Candidate]]],
-          order: dict[str, int], max_per_category: int, max_papers: int,
-          eligible: dict[str, int]) -> Selection:
-    """Cap each group, then take papers round-robin by rank up to the total cap.
-
-    ``eligible`` counts each group's papers before the caps, for what was left out.
-    """
-    queues = {g: [e for _, e in sorted(items, key=lambda item: item[0])][:max_per_category]
-              for g, items in ranked.items()}
-    chosen: dict[str, list[Candidate]] = {g: [] for g in queues}
-    total, depth = 0, 0
-    groups_in_order = sorted(queues, key=lambda g: order[g])
-    while total < max_papers and any(depth < len(q) for q in queues.values()):
-        for group in groups_in_order:
-            if total >= max_papers:
-                break
-            if depth < len(queues[group]):
-                chosen[group].append(queues[group][depth])
-                total += 1
-        depth += 1
-    shown = [g for g in groups_in_order if chosen[g]]
-    return Selection(tuple((g, tuple(chosen[g])) for g in shown),
-                     _more(order, eligible, chosen))
-
-def _group_of(profile: Profile, wanted: dict[str, int], entry: Candidate) -> str | None:
-    """The first of the reader's categories the paper carries, else its primary one."""
-    mine = [wanted[_category_key(c)] for c in entry.categories if _category_key(c) in wanted]
-    if mine:
-        return profile.categories[min(mine)]
-    return entry.categories[0] if entry.categories else None
-
-
-def regroup(profile: Profile, entries: Sequence[Candidate]) -> Selection:
-    """Group already-chosen papers in their given order (a retry shows the same email)."""
-    wanted = {_category_key(c): i for i, c in enumerate(profile.categories)}
-    groups: dict[str, list[Candidate]] = {}
-    for entry in entries:
-        groups.setdefault(_group_of(profile, wanted, entry) or "other", []).append(entry)
-    order = sorted(groups, key=lambda g: (wanted.get(_category_key(g), len(wanted)),
-                                          list(groups).index(g)))
-    return Selection(tuple((g, tuple(groups[g])) for g in order))

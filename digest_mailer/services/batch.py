@@ -18,8 +18,9 @@ from sqlmodel import Session
 from digest_mailer import db
 from digest_mailer.db.models import Delivery, Entry, Subscriber
 from digest_mailer.domain.compose import profile_of
+from digest_mailer.domain.grouping import Selection
 from digest_mailer.domain.schedule import WEEK, WEEKLY
-from digest_mailer.domain.select import Selection, SelectionIndex
+from digest_mailer.domain.select import SelectionIndex
 from digest_mailer.services.ranking import ReaderModels, paper_text
 
 if TYPE_CHECKING:

@@ -37,7 +37,7 @@ from digest_mailer.domain.digest import (
     Paper,
     RenderedDigest,
 )
-from digest_mailer.domain.select import regroup
+from digest_mailer.domain.grouping import regroup
 from digest_mailer.ingest.tex import tex_to_unicode
 from digest_mailer.mail.links import LinkSigner
 from digest_mailer.mail.message import build_message, make_message_id

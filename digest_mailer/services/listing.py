@@ -12,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from digest_mailer.domain.compose import profile_of
-from digest_mailer.domain.select import regroup
+from digest_mailer.domain.grouping import regroup
 
 if TYPE_CHECKING:
     from digest_mailer.db.models import Delivery, Entry, Subscriber

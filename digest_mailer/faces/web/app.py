@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from digest_mailer.domain.select import title_words
+from digest_mailer.domain.taste import title_words
 from digest_mailer.faces.web.context import (
     FormText,
     message,
