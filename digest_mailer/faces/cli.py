@@ -151,7 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--date", type=_date, metavar=DATE,
                          help="that date's digest (default: today's)")
 
-    _command(commands, "runs", "recent runs with their counts")
+    runs = _command(commands, "runs", "recent runs with their counts")
+    runs.add_argument("--since", type=_date, metavar=DATE,
+                      help="every run started on that UTC day or later (default: the last 20)")
     _command(commands, "tick", "run one scheduler tick now, in this process")
     _command(commands, "replies", "read the Reply-To mailbox once (DIGEST_IMAP_*)")
     web = _command(commands, "web", "serve the web app (subscriber and admin pages)")

@@ -82,7 +82,7 @@ def preview(args: argparse.Namespace, app: App) -> int:
 
 
 def runs(args: argparse.Namespace, app: App) -> int:
-    for run in app.status.recent_runs():
+    for run in app.status.recent_runs(since=args.since):
         counts = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()))
         print(f"{run.started_at:%Y-%m-%d %H:%M} {run.kind:7} {counts}")
         for error in run.errors:

@@ -45,7 +45,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
              "digest-mailer send --subscriber ada@example.org --date 2026-11-24"),
     "preview": ("digest-mailer preview ada@example.org --out today.html",
                 "digest-mailer preview ada@example.org --json --date 2026-11-24"),
-    "runs": ("digest-mailer runs",),
+    "runs": ("digest-mailer runs", "digest-mailer runs --since 2026-11-01"),
     "tick": ("digest-mailer tick",),
     "replies": ("DIGEST_IMAP_HOST=imap.example.org digest-mailer replies",),
     "web": ("digest-mailer web", "digest-mailer web --host 0.0.0.0 --port 8080"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -34,9 +34,14 @@ class StatusService:
         self.engine = engine
         self.clock = clock
 
-    def recent_runs(self, limit: int = 20) -> list[Run]:
+    def recent_runs(self, limit: int = 20, since: date | None = None) -> list[Run]:
+        """The last ``limit`` runs, or with ``since`` every run started on that UTC day or
+        later; newest first."""
         with Session(self.engine) as session:
-            return db.runs.recent(session, limit)
+            if since is None:
+                return db.runs.recent(session, limit)
+            start = datetime.combine(since, time(), tzinfo=UTC)
+            return db.runs.since(session, start)[::-1]
 
     def health(self) -> dict[str, Any]:
         """For /healthz: the sources, which fail, the entries and the last run."""
