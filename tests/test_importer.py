@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from digest_mailer import db
 from digest_mailer.db.models import Subscriber
@@ -596,3 +596,37 @@ def test_cadence_and_weekday_import_export_and_stay_when_a_file_leaves_them_out(
                          **NEWCOMER, known_categories=CATEGORIES)
     assert [(e.line, e.column) for e in refused.rejected] == [(2, "weekday")]
     assert not refused.written and cadences(engine)["wei@example.edu"] == ("daily", 0)
+
+
+def test_two_imports_racing_for_one_new_address_end_in_a_conflict_not_a_crash(
+        tmp_path, database_url):
+    """The CLI and the browser importing the same new reader at once: one is written, the
+    other is the ImportConflict the faces show ("run the import again"), never a raw
+    database error."""
+    import threading
+
+    from digest_mailer.db.engine import make_engine
+    from digest_mailer.errors import ImportConflict
+
+    engine = make_engine(database_url, auto_migrate=True)
+    data = (HEADER + "a@example.org,A,cs.CV,,,UTC,7,en\n").encode()
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            outcomes.append(import_csv(engine, data, known_categories=["cs.CV"],
+                                       default_timezone="UTC", default_send_hour=7))
+        except Exception as err:
+            outcomes.append(err)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert all(isinstance(o, ImportReport | ImportConflict) for o in outcomes), outcomes
+    assert any(isinstance(o, ImportReport) and o.added == ["a@example.org"] for o in outcomes)
+    with Session(engine) as session:
+        assert [s.email for s in session.exec(select(Subscriber))] == ["a@example.org"]

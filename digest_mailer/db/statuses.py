@@ -50,8 +50,19 @@ def draft(session: Session, token_hash: str, admin_session: str) -> ImportDraft 
     return row if row is not None and row.admin_session == admin_session else None
 
 
-def drop_draft(session: Session, token_hash: str) -> None:
-    session.execute(delete(ImportDraft).where(col(ImportDraft.token_hash) == token_hash))
+def take_draft(session: Session, token_hash: str, admin_session: str,
+               since: datetime) -> bytes | None:
+    """The bytes of this session's draft made at ``since`` or later, deleted in the
+    caller's transaction; a rollback keeps it. The delete is the transaction's first
+    statement, so it takes the write lock before anything is read (SQLite, in WAL, could
+    not upgrade an older read): of two confirms of one draft, the second finds it gone."""
+    gone = session.execute(delete(ImportDraft).where(
+        col(ImportDraft.token_hash) == token_hash,
+        col(ImportDraft.admin_session) == admin_session,
+    ).returning(col(ImportDraft.data), col(ImportDraft.created_at))).first()
+    if gone is None or gone.created_at < since:
+        return None
+    return bytes(gone.data)
 
 
 def drop_stale_drafts(session: Session, admin_session: str, before: datetime) -> None:

@@ -59,16 +59,17 @@ class ImportDrafts:
         import keeps the draft, so the admin can still choose the good rows."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
+        # The draft is taken in the import's own transaction: a double click or a replayed
+        # confirm finds it gone and imports nothing twice; a refused import rolls back and
+        # keeps it.
         with Session(self.engine) as session:
-            draft = db.statuses.draft(session, _hash(token), admin_session)
-            if draft is None or draft.created_at < self.clock() - DRAFT_MAX_AGE:
+            data = db.statuses.take_draft(session, _hash(token), admin_session,
+                                          self.clock() - DRAFT_MAX_AGE)
+            if data is None:
                 return None
-            data = draft.data
-        report = self.subscribers.import_csv(data, skip_invalid=good_rows)
-        if report.written:
-            with Session(self.engine) as session:
-                db.statuses.drop_draft(session, _hash(token))
-                session.commit()
+            report = self.subscribers.import_csv(data, skip_invalid=good_rows, session=session)
+            if not report.written:
+                session.rollback()
         return report
 
 

@@ -117,13 +117,13 @@ def apply_rows(session: Session, rows: Sequence[SubscriberRow],
     for values in changes:
         if "status" in values:
             values["status_changed_at"] = now
-    db.subscribers.update_many(session, changes)
     bar = progress("insert", len(new)) if progress and new else None
-    db.subscribers.insert_many(session, [{**_values(r), "email": r.email} for r in new], now,
-                               done=bar.update if bar is not None else None)
-    _write_libraries(session, libraries)
-    _record_statuses(session, report, {r.email for r in new}, existing, now)
-    try:
+    try:  # a row added meanwhile fails at an insert (PostgreSQL) or at the commit
+        db.subscribers.update_many(session, changes)
+        db.subscribers.insert_many(session, [{**_values(r), "email": r.email} for r in new],
+                                   now, done=bar.update if bar is not None else None)
+        _write_libraries(session, libraries)
+        _record_statuses(session, report, {r.email for r in new}, existing, now)
         session.commit()
     except IntegrityError as err:
         session.rollback()

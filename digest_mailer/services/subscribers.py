@@ -90,13 +90,15 @@ class SubscriberService:
 
     def import_csv(self, data: bytes | BinaryIO, *, skip_invalid: bool = True,
                    dry_run: bool = False, resubscribe: bool = False, check_dns: bool = False,
-                   progress: Progress | None = None) -> ImportReport:
+                   progress: Progress | None = None,
+                   session: Session | None = None) -> ImportReport:
         """Import a subscriber CSV with the settings' defaults (see importer.import_csv).
 
-        ``skip_invalid`` defaults to True (the demo, and the admin upload for now): the
-        good rows are kept and the rejected ones reported. The CLI passes its own flags.
+        ``skip_invalid`` defaults to True (the demo): the good rows are kept and the
+        rejected ones reported. The CLI and the browser import pass their own flags.
+        ``session``: import inside the caller's transaction (it commits when written).
         """
-        return import_csv(self.engine, data, default_timezone=self.defaults.timezone,
+        return import_csv(session or self.engine, data, default_timezone=self.defaults.timezone,
                           default_send_hour=self.defaults.send_hour, check_dns=check_dns,
                           smtputf8=self.defaults.smtputf8, dry_run=dry_run,
                           skip_invalid=skip_invalid, resubscribe=resubscribe,
