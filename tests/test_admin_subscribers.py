@@ -153,6 +153,19 @@ def test_resubscribe_needs_a_reason_and_logs_it(world, client):
     assert history(world, ada.id) == [("bounced", "active", "asked by phone, 2 Dec", "admin")]
 
 
+def test_a_pending_sign_up_cannot_be_resubscribed_by_the_admin(world, client):
+    """Anyone can type an address into /subscribe: only its owner's confirm makes it active."""
+    pending = world.subscribe("typed@example.org", ["cs.CV"], status="pending")
+    login(client)
+    page = client.get(f"/admin/subscribers/{pending.id}").text
+    assert 'id="resubscribe"' not in page
+    answer = client.post(f"/admin/subscribers/{pending.id}/resubscribe",
+                         data={"csrf": csrf_of(page), "reason": "they asked"})
+    assert answer.status_code == 409 and "has not confirmed" in answer.text
+    assert world.app.subscribers.by_email("typed@example.org").status == "pending"
+    assert history(world, pending.id) == []
+
+
 def test_preview_is_todays_digest_sandboxed_and_writes_nothing(world, client):
     ada = world.subscribe("ada@example.org", ["cs.CV"])
     login(client)
@@ -299,3 +312,53 @@ def test_an_unusable_file_keeps_no_draft(world, client):
     assert not TOKEN.search(preview.text) and "email" in preview.text
     with Session(world.app.engine) as session:
         assert session.exec(select(ImportDraft)).all() == []
+
+
+@pytest.mark.parametrize("attempts", [2, 4])
+def test_concurrent_confirms_of_one_draft_import_it_once(tmp_path, feed_server, database_url,
+                                                         attempts):
+    """A double click or a replayed confirm, at the same instant: one import is written,
+    the others find the draft gone (None: the page's 410), and nothing raises."""
+    import threading
+
+    world = World.build(tmp_path, feed_server, database_url=database_url)
+    world.add_demo_sources()
+    drafts = world.app.import_drafts
+    token, plan = drafts.preview("admin-1", (HEADER + "a@example.org,A,cs.CV,,,UTC,7,en\n"
+                                             "b@example.org,B,cs.CV,,,UTC,7,en\n").encode())
+    assert token and plan.added == ["a@example.org", "b@example.org"]
+    start = threading.Barrier(attempts)
+    outcomes: list[object] = []
+
+    def confirm_once() -> None:
+        start.wait()
+        try:
+            outcomes.append(drafts.confirm("admin-1", token, good_rows=False))
+        except Exception as err:  # what the old code let through: IntegrityError, a 500
+            outcomes.append(err)
+
+    threads = [threading.Thread(target=confirm_once) for _ in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    written = [o for o in outcomes if getattr(o, "written", False)]
+    assert len(outcomes) == attempts and len(written) == 1, outcomes
+    assert outcomes.count(None) == attempts - 1, outcomes
+    assert written[0].added == ["a@example.org", "b@example.org"]
+    assert sorted(emails(world)) == ["a@example.org", "b@example.org"]
+    with Session(world.app.engine) as session:
+        assert session.exec(select(ImportDraft)).all() == []
+        assert len(session.exec(select(StatusChange)).all()) == 2  # one "added" each
+
+
+def test_a_refused_confirm_keeps_the_draft_for_the_good_rows(world):
+    drafts = world.app.import_drafts
+    token, _ = drafts.preview("admin-1", (HEADER + "a@example.org,A,cs.CV,,,UTC,7,en\n"
+                                          "not-an-address,B,cs.CV,,,UTC,7,en\n").encode())
+    refused = drafts.confirm("admin-1", token, good_rows=False)
+    assert refused is not None and refused.refused and not refused.written
+    assert emails(world) == []
+    good = drafts.confirm("admin-1", token, good_rows=True)
+    assert good is not None and good.written and good.added == ["a@example.org"]
+    assert drafts.confirm("admin-1", token, good_rows=True) is None  # used up

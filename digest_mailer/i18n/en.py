@@ -684,6 +684,9 @@ TEXTS: dict[str, str] = {
     "page.admin.subscriber.resubscribe_submit": "Resubscribe",
     "page.admin.subscriber.reason_missing": "Say why this subscriber is resubscribed: the"
                                             " reason is kept in the history.",
+    "page.admin.subscriber.pending": "This address signed up and has not confirmed it: only"
+                                     " its owner can make it active, by the link in the"
+                                     " confirmation email.",
     "page.admin.subscriber.resubscribed": "Resubscribed: the subscriber is active again.",
     "page.admin.subscriber.history": "Status history",
     "page.admin.subscriber.when": "When (UTC)",

@@ -608,6 +608,8 @@ TEXTS: dict[str, str] = {
     "page.admin.subscriber.reason": "原因（记入状态历史）",
     "page.admin.subscriber.resubscribe_submit": "重新订阅",
     "page.admin.subscriber.reason_missing": "请说明为何重新订阅：原因会记入历史。",
+    "page.admin.subscriber.pending": "此地址已报名但尚未确认：只有地址的主人点击确认邮件中的"
+                                     "链接才能启用。",
     "page.admin.subscriber.resubscribed": "已重新订阅：此订阅者恢复为在订。",
     "page.admin.subscriber.history": "状态历史",
     "page.admin.subscriber.when": "时间（UTC）",

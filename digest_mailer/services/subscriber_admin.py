@@ -44,6 +44,14 @@ class ReasonMissing(ValueError):
     """A resubscribe without a reason: the history must say why."""
 
 
+class NotResubscribable(ValueError):
+    """A resubscribe of a sign-up never confirmed: only its owner's confirm makes it
+    active (anyone can type an address into /subscribe)."""
+
+
+RESUBSCRIBABLE = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+
+
 class SubscriberAdmin:
     """One subscriber as the admin sees and changes them."""
 
@@ -66,7 +74,8 @@ class SubscriberAdmin:
 
     def resubscribe(self, subscriber_id: int, reason: str) -> Subscriber | None:
         """Make an unsubscribed or bounced subscriber active again, the reason (required)
-        kept in the status history; None for an unknown one. Active stays active."""
+        kept in the status history; None for an unknown one. Active stays active; a
+        pending sign-up raises NotResubscribable."""
         reason = " ".join(reason.split())[:MAX_REASON_CHARS]
         if not reason:
             raise ReasonMissing("a resubscribe needs a reason")
@@ -74,6 +83,8 @@ class SubscriberAdmin:
             subscriber = session.get(Subscriber, subscriber_id)
             if subscriber is None:
                 return None
+            if subscriber.status not in (SubscriberStatus.ACTIVE, *RESUBSCRIBABLE):
+                raise NotResubscribable(f"{subscriber.status} cannot be resubscribed")
             if db.subscribers.set_status(session, subscriber, SubscriberStatus.ACTIVE, reason,
                                          "admin", self.clock()):
                 subscriber.soft_bounces = 0  # a fresh start: old 4.x.x reports are forgotten
@@ -115,4 +126,5 @@ def test_copy(message: EmailMessage, to: str, domain: str) -> EmailMessage:
     return message
 
 
-__all__ = ["ReasonMissing", "SubscriberAdmin", "SubscriberFile", "test_copy"]
+__all__ = ["RESUBSCRIBABLE", "NotResubscribable", "ReasonMissing", "SubscriberAdmin",
+           "SubscriberFile", "test_copy"]

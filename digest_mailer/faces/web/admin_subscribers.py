@@ -32,7 +32,7 @@ from digest_mailer.faces.web.context import csrf_of as _csrf
 from digest_mailer.faces.web.security import VIEW_CSP
 from digest_mailer.services.import_report import ImportReport, worded
 from digest_mailer.services.importer import COLUMNS
-from digest_mailer.services.subscriber_admin import ReasonMissing
+from digest_mailer.services.subscriber_admin import NotResubscribable, ReasonMissing
 from digest_mailer.services.subscribers import SEARCHABLE, STATUSES
 
 router = APIRouter(prefix="/admin")
@@ -124,6 +124,9 @@ def resubscribe(request: Request, subscriber_id: int, csrf: FormText = None,
     except ReasonMissing:
         return _subscriber_page(request, sid, subscriber_id, status_code=400,
                                 error=_t(request, "page.admin.subscriber.reason_missing"))
+    except NotResubscribable:
+        return _subscriber_page(request, sid, subscriber_id, status_code=409,
+                                error=_t(request, "page.admin.subscriber.pending"))
     if done is None:
         raise HTTPException(404)
     return _subscriber_page(request, sid, subscriber_id,
