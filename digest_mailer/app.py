@@ -213,7 +213,7 @@ class App:
                               smtputf8=s.smtp_utf8)
         return SignupService(self.engine, self.signer, NoticeRenderer(s.templates_dir),
                              MailConfig(s.mail_from, s.reply_to, s.list_id), self.transport,
-                             config, self.clock)
+                             config, self.clock, self.pacer)
 
     @_part
     def subscriber_admin(self) -> SubscriberAdmin:

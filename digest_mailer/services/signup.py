@@ -43,7 +43,7 @@ from digest_mailer.mail.links import LinkSigner
 from digest_mailer.mail.message import build_message, make_message_id
 from digest_mailer.mail.notice import NoticeRenderer
 from digest_mailer.mail.render import format_date, join_list
-from digest_mailer.mail.transport import BatchConnection, Transport
+from digest_mailer.mail.transport import BatchConnection, Pacer, Transport
 from digest_mailer.services.admin import address_key
 from digest_mailer.services.compose import MailConfig
 
@@ -114,9 +114,11 @@ class Confirmation:
 class SignupService:
     def __init__(self, engine: Engine, signer: LinkSigner, renderer: NoticeRenderer,
                  mail: MailConfig, transport: Callable[[], Transport], config: SignupConfig,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], pacer: Pacer | None = None) -> None:
         self.engine, self.signer, self.renderer = engine, signer, renderer
         self.mail, self.transport, self.config, self.clock = mail, transport, config, clock
+        # The process's pacer (DIGEST_SMTP_RATE): sign-up emails share the digests' rate.
+        self.pacer = pacer or Pacer(0)
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -232,7 +234,7 @@ class SignupService:
     def _send(self, notice: Notice, to_email: str, to_name: str, now: datetime,
               links: Links | None = None) -> None:
         rendered = self.renderer.render(notice)
-        with BatchConnection(self.transport) as connection:
+        with BatchConnection(self.transport, self.pacer) as connection:
             utf8 = not to_email.partition("@")[0].isascii()
             if utf8 and not connection.supports("smtputf8", to_email):
                 raise DeliveryError(to_email, "the SMTP server does not take SMTPUTF8",
