@@ -210,7 +210,7 @@ class App:
         s = self.settings
         config = SignupConfig(client_limit=s.signup_client_limit,
                               min_fill=timedelta(seconds=s.signup_min_seconds),
-                              smtputf8=s.smtp_utf8)
+                              smtputf8=s.smtp_utf8, welcome_now=s.welcome_digest == "now")
         return SignupService(self.engine, self.signer, NoticeRenderer(s.templates_dir),
                              MailConfig(s.mail_from, s.reply_to, s.list_id), self.transport,
                              config, self.clock, self.pacer)

@@ -10,6 +10,7 @@ consumer; the claim on each Delivery row stops double sends whatever happens.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from functools import cache
 
 from huey import crontab
@@ -51,9 +52,12 @@ def tick() -> int:
 
 
 @huey.task(retries=3, retry_delay=120)
-def send_batch(subscriber_ids: list[int]) -> dict[str, int]:
-    """Send one batch over one SMTP connection; already-sent digests are skipped."""
-    return dict(app().send.send(subscriber_ids).counts)
+def send_batch(subscriber_ids: list[int], digest_date: str | None = None) -> dict[str, int]:
+    """Send one batch over one SMTP connection; already-sent digests are skipped.
+    ``digest_date`` (ISO): that date's digests, due or not (a confirmed reader's first,
+    queued by the web app with DIGEST_WELCOME_DIGEST=now)."""
+    day = date.fromisoformat(digest_date) if digest_date else None
+    return dict(app().send.send(subscriber_ids, digest_date=day).counts)
 
 
 @scheduled

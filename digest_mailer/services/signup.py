@@ -15,7 +15,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadData
@@ -34,7 +34,9 @@ from digest_mailer.domain.signup import (
     already_notice,
     confirmation_notice,
     first_digest_at,
+    next_digest_at,
     verdict,
+    welcome_digest_date,
     welcome_notice,
 )
 from digest_mailer.domain.subscriber import ProfileError, check_profile, split_items
@@ -62,6 +64,7 @@ class SignupConfig:
     min_fill: timedelta = timedelta(seconds=3)  # DIGEST_SIGNUP_MIN_SECONDS
     form_max_age: timedelta = timedelta(hours=4)
     smtputf8: bool = False  # DIGEST_SMTP_UTF8: non-ASCII local parts are admitted
+    welcome_now: bool = False  # DIGEST_WELCOME_DIGEST=now: the first digest right away
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class Confirmation:
     preferences_url: str = ""
     first_digest: datetime | None = None  # local; when it was confirmed just now
     welcomed: bool = False
+    sent_now: bool = False  # the first digest is queued; ``first_digest`` is the next one
 
 
 class SignupService:
@@ -279,9 +283,15 @@ class SignupService:
                 return Confirmation("expired", row.email, language)
             return Confirmation("pending", row.email, language)
 
-    def confirm(self, token: str) -> Confirmation | None:
+    def confirm(self, token: str, enqueue: Callable[[int, date], None] | None = None
+                ) -> Confirmation | None:
         """Confirm: the request's profile is saved, the subscriber becomes active (the
-        history records it) and gets the welcome email. Again: nothing more happens."""
+        history records it) and gets the welcome email. Again: nothing more happens.
+
+        ``enqueue(subscriber_id, digest_date)``: how the face queues a digest on the
+        worker's send path; with ``welcome_now`` the first digest goes that way at once,
+        under the ledger date the normal path would give it (the request never sends it).
+        """
         now = self.clock()
         with self._session() as session:
             found = self._request_of(session, token)
@@ -306,22 +316,43 @@ class SignupService:
                 if other.kind == "confirm" and other.confirmed_at is None:
                     other.confirmed_at = now  # its older links confirm nothing more
                     session.add(other)
+            day = self._welcome_day(session, subscriber, now) if enqueue else None
             session.commit()
         first = first_digest_at(now, subscriber.timezone, subscriber.send_hour)
+        sent_now = False
+        if day is not None and enqueue is not None and subscriber.id is not None:
+            try:
+                enqueue(subscriber.id, day)
+                sent_now = True
+                first = next_digest_at(day, subscriber.timezone, subscriber.send_hour,
+                                       subscriber.cadence, subscriber.weekday)
+            except Exception as err:  # the queue is down: the morning's digest will come
+                log.warning("first digest of %s not queued: %s", subscriber.email, err)
         preferences = self._preferences_url(subscriber.public_id)
-        welcomed = self._welcome(subscriber, first, preferences, now)
+        welcomed = self._welcome(subscriber, first, preferences, now, sent_now)
         return Confirmation("done", subscriber.email, subscriber.language, preferences,
-                            first, welcomed)
+                            first, welcomed, sent_now)
+
+    def _welcome_day(self, session: Session, subscriber: Subscriber, now: datetime
+                     ) -> date | None:
+        """The ledger date of a first digest sent now, or None: not asked for, or that
+        date's digest is done already (a reader who left and came back the same day)."""
+        if not self.config.welcome_now or subscriber.id is None:
+            return None
+        day = welcome_digest_date(now, subscriber.timezone, subscriber.cadence,
+                                  subscriber.weekday)
+        done = (subscriber.id, day) in db.deliveries.closed_dates(session, [day])
+        return None if done else day
 
     def _welcome(self, subscriber: Subscriber, first: datetime, preferences: str,
-                 now: datetime) -> bool:
+                 now: datetime, sent_now: bool = False) -> bool:
         lang = subscriber.language
         links = self.signer.links(subscriber.public_id, "")
         notice = welcome_notice(
             lang, subscriber.name, first_date=format_date(first.date(), lang), first=first,
             chosen=join_list([*subscriber.categories,
                               *(f"‘{k}’" for k in subscriber.keywords)], lang),
-            preferences_url=preferences, unsubscribe_url=links.unsubscribe)
+            preferences_url=preferences, unsubscribe_url=links.unsubscribe, sent_now=sent_now)
         try:
             self._send(notice, subscriber.email, subscriber.name, now,
                        Links(links.unsubscribe, links.unsubscribe_mailto, preferences, ""))
