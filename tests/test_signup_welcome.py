@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from test_signup import body as text_of
 from test_signup import confirm_link, form, mails, signup, smtp  # noqa: F401
-from test_worker import DEMO, worker  # noqa: F401
+from test_worker import CLI, DEMO, TIMEOUT, worker  # noqa: F401
 from world import World
 
 from digest_mailer.domain.signup import next_digest_at, welcome_digest_date
@@ -174,3 +175,13 @@ def test_confirming_queues_the_first_digest_that_the_worker_sends(worker):  # no
             "App(load_settings(), clock=lambda: tomorrow).send.due(tomorrow))")
     assert worker.python(code) == "[] [1]"
     assert len(worker.smtp.messages) == 3
+
+    # The tick's daily purge: it runs on the first tick of a day and logs what it deleted
+    # (the confirmed request is kept two days, the counts their hour: nothing yet).
+    def tick() -> str:
+        done = subprocess.run([*CLI, "-v", "tick"], cwd=worker.cwd, env=worker.env,
+                              capture_output=True, text=True, timeout=TIMEOUT, check=True)
+        return done.stderr
+
+    assert "sign-up purge: 0 requests, 0 unconfirmed subscribers" in tick()
+    assert "sign-up purge" not in tick()

@@ -20,6 +20,9 @@ from digest_mailer.domain.schedule import DAILY, is_digest_day, zone
 # The reason a confirmed sign-up's status change carries: the scheduler reads it to hold
 # a reader who confirmed after today's send hour until the next one.
 CONFIRMED = "confirmed sign-up"
+# The reason of a pending subscriber the sign-up created: the daily purge deletes such a
+# subscriber when nobody confirmed it.
+SIGNED_UP = "signed up"
 
 # The zones offered first to a reader of each language; a region in Accept-Language
 # (zh-TW, en-GB) puts its own zones before these.

@@ -43,6 +43,7 @@ def tick() -> int:
     services.ingest.refresh()
     # After the feeds: a seed whose paper just arrived is filled from it, not asked of arXiv.
     services.library.resolve_ids()
+    services.signup_purge.run()  # once a day: unconfirmed sign-ups, old request counts
     due = services.send.due()
     size = settings.send_batch_size
     for start in range(0, len(due), size):

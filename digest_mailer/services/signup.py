@@ -28,6 +28,7 @@ from digest_mailer.domain.compose import category_label
 from digest_mailer.domain.digest import Links
 from digest_mailer.domain.signup import (
     CONFIRMED,
+    SIGNED_UP,
     Limits,
     Notice,
     Verdict,
@@ -54,7 +55,15 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=1)  # the per-client and per-address request counts' window
 ADDRESS_REQUESTS = 20  # requests naming one address in an hour; beyond, nothing is mailed
 FORGET = timedelta(days=2)  # sign-up rows older than every limit and every link
+# An unconfirmed request (its row and the pending subscriber it made) is deleted this long
+# after its link expired.
+PURGE_AFTER = timedelta(days=7)
 MAX_TOKEN_CHARS = 512  # ours are < 100 characters; longer input is not even parsed
+
+
+def unconfirmed_before(now: datetime, limits: Limits) -> datetime:
+    """Unconfirmed requests made before this are deleted, with their pending reader."""
+    return now - limits.confirm_expiry - PURGE_AFTER
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,8 @@ class SignupService:
             # row; SQLite: the database), so two requests at once decide one after the other.
             requests = db.signups.count(session.connection(), f"signup-email:{digest}", now,
                                         now - WINDOW)
-            db.signups.forget_before(session, now - FORGET)
+            db.signups.forget_before(session, now - FORGET,
+                                     unconfirmed_before(now, self.config.limits))
             stored = db.subscribers.by_email(session, email)
             sent = [s.created_at for s in db.signups.recent(session, email, now - FORGET)]
             earned = verdict(stored.status if stored else None, sent, now, self.config.limits)
@@ -219,10 +229,10 @@ class SignupService:
             else:
                 if stored is None:
                     pending = Subscriber(email=email, status=SubscriberStatus.PENDING,
-                                         status_reason="signed up", status_changed_at=now,
+                                         status_reason=SIGNED_UP, status_changed_at=now,
                                          created_at=now, **_model_fields(wanted))
                     session.add(pending)
-                    db.subscribers.first_status(session, pending, "signed up", now)
+                    db.subscribers.first_status(session, pending, SIGNED_UP, now)
                 row = Signup(email=email, kind="confirm", profile=wanted, created_at=now)
                 url = (f"{self.signer.base_url}/c/"
                        f"{self.signer.token('confirm', [row.public_id, int(now.timestamp())])}")
