@@ -102,7 +102,8 @@ def test_sign_up_confirm_welcome_then_the_first_digest_at_the_next_send_hour(wor
     assert world.app.send.due() == []  # pending readers never get a digest
 
     (confirmation,) = mails(smtp)
-    assert confirmation["To"] == "Ada <ada@example.org>"
+    assert confirmation["To"] == "ada@example.org"  # nothing typed reaches a stranger
+    assert "Ada" not in body(confirmation)
     assert confirmation["Subject"] == "Confirm your subscription to the Research Digest"
     assert confirmation.get_content_type() == "multipart/alternative"
     assert "List-Unsubscribe" not in confirmation  # not on any list yet

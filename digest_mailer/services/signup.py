@@ -22,7 +22,7 @@ from itsdangerous import BadData
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from digest_mailer import db
+from digest_mailer import db, i18n
 from digest_mailer.db.models import Signup, Subscriber, SubscriberStatus
 from digest_mailer.domain.compose import category_label
 from digest_mailer.domain.digest import Links
@@ -179,7 +179,9 @@ class SignupService:
             log.info("sign-up refused silently: %s",
                      "honeypot filled" if request.honeypot.strip() else "sent too fast")
             return Answer("inbox")
-        offered = [c.code for c in self.choices(request.language or "en")]
+        # Labels are not shown here: any language will do, but only one of ours (an
+        # unknown code raises, a 500 for a typed language="xx").
+        offered = [c.code for c in self.choices(i18n.REFERENCE)]
         profile = check_profile(
             email=request.email, name=request.name, categories=request.categories,
             keywords=split_items(request.keywords), exclusions=[], timezone=request.timezone,
@@ -192,7 +194,9 @@ class SignupService:
         if notice is None:
             return Answer("inbox")
         try:
-            self._send(notice, profile.email, wanted["name"], now)
+            # To the bare address: until its owner confirms, nothing the requester typed
+            # (a name: the way sign-up forms are used to mail spam) reaches a stranger.
+            self._send(notice, profile.email, "", now)
         except DeliveryError as err:
             log.warning("sign-up email to %s not sent: %s", profile.email, err.reason)
             with self._session() as session:  # not sent: a retry may send it
@@ -236,7 +240,7 @@ class SignupService:
                 row = Signup(email=email, kind="confirm", profile=wanted, created_at=now)
                 url = (f"{self.signer.base_url}/c/"
                        f"{self.signer.token('confirm', [row.public_id, int(now.timestamp())])}")
-                notice = confirmation_notice(wanted["language"], wanted["name"], url,
+                notice = confirmation_notice(wanted["language"], "", url,
                                              self.config.limits.confirm_expiry)
             session.add(row)
             session.commit()
