@@ -38,8 +38,8 @@ def main() -> int:
         app = App(settings)
         with (DEMO / "sources.csv").open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
-                app.sources.add(f"https://feeds.example.org/{row['url']}", row["label"],
-                                row["category"])
+                app.sources.register(f"https://feeds.example.org/{row['url']}",
+                                     row["label"], row["category"])
         submit, confirm = [], []
         real = app.clock
 

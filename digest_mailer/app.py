@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from digest_mailer.services.library import LibraryService
     from digest_mailer.services.replies import ReplyService
     from digest_mailer.services.send import SendService
-    from digest_mailer.services.signup import SignupService
+    from digest_mailer.services.signup import SignupConfig, SignupService
+    from digest_mailer.services.signup_purge import SignupPurge
     from digest_mailer.services.sources import SourceService
     from digest_mailer.services.status import StatusService
     from digest_mailer.services.subscriber_admin import SubscriberAdmin
@@ -201,19 +202,31 @@ class App:
         return SubscriberService(self.engine, ProfileDefaults(
             s.default_timezone, s.default_send_hour, s.smtp_utf8), self.clock)
 
+    def _signup_config(self) -> SignupConfig:
+        from digest_mailer.services.signup import SignupConfig
+
+        s = self.settings
+        return SignupConfig(client_limit=s.signup_client_limit,
+                            min_fill=timedelta(seconds=s.signup_min_seconds),
+                            smtputf8=s.smtp_utf8, welcome_now=s.welcome_digest == "now")
+
+    @_part
+    def signup_purge(self) -> SignupPurge:
+        from digest_mailer.services.signup_purge import SignupPurge
+
+        return SignupPurge(self.engine, self._signup_config().limits, self.clock)
+
     @_part
     def signup(self) -> SignupService:
         from digest_mailer.mail.notice import NoticeRenderer
         from digest_mailer.services.compose import MailConfig
-        from digest_mailer.services.signup import SignupConfig, SignupService
+        from digest_mailer.services.signup import SignupService
 
         s = self.settings
-        config = SignupConfig(client_limit=s.signup_client_limit,
-                              min_fill=timedelta(seconds=s.signup_min_seconds),
-                              smtputf8=s.smtp_utf8)
+        config = self._signup_config()
         return SignupService(self.engine, self.signer, NoticeRenderer(s.templates_dir),
                              MailConfig(s.mail_from, s.reply_to, s.list_id), self.transport,
-                             config, self.clock)
+                             config, self.clock, self.pacer)
 
     @_part
     def subscriber_admin(self) -> SubscriberAdmin:

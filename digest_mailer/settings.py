@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     signup: bool = True
     signup_client_limit: int = 20  # sign-up requests per client address (IPv6: /64) an hour
     signup_min_seconds: float = 3.0  # a sign-up form sent sooner is a bot's: refused silently
+    # A confirmed reader's first digest: at their next send hour, or queued at once.
+    welcome_digest: Literal["morning", "now"] = "morning"
     # The public archive /archive: each day's announced papers per category, with an Atom
     # feed; false → 404 (what was announced, never anyone's digest).
     public_archive: bool = False

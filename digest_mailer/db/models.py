@@ -274,7 +274,8 @@ class Signup(SQLModel, table=True):
     (``kind`` "confirm", with the profile asked for) or an "already subscribed" note.
 
     The confirmation link names the row by ``public_id``; confirming applies its profile.
-    Rows are the per-address memory of the resend limits and are deleted after two days.
+    Rows are the per-address memory of the resend limits and are deleted after two days;
+    an unconfirmed confirmation 7 days after its link expired (services/signup_purge.py).
     """
 
     id: int | None = Field(default=None, primary_key=True)

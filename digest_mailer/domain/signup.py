@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import Enum
 from functools import lru_cache
 from zoneinfo import available_timezones
 
 from digest_mailer import i18n
-from digest_mailer.domain.schedule import zone
+from digest_mailer.domain.schedule import DAILY, is_digest_day, zone
 
 # The reason a confirmed sign-up's status change carries: the scheduler reads it to hold
 # a reader who confirmed after today's send hour until the next one.
 CONFIRMED = "confirmed sign-up"
+# The reason of a pending subscriber the sign-up created: the daily purge deletes such a
+# subscriber when nobody confirmed it.
+SIGNED_UP = "signed up"
 
 # The zones offered first to a reader of each language; a region in Accept-Language
 # (zh-TW, en-GB) puts its own zones before these.
@@ -98,6 +101,27 @@ def first_digest_at(confirmed: datetime, timezone: str, send_hour: int) -> datet
     return datetime.combine(day, time(send_hour), tz)
 
 
+def welcome_digest_date(confirmed: datetime, timezone: str, cadence: str = DAILY,
+                        weekday: int = 0) -> date:
+    """The ledger date a first digest sent at once (``DIGEST_WELCOME_DIGEST=now``) takes:
+    the latest local digest day up to today, the key the normal path uses for a digest due
+    now. Today's digest is then done, so none comes twice for a date, and the next digest
+    day's still comes (:func:`next_digest_at`)."""
+    day = confirmed.astimezone(zone(timezone)).date()
+    while not is_digest_day(day, cadence, weekday):
+        day -= timedelta(days=1)
+    return day
+
+
+def next_digest_at(after: date, timezone: str, send_hour: int, cadence: str = DAILY,
+                   weekday: int = 0) -> datetime:
+    """The send time (local) of the first digest day after ``after``."""
+    day = after + timedelta(days=1)
+    while not is_digest_day(day, cadence, weekday):
+        day += timedelta(days=1)
+    return datetime.combine(day, time(send_hour), zone(timezone))
+
+
 def held_since(status_reason: str | None, status_changed_at: datetime | None
                ) -> datetime | None:
     """For the scheduler: the time a reader confirmed a sign-up (today's digest is not due
@@ -172,14 +196,16 @@ def already_notice(language: str, name: str, preferences_url: str) -> Notice:
 
 
 def welcome_notice(language: str, name: str, *, first_date: str, first: datetime,
-                   chosen: str, preferences_url: str, unsubscribe_url: str) -> Notice:
+                   chosen: str, preferences_url: str, unsubscribe_url: str,
+                   sent_now: bool = False) -> Notice:
     """The welcome: when the first digest comes (``first``, local; ``first_date`` its date
-    as the language writes it) and what it follows (``chosen``, already joined)."""
+    as the language writes it) and what it follows (``chosen``, already joined).
+    ``sent_now``: the first digest is on its way already and ``first`` is the next one."""
     t = dict(i18n.texts(language))
+    when = t["email.signup.welcome_now" if sent_now else "email.signup.welcome_first"]
     return Notice(
         language, t["email.signup.welcome_subject"], _greeting(t, name),
-        (t["email.signup.welcome_first"].format(date=first_date, time=f"{first:%H:%M}",
-                                               zone=str(first.tzinfo)),
+        (when.format(date=first_date, time=f"{first:%H:%M}", zone=str(first.tzinfo)),
          t["email.signup.welcome_what"].format(chosen=chosen),
          t["email.signup.welcome_change"]),
         preferences_url, t["email.signup.welcome_button"],

@@ -92,6 +92,7 @@ def runs(args: argparse.Namespace, app: App) -> int:
 
 def tick(args: argparse.Namespace, app: App) -> int:
     app.ingest.refresh()
+    app.signup_purge.run()  # once a day, as the worker's tick
     _print_report(app.send.send(app.send.due()))
     return 0
 

@@ -10,6 +10,7 @@ consumer; the claim on each Delivery row stops double sends whatever happens.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from functools import cache
 
 from huey import crontab
@@ -42,6 +43,7 @@ def tick() -> int:
     services.ingest.refresh()
     # After the feeds: a seed whose paper just arrived is filled from it, not asked of arXiv.
     services.library.resolve_ids()
+    services.signup_purge.run()  # once a day: unconfirmed sign-ups, old request counts
     due = services.send.due()
     size = settings.send_batch_size
     for start in range(0, len(due), size):
@@ -51,9 +53,12 @@ def tick() -> int:
 
 
 @huey.task(retries=3, retry_delay=120)
-def send_batch(subscriber_ids: list[int]) -> dict[str, int]:
-    """Send one batch over one SMTP connection; already-sent digests are skipped."""
-    return dict(app().send.send(subscriber_ids).counts)
+def send_batch(subscriber_ids: list[int], digest_date: str | None = None) -> dict[str, int]:
+    """Send one batch over one SMTP connection; already-sent digests are skipped.
+    ``digest_date`` (ISO): that date's digests, due or not (a confirmed reader's first,
+    queued by the web app with DIGEST_WELCOME_DIGEST=now)."""
+    day = date.fromisoformat(digest_date) if digest_date else None
+    return dict(app().send.send(subscriber_ids, digest_date=day).counts)
 
 
 @scheduled

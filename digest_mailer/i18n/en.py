@@ -508,6 +508,9 @@ TEXTS: dict[str, str] = {
     "email.signup.welcome_subject": "Welcome to the Research Digest",
     "email.signup.welcome_first": "You are subscribed. Your first digest comes on {date} at"
                                   " about {time} ({zone}), then every morning at that time.",
+    "email.signup.welcome_now": "You are subscribed. Your first digest is on its way now,"
+                                " with the papers of the last days; the next comes on {date}"
+                                " at about {time} ({zone}), then every morning at that time.",
     "email.signup.welcome_what": "Each one lists the new papers in your categories and"
                                  " keywords ({chosen}), with a short briefing on top.",
     "email.signup.welcome_change": "Change your categories, keywords, time or language on"
@@ -564,6 +567,8 @@ TEXTS: dict[str, str] = {
     "page.confirm.hint": "Nothing happens until you press the button.",
     "page.confirm.done_heading": "You are subscribed",
     "page.confirm.first": "Your first digest comes on {date} at about {time} ({zone}).",
+    "page.confirm.first_now": "Your first digest is on its way now; the next comes on {date}"
+                              " at about {time} ({zone}).",
     "page.confirm.welcome": "A welcome email is on its way with what to expect.",
     "page.confirm.done": "<strong>{email}</strong> is confirmed: the digest comes every"
                          " morning at your send hour.",

@@ -450,6 +450,8 @@ TEXTS: dict[str, str] = {
     "email.signup.welcome_subject": "欢迎订阅科研简报",
     "email.signup.welcome_first": "订阅成功。您的第一封简报将于{date} {time}左右"
                                   "（{zone}）寄出，此后每天同一时间寄出。",
+    "email.signup.welcome_now": "订阅成功。您的第一封简报正在寄出，收录最近几天的论文；"
+                                "下一封将于{date} {time}左右（{zone}）寄出，此后每天同一时间寄出。",
     "email.signup.welcome_what": "每封简报列出您所选领域和关键词（{chosen}）的新论文，"
                                  "开头附有简短导读。",
     "email.signup.welcome_change": "您可以随时在偏好设置页面修改领域、关键词、时间或语言；"
@@ -499,6 +501,7 @@ TEXTS: dict[str, str] = {
     "page.confirm.hint": "在您点击按钮之前，什么都不会发生。",
     "page.confirm.done_heading": "订阅成功",
     "page.confirm.first": "您的第一封简报将于{date} {time}左右（{zone}）寄出。",
+    "page.confirm.first_now": "您的第一封简报正在寄出；下一封将于{date} {time}左右（{zone}）寄出。",
     "page.confirm.welcome": "一封欢迎邮件正在寄出，说明您将收到什么。",
     "page.confirm.done": "<strong>{email}</strong>已确认：简报每天早上在您设定的时间寄出。",
     "page.confirm.preferences": "选择您的领域、关键词和发送时间",

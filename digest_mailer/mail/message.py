@@ -106,14 +106,22 @@ DISPLAY_NAME_CHARS = 64
 
 
 def display_name(value: str) -> str:
-    """A cleaned display name of at most :data:`DISPLAY_NAME_CHARS`, cut at a word with "…"."""
+    """A cleaned display name of at most :data:`DISPLAY_NAME_CHARS`, cut at a word with "…".
+
+    A name that needs encoded words (not ASCII, or cut) loses RFC 5322's specials: the
+    generator's refolding writes them bare, outside any quotes, so a reader's name
+    ``Zoë <evil@example.net>`` became the To header's address (``=?utf-8?q?Zo=C3=AB?=
+    <evil@example.net> <reader@…>``). An ASCII name keeps them, quoted.
+    """
     name = clean_header_value(value)
-    if len(name) <= DISPLAY_NAME_CHARS:
-        return name
-    head = name[: DISPLAY_NAME_CHARS - 1]
-    if " " in head[DISPLAY_NAME_CHARS // 2:]:
-        head = head.rsplit(" ", 1)[0]
-    return head.rstrip(" ,;:.-") + "…"
+    if len(name) > DISPLAY_NAME_CHARS:
+        head = name[: DISPLAY_NAME_CHARS - 1]
+        if " " in head[DISPLAY_NAME_CHARS // 2:]:
+            head = head.rsplit(" ", 1)[0]
+        name = head.rstrip(" ,;:.-") + "…"
+    if not name.isascii():
+        name = " ".join(_PHRASE_SPECIALS.sub(" ", name).split())
+    return name
 
 
 def clean_header_value(value: str) -> str:

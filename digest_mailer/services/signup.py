@@ -15,26 +15,29 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadData
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from digest_mailer import db
+from digest_mailer import db, i18n
 from digest_mailer.db.models import Signup, Subscriber, SubscriberStatus
 from digest_mailer.domain.compose import category_label
 from digest_mailer.domain.digest import Links
 from digest_mailer.domain.signup import (
     CONFIRMED,
+    SIGNED_UP,
     Limits,
     Notice,
     Verdict,
     already_notice,
     confirmation_notice,
     first_digest_at,
+    next_digest_at,
     verdict,
+    welcome_digest_date,
     welcome_notice,
 )
 from digest_mailer.domain.subscriber import ProfileError, check_profile, split_items
@@ -43,7 +46,7 @@ from digest_mailer.mail.links import LinkSigner
 from digest_mailer.mail.message import build_message, make_message_id
 from digest_mailer.mail.notice import NoticeRenderer
 from digest_mailer.mail.render import format_date, join_list
-from digest_mailer.mail.transport import BatchConnection, Transport
+from digest_mailer.mail.transport import BatchConnection, Pacer, Transport
 from digest_mailer.services.admin import address_key
 from digest_mailer.services.compose import MailConfig
 
@@ -52,7 +55,15 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=1)  # the per-client and per-address request counts' window
 ADDRESS_REQUESTS = 20  # requests naming one address in an hour; beyond, nothing is mailed
 FORGET = timedelta(days=2)  # sign-up rows older than every limit and every link
+# An unconfirmed request (its row and the pending subscriber it made) is deleted this long
+# after its link expired.
+PURGE_AFTER = timedelta(days=7)
 MAX_TOKEN_CHARS = 512  # ours are < 100 characters; longer input is not even parsed
+
+
+def unconfirmed_before(now: datetime, limits: Limits) -> datetime:
+    """Unconfirmed requests made before this are deleted, with their pending reader."""
+    return now - limits.confirm_expiry - PURGE_AFTER
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class SignupConfig:
     min_fill: timedelta = timedelta(seconds=3)  # DIGEST_SIGNUP_MIN_SECONDS
     form_max_age: timedelta = timedelta(hours=4)
     smtputf8: bool = False  # DIGEST_SMTP_UTF8: non-ASCII local parts are admitted
+    welcome_now: bool = False  # DIGEST_WELCOME_DIGEST=now: the first digest right away
 
 
 @dataclass(frozen=True)
@@ -109,14 +121,17 @@ class Confirmation:
     preferences_url: str = ""
     first_digest: datetime | None = None  # local; when it was confirmed just now
     welcomed: bool = False
+    sent_now: bool = False  # the first digest is queued; ``first_digest`` is the next one
 
 
 class SignupService:
     def __init__(self, engine: Engine, signer: LinkSigner, renderer: NoticeRenderer,
                  mail: MailConfig, transport: Callable[[], Transport], config: SignupConfig,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], pacer: Pacer | None = None) -> None:
         self.engine, self.signer, self.renderer = engine, signer, renderer
         self.mail, self.transport, self.config, self.clock = mail, transport, config, clock
+        # The process's pacer (DIGEST_SMTP_RATE): sign-up emails share the digests' rate.
+        self.pacer = pacer or Pacer(0)
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -164,7 +179,9 @@ class SignupService:
             log.info("sign-up refused silently: %s",
                      "honeypot filled" if request.honeypot.strip() else "sent too fast")
             return Answer("inbox")
-        offered = [c.code for c in self.choices(request.language or "en")]
+        # Labels are not shown here: any language will do, but only one of ours (an
+        # unknown code raises, a 500 for a typed language="xx").
+        offered = [c.code for c in self.choices(i18n.REFERENCE)]
         profile = check_profile(
             email=request.email, name=request.name, categories=request.categories,
             keywords=split_items(request.keywords), exclusions=[], timezone=request.timezone,
@@ -177,7 +194,9 @@ class SignupService:
         if notice is None:
             return Answer("inbox")
         try:
-            self._send(notice, profile.email, wanted["name"], now)
+            # To the bare address: until its owner confirms, nothing the requester typed
+            # (a name: the way sign-up forms are used to mail spam) reaches a stranger.
+            self._send(notice, profile.email, "", now)
         except DeliveryError as err:
             log.warning("sign-up email to %s not sent: %s", profile.email, err.reason)
             with self._session() as session:  # not sent: a retry may send it
@@ -198,7 +217,8 @@ class SignupService:
             # row; SQLite: the database), so two requests at once decide one after the other.
             requests = db.signups.count(session.connection(), f"signup-email:{digest}", now,
                                         now - WINDOW)
-            db.signups.forget_before(session, now - FORGET)
+            db.signups.forget_before(session, now - FORGET,
+                                     unconfirmed_before(now, self.config.limits))
             stored = db.subscribers.by_email(session, email)
             sent = [s.created_at for s in db.signups.recent(session, email, now - FORGET)]
             earned = verdict(stored.status if stored else None, sent, now, self.config.limits)
@@ -213,14 +233,14 @@ class SignupService:
             else:
                 if stored is None:
                     pending = Subscriber(email=email, status=SubscriberStatus.PENDING,
-                                         status_reason="signed up", status_changed_at=now,
+                                         status_reason=SIGNED_UP, status_changed_at=now,
                                          created_at=now, **_model_fields(wanted))
                     session.add(pending)
-                    db.subscribers.first_status(session, pending, "signed up", now)
+                    db.subscribers.first_status(session, pending, SIGNED_UP, now)
                 row = Signup(email=email, kind="confirm", profile=wanted, created_at=now)
                 url = (f"{self.signer.base_url}/c/"
                        f"{self.signer.token('confirm', [row.public_id, int(now.timestamp())])}")
-                notice = confirmation_notice(wanted["language"], wanted["name"], url,
+                notice = confirmation_notice(wanted["language"], "", url,
                                              self.config.limits.confirm_expiry)
             session.add(row)
             session.commit()
@@ -232,7 +252,7 @@ class SignupService:
     def _send(self, notice: Notice, to_email: str, to_name: str, now: datetime,
               links: Links | None = None) -> None:
         rendered = self.renderer.render(notice)
-        with BatchConnection(self.transport) as connection:
+        with BatchConnection(self.transport, self.pacer) as connection:
             utf8 = not to_email.partition("@")[0].isascii()
             if utf8 and not connection.supports("smtputf8", to_email):
                 raise DeliveryError(to_email, "the SMTP server does not take SMTPUTF8",
@@ -277,9 +297,15 @@ class SignupService:
                 return Confirmation("expired", row.email, language)
             return Confirmation("pending", row.email, language)
 
-    def confirm(self, token: str) -> Confirmation | None:
+    def confirm(self, token: str, enqueue: Callable[[int, date], None] | None = None
+                ) -> Confirmation | None:
         """Confirm: the request's profile is saved, the subscriber becomes active (the
-        history records it) and gets the welcome email. Again: nothing more happens."""
+        history records it) and gets the welcome email. Again: nothing more happens.
+
+        ``enqueue(subscriber_id, digest_date)``: how the face queues a digest on the
+        worker's send path; with ``welcome_now`` the first digest goes that way at once,
+        under the ledger date the normal path would give it (the request never sends it).
+        """
         now = self.clock()
         with self._session() as session:
             found = self._request_of(session, token)
@@ -304,22 +330,43 @@ class SignupService:
                 if other.kind == "confirm" and other.confirmed_at is None:
                     other.confirmed_at = now  # its older links confirm nothing more
                     session.add(other)
+            day = self._welcome_day(session, subscriber, now) if enqueue else None
             session.commit()
         first = first_digest_at(now, subscriber.timezone, subscriber.send_hour)
+        sent_now = False
+        if day is not None and enqueue is not None and subscriber.id is not None:
+            try:
+                enqueue(subscriber.id, day)
+                sent_now = True
+                first = next_digest_at(day, subscriber.timezone, subscriber.send_hour,
+                                       subscriber.cadence, subscriber.weekday)
+            except Exception as err:  # the queue is down: the morning's digest will come
+                log.warning("first digest of %s not queued: %s", subscriber.email, err)
         preferences = self._preferences_url(subscriber.public_id)
-        welcomed = self._welcome(subscriber, first, preferences, now)
+        welcomed = self._welcome(subscriber, first, preferences, now, sent_now)
         return Confirmation("done", subscriber.email, subscriber.language, preferences,
-                            first, welcomed)
+                            first, welcomed, sent_now)
+
+    def _welcome_day(self, session: Session, subscriber: Subscriber, now: datetime
+                     ) -> date | None:
+        """The ledger date of a first digest sent now, or None: not asked for, or that
+        date's digest is done already (a reader who left and came back the same day)."""
+        if not self.config.welcome_now or subscriber.id is None:
+            return None
+        day = welcome_digest_date(now, subscriber.timezone, subscriber.cadence,
+                                  subscriber.weekday)
+        done = (subscriber.id, day) in db.deliveries.closed_dates(session, [day])
+        return None if done else day
 
     def _welcome(self, subscriber: Subscriber, first: datetime, preferences: str,
-                 now: datetime) -> bool:
+                 now: datetime, sent_now: bool = False) -> bool:
         lang = subscriber.language
         links = self.signer.links(subscriber.public_id, "")
         notice = welcome_notice(
             lang, subscriber.name, first_date=format_date(first.date(), lang), first=first,
             chosen=join_list([*subscriber.categories,
                               *(f"‘{k}’" for k in subscriber.keywords)], lang),
-            preferences_url=preferences, unsubscribe_url=links.unsubscribe)
+            preferences_url=preferences, unsubscribe_url=links.unsubscribe, sent_now=sent_now)
         try:
             self._send(notice, subscriber.email, subscriber.name, now,
                        Links(links.unsubscribe, links.unsubscribe_mailto, preferences, ""))

@@ -10,6 +10,7 @@ signed time stamp is shown again, filled in, to be sent from here.
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -111,9 +112,18 @@ def subscribe(request: Request, email: FormText = None, name: FormText = None,
 
 # --- the confirmation link -------------------------------------------------------------
 
+def _enqueue_first_digest(subscriber_id: int, day: date) -> None:
+    """Queue a confirmed reader's first digest on the worker (DIGEST_WELCOME_DIGEST=now):
+    the send task the worker runs, so the request itself sends nothing more."""
+    from digest_mailer.faces import tasks  # the queue the environment names, as the worker's
+
+    tasks.send_batch([subscriber_id], day.isoformat())
+
+
 def _confirm_page(request: Request, token: str, confirming: bool) -> Response:
     signup = _app(request).signup
-    state = signup.confirm(token) if confirming else signup.confirmation(token)
+    state = (signup.confirm(token, _enqueue_first_digest) if confirming
+             else signup.confirmation(token))
     if state is None:
         raise InvalidLink("confirm")
     speak(request, state.language if state.language in i18n.LANGUAGES else lang_of(request))
