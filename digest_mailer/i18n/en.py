@@ -346,6 +346,9 @@ TEXTS: dict[str, str] = {
     "page.not_one_click.title": "Not unsubscribed",
     "page.not_one_click.text": "This request did not say List-Unsubscribe=One-Click; nothing was"
                                " changed. Use the button on the unsubscribe page.",
+    "page.test_digest.title": "Test digest",
+    "page.test_digest.text": "This was a test digest sent to an administrator: its links are"
+                             " disabled, so nothing changed for the subscriber it was made for.",
     "page.not_sent.title": "Not sent yet",
     "page.not_sent.text": "This digest has not been sent yet.",
     "page.form_expired.title": "Form expired",

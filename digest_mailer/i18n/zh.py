@@ -300,6 +300,9 @@ TEXTS: dict[str, str] = {
     "page.not_one_click.title": "未退订",
     "page.not_one_click.text": "此请求没有声明 List-Unsubscribe=One-Click，因此未做任何更改。"
                                "请使用退订页面上的按钮。",
+    "page.test_digest.title": "测试摘要",
+    "page.test_digest.text": "这是发给管理员的测试摘要：其中的链接均已停用，"
+                             "不会对该订阅者做任何更改。",
     "page.not_sent.title": "尚未发送",
     "page.not_sent.text": "这期简报尚未发送。",
     "page.form_expired.title": "表单已过期",
