@@ -171,6 +171,10 @@ def test_a_test_digest_goes_to_the_admin_over_smtp_and_is_no_delivery(world, cli
     login(client)
     page = client.get(f"/admin/subscribers/{ada.id}").text
     assert 'value="admin@example.org"' in page  # DIGEST_ADMIN_EMAIL is the default
+    assert "Today&#39;s digest</h2>" in page and "its links disabled" in page
+    weekly = world.subscribe("wes@example.org", ["cs.CV"], cadence="weekly", weekday=3)
+    weekly_page = client.get(f"/admin/subscribers/{weekly.id}").text
+    assert "This week&#39;s digest</h2>" in weekly_page and "today" not in weekly_page.lower()
     path = f"/admin/subscribers/{ada.id}/test"
     bad = client.post(path, data={"csrf": csrf_of(page), "to": "not an address\r\nBcc: x@y"})
     assert bad.status_code == 400 and world.smtp.messages == []

@@ -8,18 +8,34 @@ web app through TestClient.
 
 from __future__ import annotations
 
+import html as htmllib
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from feedserver import FeedServer
 from llm_server import LLMServer
 from sqlmodel import Session
+from test_i18n import visible, zh_faults
 from world import World, llm_reader_world, parse, parts
 
+from digest_mailer import db
 from digest_mailer.db.models import Subscriber
+from digest_mailer.faces.web import create_app
 
 pytestmark = pytest.mark.network
+BASE = "https://digest.example.org"
+# What a weekly digest or its pages must not say: the day's words, in English and Chinese.
+DAY_WORDS = re.compile(r"(?i)\btoday\b|today's|that day|this digest's day|今天|今日|当日|当天")
+FULL_LIST = re.compile(r'href="(https://digest\.example\.org/v/[^"/]+/all)"')
+
+
+def shown(html: str) -> str:
+    """A page's or email's text with its entities read ("today&#39;s" is "today's")."""
+    html = re.sub(r"(?is)<(style|script|head)\b.*?</\1>", " ", html)
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", html))
 
 
 def make_weekly(world: World, email: str) -> None:
@@ -79,3 +95,54 @@ def test_a_weekly_readers_theme_paragraphs_never_say_today(
     head, _, rest = text.partition("\n(Briefing written by an AI model")
     assert "THIS WEEK'S BRIEFING" in head and "from this week's abstracts" in rest
     assert "today" not in rest.lower()
+
+
+def test_a_weekly_email_and_its_full_list_say_week_in_en_and_zh(
+        tmp_path: Path, feed_server: FeedServer, smtp_server: Callable[..., object]) -> None:
+    """The demo day, capped so the email cuts: a weekly reader's email (both parts) and the
+    full-list page it links to speak of the week in English and Chinese; a daily reader's
+    page still says the day."""
+    smtp = smtp_server()
+    world = World.build(tmp_path, feed_server, smtp_url=smtp.url(),  # type: ignore[attr-defined]
+                        max_per_category=2, max_papers=4, weekly_cap_scale=1)
+    world.add_demo_sources()
+    world.app.ingest.refresh()
+    for email, language in (("en@example.org", "en"), ("zh@example.org", "zh"),
+                            ("daily@example.org", "en")):
+        world.subscribe(email, ["cs.AI", "cs.LG"], language=language)
+    for email in ("en@example.org", "zh@example.org"):
+        make_weekly(world, email)
+    assert world.app.send.send().counts["sent"] == 3
+    got = {m.rcpt_tos[0]: parts(parse(m.content))  # type: ignore[attr-defined]
+           for m in smtp.messages}  # type: ignore[attr-defined]
+
+    with TestClient(create_app(world.app), base_url=BASE) as client:
+        def full_list(email: str) -> tuple[str, str, str]:
+            text, html = got[email]
+            (url, *_) = FULL_LIST.findall(html)
+            page = client.get(url.removeprefix(BASE))
+            assert page.status_code == 200
+            return text, shown(html), shown(page.text)
+
+        text, html, page = full_list("en@example.org")
+        assert re.search(r"\d+ more in cs\.(AI|LG) this week", text)
+        assert "Your full list for the week to 1 November 2026" in page
+        assert "Every paper of this digest's week" in page
+        for part in (text, html, page):
+            assert not DAY_WORDS.search(part), DAY_WORDS.search(part)
+
+        text, html, page = full_list("zh@example.org")
+        assert "本周简报" in text and "截至2026年11月1日的一周完整列表" in page
+        assert "这期周报所涵盖的一周内" in page
+        for part in (text, html, page):
+            assert not DAY_WORDS.search(part), DAY_WORDS.search(part)
+        assert zh_faults(text) == [] and zh_faults(visible(client.get(
+            FULL_LIST.findall(got["zh@example.org"][1])[0].removeprefix(BASE)).text)) == []
+
+        text, _, page = full_list("daily@example.org")
+        assert "Your full list for 1 November 2026" in page and "this digest's day" in page
+        assert "today" in text.lower() and "this week" not in page and "the week" not in page
+    with Session(world.app.engine) as session:  # the cut that made "N more … this week"
+        rows = [db.deliveries.of_day(session, world.app.subscribers.by_email(e).id,
+                                     world.now.date()) for e in got]
+    assert all(r is not None and r.notes.get("more") for r in rows)

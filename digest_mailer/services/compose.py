@@ -228,7 +228,7 @@ class Composer:
             view = self.signer.links(subscriber.public_id, delivery.public_id).view_online
         return DayList(lang, delivery.digest_date,
                        tuple(replace(g, label=category_label(g.category, lang)) for g in groups),
-                       frozenset(sent), view)
+                       frozenset(sent), view, cadence_of(delivery.notes))
 
 
 def _mailed(session: Session, delivery_public_id: str) -> tuple[Delivery, Subscriber]:

@@ -172,7 +172,8 @@ def day_list(request: Request, token: str) -> Response:
     except LookupError:
         raise InvalidLink("view") from None
     speak(request, day.language)
-    return page(request, "day.html", day=day, date_long=format_date(day.digest_date, day.language))
+    return page(request, "day.html", cadence=day.cadence, day=day,
+                date_long=format_date(day.digest_date, day.language))
 
 
 # --- a test copy's links ---------------------------------------------------------------
