@@ -1,5 +1,6 @@
 """A weekly digest speaks of the week everywhere it would say "today" in a daily one: the
-request its briefing sends to the model, the email, and the full-list page, in en and zh.
+request its briefing sends to the model, the email, and the full-list page, in en and zh;
+and its briefing's themes are the week's, while a daily reader's stay the day's.
 
 Real parts: the demo's arXiv feeds on loopback HTTP, a loopback OpenAI-compatible endpoint
 (tests/llm_server.py) through the openai client, a loopback SMTP server, SQLite, and the
@@ -19,9 +20,10 @@ from feedserver import FeedServer
 from llm_server import LLMServer
 from sqlmodel import Session
 from test_i18n import visible, zh_faults
-from world import World, llm_reader_world, parse, parts
+from world import DEMO, World, arxiv_items, at, llm_reader_world, parse, parts, with_items
 
 from digest_mailer import db
+from digest_mailer.briefing.themes import ThemePaper, find_themes
 from digest_mailer.db.models import Subscriber
 from digest_mailer.faces.web import create_app
 
@@ -146,3 +148,74 @@ def test_a_weekly_email_and_its_full_list_say_week_in_en_and_zh(
         rows = [db.deliveries.of_day(session, world.app.subscribers.by_email(e).id,
                                      world.now.date()) for e in got]
     assert all(r is not None and r.notes.get("more") for r in rows)
+
+
+# The demo's 14 cs.AI papers over a week, two a day (1 to 7 November; the 7th a Saturday).
+# Papers 7, 10 and 13 share a theme ("Vision-Language-Action models"): the week holds all
+# three, the 7th's two-day window only 13 with 9, 11 and 12, which share none.
+WEEK_OF_AI = ((7, 0), (1, 2), (10, 3), (4, 5), (6, 8), (9, 11), (12, 13))
+SATURDAY = 5
+
+
+def week_world(tmp: Path, feeds: FeedServer, smtp_url: str, llm_url: str,
+               weekly: bool) -> World:
+    world = World.build(tmp, feeds, smtp_url=smtp_url, openai_base_url=llm_url,
+                        openai_api_key="sk-test", llm_briefing="theme", llm_retries=0)
+    world.add_source("/ai.xml", "arXiv (cs.AI)", "cs.AI")
+    world.subscribe("daily@example.org", ["cs.AI"])
+    if weekly:
+        world.subscribe("weekly@example.org", ["cs.AI"], cadence="weekly", weekday=SATURDAY)
+    return world
+
+
+def test_a_weekly_readers_themes_are_the_weeks_and_a_daily_readers_the_days(
+        tmp_path: Path, feed_server: FeedServer, smtp_server: Callable[..., object],
+        llm_server: LLMServer) -> None:
+    shell, items = arxiv_items((DEMO / "feeds" / "arxiv_cs.AI.xml").read_bytes())
+    smtp = smtp_server()
+    alone_llm = LLMServer().start()  # the daily reader alone: what "unchanged" means
+    try:
+        world = week_world(tmp_path / "both", feed_server, smtp.url(),  # type: ignore[attr-defined]
+                           llm_server.base_url, weekly=True)
+        alone = week_world(tmp_path / "alone", feed_server, "", alone_llm.base_url,
+                           weekly=False)
+        calls: list[tuple[int, int]] = []
+        for day, picked in enumerate(WEEK_OF_AI, start=1):
+            feed_server.add_bytes("/ai.xml", with_items(shell, [items[i] for i in picked]))
+            for w in (world, alone):
+                w.now = at(day, 6)
+                w.app.ingest.refresh(force=True)
+                w.now = at(day, 8)
+            sent = world.app.send.send().counts["sent"]
+            assert alone.app.send.send().counts["sent"] == 1
+            assert sent == (2 if day == 7 else 1)
+            calls.append((len(llm_server.requests), len(alone_llm.requests)))
+    finally:
+        alone_llm.stop()
+
+    def digests(w: World, email: str) -> dict[int, tuple[list[str], str | None, str]]:
+        with Session(w.app.engine) as session:
+            reader = w.app.subscribers.by_email(email)
+            found = {day: db.deliveries.of_day(session, reader.id, at(day).date())
+                     for day in range(1, 8)}
+            return {day: (d.entry_keys, d.briefing, d.briefing_kind)
+                    for day, d in found.items() if d is not None}
+
+    # The weekly digest: every paper of the week, briefed on the week's theme.
+    with Session(world.app.engine) as session:
+        entries = db.entries.seen_between(session, at(1, 0), world.now)
+        weekly = db.deliveries.of_day(session, world.app.subscribers.by_email(
+            "weekly@example.org").id, at(7).date())
+    (theme,) = find_themes([ThemePaper(e.key, e.title, e.abstract) for e in entries])
+    assert weekly is not None
+    # The theme the weekly digest carries holds papers of days the two-day window misses.
+    carried = [e for e in entries if e.key in theme.keys and e.key in weekly.entry_keys]
+    assert len(carried) >= 2 and min(e.first_seen.day for e in carried) < 6, carried
+    assert weekly.briefing_kind == "llm" and weekly.notes["headline"] == theme.name
+    titles = {e.key: e.title[:60] for e in entries}
+    asked = [str(r["messages"][1]["content"]) for r in llm_server.requests[calls[5][0]:]]
+    assert any(all(titles[k] in a for k in theme.keys) for a in asked), asked
+    # The daily reader: the same digests, briefings and calls as without a weekly reader.
+    assert digests(world, "daily@example.org") == digests(alone, "daily@example.org")
+    assert all(both == by_itself for both, by_itself in calls[:6]), calls
+    assert calls[6][0] > calls[6][1]  # only the weekly theme's paragraph is new
