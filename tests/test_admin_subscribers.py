@@ -162,6 +162,9 @@ def test_preview_is_todays_digest_sandboxed_and_writes_nothing(world, client):
     assert response.status_code == 200 and "arxiv.org/abs/" in response.text
     assert response.headers["content-security-policy"] == PREVIEW_CSP
     assert "sandbox" in PREVIEW_CSP and "script-src" not in PREVIEW_CSP
+    own = links_of(world, ada)
+    assert own.unsubscribe not in response.text and own.preferences not in response.text
+    assert f"{BASE}/test-digest/en" in response.text and "/f/" not in response.text
     with Session(world.app.engine) as session:
         assert session.exec(select(Delivery)).all() == []
 

@@ -168,26 +168,30 @@ class Composer:
             delivery = self.draft(session, subscriber, day, now)
         return subscriber, delivery
 
-    def preview(self, email: str, digest_date: date | None = None) -> RenderedDigest:
-        """Render what the subscriber would get now, writing nothing."""
+    def preview(self, email: str, digest_date: date | None = None, *,
+                test: bool = False) -> RenderedDigest:
+        """Render what the subscriber would get now, writing nothing (``test``: as
+        :meth:`today`)."""
         with Session(self.engine) as session:
             subscriber, delivery = self._todays(session, email, digest_date)
-            return self.compose(session, subscriber, delivery).rendered
+            return self._for(subscriber, test).compose(session, subscriber, delivery).rendered
 
     def today(self, email: str, *, test: bool = False) -> Composed:
         """Today's digest of a subscriber, composed (the stored one, else a draft that is
         never saved): what a test send mails. LookupError for no such reader.
 
         ``test``: every link of the copy (unsubscribe, preferences, votes, view online, the
-        full list) is :class:`InertLinks`' page: the copy goes to someone else, whose
+        full list) is :class:`InertLinks`' page: the copy is for someone else, whose
         clicks must not act for the reader."""
         with Session(self.engine) as session:
             subscriber, delivery = self._todays(session, email, None)
-            composer = self
-            if test:
-                composer = replace(self, signer=InertLinks(self.signer.base_url,
-                                                            subscriber.language))
-            return composer.compose(session, subscriber, delivery)
+            return self._for(subscriber, test).compose(session, subscriber, delivery)
+
+    def _for(self, subscriber: Subscriber, test: bool) -> Composer:
+        """This composer, or for a test copy one whose links are inert."""
+        if not test:
+            return self
+        return replace(self, signer=InertLinks(self.signer.base_url, subscriber.language))
 
     def listing(self, email: str, digest_date: date | None = None) -> DigestListing:
         """What the subscriber would get now as data (papers in reading order with score

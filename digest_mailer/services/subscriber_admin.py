@@ -82,9 +82,10 @@ class SubscriberAdmin:
             return subscriber
 
     def preview(self, subscriber_id: int) -> RenderedDigest | None:
-        """Today's digest of the subscriber as HTML, as `digest-mailer preview` renders it."""
+        """Today's digest of the subscriber as HTML, as `digest-mailer preview` renders it
+        but with a test copy's inert links: the admin's clicks in it act for no one."""
         email = self._email(subscriber_id)
-        return self.composer.preview(email) if email is not None else None
+        return self.composer.preview(email, test=True) if email is not None else None
 
     def send_test(self, subscriber_id: int, to: str) -> str | None:
         """Mail today's digest of the subscriber, its links inert, to ``to`` (checked as any
