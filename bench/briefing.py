@@ -15,7 +15,9 @@ briefs it extractively. It prints, next to their baselines in the same run:
   (one call per distinct digest; the prompt's size / 4 as tokens), against the issue's target
   papers / 20 + themes, counted from the distinct digests; then the theme path run for real
   through a loopback OpenAI-compatible endpoint and the openai client at 1,000 / 10,000 /
-  100,000 personal readers of the last sampled day (``--loopback``), calls counted there.
+  100,000 personal readers of the last sampled day (``--loopback``), calls counted there;
+  with ``--week``, the same for weekly readers: the sampled days pooled as one week, its
+  themes found once, digests of 60 papers (the weekly caps, 3x), briefed as weekly digests.
 The quote's contribution share is printed by bench/sentence_roles.py (labelled data).
 It prints figures; it asserts nothing.
 """
@@ -51,15 +53,19 @@ from digest_mailer.domain.digest import CategoryGroup, Paper
 
 DIGEST = 20
 CLOSE = 15
+WEEKLY_SCALE = 3  # DIGEST_WEEKLY_CAP_SCALE's default: a weekly digest holds 3x the papers
 OLD_COMMIT = "5bcab71"  # the last commit with the word-based themes
 
 
-def digest_for(rng: random.Random, papers: list, similarity: np.ndarray) -> list[int]:
-    """A personal selection: the papers closest to one interest, and a few others."""
+def digest_for(rng: random.Random, papers: list, similarity: np.ndarray,
+               scale: int = 1) -> list[int]:
+    """A personal selection: the papers closest to one interest, and a few others
+    (``scale`` times as many for a weekly digest)."""
     focus = rng.randrange(len(papers))
-    close = [int(i) for i in np.argsort(-similarity[focus])[:CLOSE]]
-    others = [i for i in rng.sample(range(len(papers)), min(len(papers), 40)) if i not in close]
-    return (close + others)[:DIGEST]
+    close = [int(i) for i in np.argsort(-similarity[focus])[:CLOSE * scale]]
+    others = [i for i in rng.sample(range(len(papers)), min(len(papers), 40 * scale))
+              if i not in close]
+    return (close + others)[:DIGEST * scale]
 
 
 def groups_of(rows: list[int], papers: list) -> tuple[CategoryGroup, ...]:
@@ -88,6 +94,8 @@ def main() -> None:
     parser.add_argument("--loopback", default="1000,10000,100000", metavar="N,N,…",
                         help="reader counts for the run through a loopback LLM endpoint "
                              "('' to skip)")
+    parser.add_argument("--week", action="store_true",
+                        help="also run the loopback for weekly readers of the days pooled")
     args = parser.parse_args()
     corpus = load_corpus(args.root)
     rng = random.Random(args.seed)
@@ -199,22 +207,38 @@ def main() -> None:
           f"TL;DR calls = {themes_a_day + papers_a_day / TLDR_BATCH:.0f} at 1,000, 10,000 or "
           f"100,000 readers (target <= {target:.0f}); measured below.")
     if args.loopback:
-        loopback(*last, [int(n) for n in args.loopback.split(",")], args.seed)
+        counts = [int(n) for n in args.loopback.split(",")]
+        loopback(*last, counts, args.seed)
+        if args.week:
+            week = list({p.key: p for _, rows in days for p in
+                         (corpus.papers[i] for i in rows)}.values())
+            items = [ThemePaper(p.key, p.title, p.abstract) for p in week]
+            start = time.perf_counter()
+            vectors = vectors_of(items)
+            themes = find_themes(items, vectors)
+            print(f"\nThe {len(days)} days pooled as one week: {len(week)} papers, "
+                  f"{len(themes)} themes found in {time.perf_counter() - start:.1f} s once")
+            loopback(week, (vectors @ vectors.T).toarray(), themes, counts, args.seed,
+                     cadence="weekly")
 
 
 def loopback(papers: list, similarity: np.ndarray, themes: list, counts: list[int],
-             seed: int, batch: int = 500) -> None:
+             seed: int, batch: int = 500, cadence: str = "daily") -> None:
     """The real LLM path (DIGEST_LLM_BRIEFING=theme) through a loopback endpoint and the
     openai client, for each reader count: readers in send batches of ``batch``, each batch
-    asking its TL;DRs and then every reader's briefing, as services/briefs.py does."""
+    asking its TL;DRs and then every reader's briefing, as services/briefs.py does
+    (``cadence`` "weekly": the week's papers and themes, weekly-sized digests)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from llm_server import LLMServer
 
     from digest_mailer.briefing.llm import make_briefer
     from digest_mailer.briefing.protocol import MemoryBriefingCache, RunBudget
 
-    print(f"\nLoopback run, one real day of {len(papers)} papers and {len(themes)} themes, "
-          f"send batches of {batch} readers, DIGEST_LLM_BRIEFING=theme:")
+    scale = WEEKLY_SCALE if cadence == "weekly" else 1
+    span = "one week" if cadence == "weekly" else "one real day"
+    print(f"\nLoopback run, {span} of {len(papers)} papers and {len(themes)} themes, "
+          f"{cadence} digests of {DIGEST * scale}, send batches of {batch} readers, "
+          "DIGEST_LLM_BRIEFING=theme:")
     target = math.ceil(len(papers) / TLDR_BATCH) + len(themes)
     for readers in counts:
         server = LLMServer().start()
@@ -226,14 +250,14 @@ def loopback(papers: list, similarity: np.ndarray, themes: list, counts: list[in
         distinct: set[tuple[str, ...]] = set()
         start = time.perf_counter()
         for first in range(0, readers, batch):
-            digests = [groups_of(digest_for(rng, papers, similarity), papers)
+            digests = [groups_of(digest_for(rng, papers, similarity, scale), papers)
                        for _ in range(min(batch, readers - first))]
             budget = RunBudget()
             shown = list({p.key: p for g in digests for grp in g for p in grp.papers}.values())
             briefer.tldrs(shown, budget)
             for groups in digests:
                 distinct.add(tuple(p.key for g in groups for p in g.papers))
-                kind = briefer.brief(groups, "en", budget, themes).kind
+                kind = briefer.brief(groups, "en", budget, themes, cadence=cadence).kind
                 kinds[kind] = kinds.get(kind, 0) + 1
         seconds = time.perf_counter() - start
         stats = briefer.stats()

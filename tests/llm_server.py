@@ -56,9 +56,13 @@ def _chinese(messages: list[dict[str, Any]]) -> bool:
 def _paragraph(messages: list[dict[str, Any]]) -> str:
     """What a well-behaved model says: the papers' own words, each sentence citing its paper."""
     (a, first, gist_a), (b, second, gist_b) = _papers(messages)
+    # It speaks of the span the prompt names, as a model that follows it does.
+    weekly = bool(messages) and "this week's papers" in str(messages[0].get("content", ""))
     if _chinese(messages):
-        return f"今天的论文把《{first}》[{a}]与《{second}》[{b}]联系在一起。"
-    return (f"Today's papers connect “{first}” [{a}] with “{second}” [{b}]. "
+        span = "本周" if weekly else "今天"
+        return f"{span}的论文把《{first}》[{a}]与《{second}》[{b}]联系在一起。"
+    return (f"{'This week' if weekly else 'Today'}'s papers connect “{first}” [{a}] with "
+            f"“{second}” [{b}]. "
             f"{gist_a.rstrip('.… ')} [{a}]. {gist_b.rstrip('.… ')} [{b}].")
 
 

@@ -16,15 +16,17 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from itsdangerous import BadSignature
 from sqlmodel import Session, select
 from test_web import BASE, PASSWORD, TOKEN, confirm, csrf_of, links_of, local, login
-from world import World
+from world import World, parts
 
 from digest_mailer import db
 from digest_mailer.db.models import Delivery, Entry, ImportDraft, ReaderMessage, StatusChange, Vote
 from digest_mailer.domain.subscriber import split_cell
 from digest_mailer.faces.web import create_app
 from digest_mailer.faces.web.admin_subscribers import PREVIEW_CSP
+from digest_mailer.mail.links import PURPOSES
 from digest_mailer.services.exporter import join_items
 
 HEADER = "email,name,categories,keywords,exclusions,timezone,send_hour,language\n"
@@ -173,6 +175,9 @@ def test_preview_is_todays_digest_sandboxed_and_writes_nothing(world, client):
     assert response.status_code == 200 and "arxiv.org/abs/" in response.text
     assert response.headers["content-security-policy"] == PREVIEW_CSP
     assert "sandbox" in PREVIEW_CSP and "script-src" not in PREVIEW_CSP
+    own = links_of(world, ada)
+    assert own.unsubscribe not in response.text and own.preferences not in response.text
+    assert f"{BASE}/test-digest/en" in response.text and "/f/" not in response.text
     with Session(world.app.engine) as session:
         assert session.exec(select(Delivery)).all() == []
 
@@ -182,6 +187,10 @@ def test_a_test_digest_goes_to_the_admin_over_smtp_and_is_no_delivery(world, cli
     login(client)
     page = client.get(f"/admin/subscribers/{ada.id}").text
     assert 'value="admin@example.org"' in page  # DIGEST_ADMIN_EMAIL is the default
+    assert "Today&#39;s digest</h2>" in page and "its links disabled" in page
+    weekly = world.subscribe("wes@example.org", ["cs.CV"], cadence="weekly", weekday=3)
+    weekly_page = client.get(f"/admin/subscribers/{weekly.id}").text
+    assert "This week&#39;s digest</h2>" in weekly_page and "today" not in weekly_page.lower()
     path = f"/admin/subscribers/{ada.id}/test"
     bad = client.post(path, data={"csrf": csrf_of(page), "to": "not an address\r\nBcc: x@y"})
     assert bad.status_code == 400 and world.smtp.messages == []
@@ -192,6 +201,28 @@ def test_a_test_digest_goes_to_the_admin_over_smtp_and_is_no_delivery(world, cli
     message = message_from_bytes(received.content, policy=policy.default)
     assert message["To"] == "other@example.org" and message["Subject"].startswith("[test] ")
     assert message["List-Unsubscribe"] is None and "ada@example.org" not in str(message["To"])
+    assert message["List-Unsubscribe-Post"] is None
+    # Not one token in the copy verifies, for any purpose: a click acts for no reader.
+    text, html = parts(message)
+    everything = "\n".join([text, html, *(f"{k}: {v}" for k, v in message.items())])
+    urls = set(re.findall(r"(?:https?|mailto):[^\s\"'<>]+", htmllib.unescape(everything)))
+    pieces = {p for url in urls for p in re.split(r"[/?&=:]", url) if len(p) > 8}
+    assert urls and pieces
+    for piece in pieces:
+        for purpose in PURPOSES:
+            with pytest.raises(BadSignature):
+                world.app.signer.load(purpose, piece)
+    own = links_of(world, ada)
+    assert own.unsubscribe not in everything and own.preferences not in everything
+    assert ada.public_id not in everything
+    # Each of the digest's links is the page that says so, in the reader's language.
+    inert = {u for u in urls if u.startswith(BASE)}
+    assert inert == {f"{BASE}/test-digest/en"}, urls
+    shown = client.get(local(inert.pop()))
+    assert shown.status_code == 200 and "This was a test digest" in shown.text
+    assert "测试摘要" in client.get("/test-digest/zh").text
+    assert client.get("/test-digest/xx").status_code == 200  # unknown language: English
+    assert world.app.subscribers.by_email("ada@example.org").status == "active"
     with Session(world.app.engine) as session:
         assert session.exec(select(Delivery)).all() == []  # not recorded as a delivery
     # The real send later still sends Ada her digest.

@@ -130,9 +130,10 @@ class OpenAIBriefer:
         papers = [p for g in groups for p in g.papers]
         text = ""
         if papers:
-            text = self.complete(cache_key([p.key for p in papers], language, self.model),
-                                 build_messages(groups, language, self.max_chars, themes),
-                                 {p.number: f"{p.title}. {p.abstract}" for p in papers}, budget)
+            text = self.complete(
+                cache_key([p.key for p in papers], language, self.model, cadence),
+                build_messages(groups, language, self.max_chars, themes, cadence),
+                {p.number: f"{p.title}. {p.abstract}" for p in papers}, budget)
         if not text:
             return self.fallback.brief(groups, language, themes=themes, cadence=cadence)
         return Briefing(text=text, kind="llm", model=self.model)

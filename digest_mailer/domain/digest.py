@@ -180,6 +180,7 @@ class DayList:
     groups: tuple[CategoryGroup, ...]
     sent: frozenset[str]
     view_online: str = ""
+    cadence: str = "daily"  # "weekly": the page says it is the week's list
 
     @property
     def papers(self) -> tuple[Paper, ...]:

@@ -59,7 +59,8 @@ def texts(lang: str) -> Mapping[str, str]:
 
 
 WEEK = ".week."  # "email.week.subject" is a weekly digest's "email.subject"
-WEEKLY_AREAS = ("email", "brief")
+# The digest, its briefing, its full-list page, and the admin's line about a reader's digest.
+WEEKLY_AREAS = ("email", "brief", "page.day", "page.admin.subscriber")
 
 
 def weekly_twins(table: Mapping[str, str]) -> dict[str, str]:
@@ -74,9 +75,9 @@ def weekly_twins(table: Mapping[str, str]) -> dict[str, str]:
 
 @cache
 def digest_texts(lang: str, cadence: str = "daily") -> Mapping[str, str]:
-    """The table a digest of ``cadence`` speaks: in a weekly one each ``email.week.<key>``
-    and ``brief.week.<key>`` stands in for ``email.<key>``, ``brief.<key>`` ("This week's
-    briefing", not "Today's")."""
+    """The table a digest of ``cadence`` speaks, and the pages about it: in a weekly one
+    each ``<area>.week.<key>`` stands in for ``<area>.<key>`` for the :data:`WEEKLY_AREAS`
+    ("This week's briefing", not "Today's")."""
     table = texts(lang)
     if cadence != "weekly":
         return table
@@ -146,10 +147,11 @@ def words(key: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for code in LANGUAGES for w in texts(code)[key].split("|")))
 
 
-def page_context(lang: str = REFERENCE) -> dict[str, Any]:
-    """What a web page template needs to speak ``lang``: the table as ``t``, ``lang``, and
+def page_context(lang: str = REFERENCE, cadence: str = "daily") -> dict[str, Any]:
+    """What a web page template needs to speak ``lang``: the table as ``t`` (a weekly
+    digest's words for a page about one, :func:`digest_texts`), ``lang``, and
     :func:`markup` for strings that carry markup."""
-    return {"t": texts(lang), "lang": check(lang), "markup": markup}
+    return {"t": digest_texts(lang, cadence), "lang": check(lang), "markup": markup}
 
 
 def markup(table: Mapping[str, str], key: str, **fmt: Any) -> Markup:

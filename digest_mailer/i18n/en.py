@@ -254,6 +254,12 @@ TEXTS: dict[str, str] = {
     "page.day.in_email": "In your email",
     "page.day.empty": "No papers arrived in your categories or matched your keywords that day.",
     "page.day.view": "The digest as it was sent",
+    # A weekly digest's (page.day.week.<key> stands in for page.day.<key>).
+    "page.day.week.heading": "Your full list for the week to {date}",
+    "page.day.week.lead": "Every paper of this digest's week in your categories and keywords,"
+                          " ranked as your digest ranks them: {count}.",
+    "page.day.week.empty": "No papers arrived in your categories or matched your keywords that"
+                           " week.",
     "page.feedback.title": "Feedback",
     "page.feedback.ask_more": "Show me more papers like “{title}”?",
     "page.feedback.ask_less": "Show me fewer papers like “{title}”?",
@@ -346,6 +352,9 @@ TEXTS: dict[str, str] = {
     "page.not_one_click.title": "Not unsubscribed",
     "page.not_one_click.text": "This request did not say List-Unsubscribe=One-Click; nothing was"
                                " changed. Use the button on the unsubscribe page.",
+    "page.test_digest.title": "Test digest",
+    "page.test_digest.text": "This was a test digest sent to an administrator: its links are"
+                             " disabled, so nothing changed for the subscriber it was made for.",
     "page.not_sent.title": "Not sent yet",
     "page.not_sent.text": "This digest has not been sent yet.",
     "page.form_expired.title": "Form expired",
@@ -702,9 +711,15 @@ TEXTS: dict[str, str] = {
     "page.admin.subscriber.open_preview": "Open the preview of today's digest",
     "page.admin.subscriber.test_to": "Send a test digest to",
     "page.admin.subscriber.test_send": "Send test digest",
-    "page.admin.subscriber.test_hint": "Today's digest of this subscriber, marked [test],"
-                                       " through the configured mail server; no delivery is"
-                                       " recorded.",
+    "page.admin.subscriber.test_hint": "Today's digest of this subscriber, marked [test] and"
+                                       " its links disabled, through the configured mail"
+                                       " server; no delivery is recorded.",
+    # For a weekly subscriber (page.admin.subscriber.week.<key> stands in for …<key>).
+    "page.admin.subscriber.week.today": "This week's digest",
+    "page.admin.subscriber.week.open_preview": "Open the preview of this week's digest",
+    "page.admin.subscriber.week.test_hint": "This week's digest of this subscriber, marked"
+                                            " [test] and its links disabled, through the"
+                                            " configured mail server; no delivery is recorded.",
     "page.admin.subscriber.test_no_address": "Type the address the test digest goes to.",
     "page.admin.subscriber.test_bad_address": "Not an address to send to: {reason}",
     "page.admin.subscriber.test_failed": "The mail server refused the test digest: {reason}",

@@ -220,6 +220,10 @@ TEXTS: dict[str, str] = {
     "page.day.in_email": "已在邮件中",
     "page.day.empty": "当日您的领域中没有新论文，也没有论文匹配您的关键词。",
     "page.day.view": "查看所发送的简报",
+    "page.day.week.heading": "截至{date}的一周完整列表",
+    "page.day.week.lead": "这期周报所涵盖的一周内您的领域和关键词下的全部论文，"
+                          "按简报的排序排列：共{count}。",
+    "page.day.week.empty": "这一周您的领域中没有新论文，也没有论文匹配您的关键词。",
     "page.feedback.title": "反馈",
     "page.feedback.ask_more": "要多推荐类似「{title}」的论文吗？",
     "page.feedback.ask_less": "要少推荐类似「{title}」的论文吗？",
@@ -300,6 +304,9 @@ TEXTS: dict[str, str] = {
     "page.not_one_click.title": "未退订",
     "page.not_one_click.text": "此请求没有声明 List-Unsubscribe=One-Click，因此未做任何更改。"
                                "请使用退订页面上的按钮。",
+    "page.test_digest.title": "测试摘要",
+    "page.test_digest.text": "这是发给管理员的测试摘要：其中的链接均已停用，"
+                             "不会对该订阅者做任何更改。",
     "page.not_sent.title": "尚未发送",
     "page.not_sent.text": "这期简报尚未发送。",
     "page.form_expired.title": "表单已过期",
@@ -623,8 +630,12 @@ TEXTS: dict[str, str] = {
     "page.admin.subscriber.open_preview": "打开今天摘要的预览",
     "page.admin.subscriber.test_to": "测试摘要发往",
     "page.admin.subscriber.test_send": "发送测试摘要",
-    "page.admin.subscriber.test_hint": "此订阅者今天的摘要，标为 [test]，经配置的邮件服务器发送；"
-                                       "不记为一次投递。",
+    "page.admin.subscriber.test_hint": "此订阅者今天的摘要，标为 [test]，其中的链接均已停用，"
+                                       "经配置的邮件服务器发送；不记为一次投递。",
+    "page.admin.subscriber.week.today": "本周的摘要",
+    "page.admin.subscriber.week.open_preview": "打开本周摘要的预览",
+    "page.admin.subscriber.week.test_hint": "此订阅者本周的摘要，标为 [test]，其中的链接均已停用，"
+                                            "经配置的邮件服务器发送；不记为一次投递。",
     "page.admin.subscriber.test_no_address": "请填写测试摘要的收件地址。",
     "page.admin.subscriber.test_bad_address": "无法发往此地址：{reason}",
     "page.admin.subscriber.test_failed": "邮件服务器拒收了测试摘要：{reason}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from email.utils import parseaddr
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -19,6 +19,17 @@ from digest_mailer.domain.digest import Links
 
 # "confirm": a sign-up's confirmation link; "signup": the time stamp in the sign-up form.
 PURPOSES = ("unsubscribe", "preferences", "feedback", "view", "confirm", "signup")
+TEST_DIGEST_PATH = "/test-digest"  # + "/<language>": the page every link of a test copy opens
+
+
+class DigestLinkMaker(Protocol):
+    """What a composer asks for a digest's links: the signer's, or a test copy's inert ones."""
+
+    base_url: str
+
+    def links(self, subscriber_public_id: str, delivery_public_id: str) -> Links: ...
+
+    def feedback_url(self, subscriber_public_id: str, entry_key: str, vote: str) -> str: ...
 
 
 class LinkSigner:
@@ -74,3 +85,19 @@ def _signed_mailto(mailto: str, token: str) -> str:
 
 
 __all__ = ["BadSignature", "LinkSigner", "unsubscribe_mailto"]
+
+
+class InertLinks:
+    """The links of a test digest sent to an admin: every one opens a page saying so, and
+    none carries a token, so no click (or mail scanner) acts for the reader it was built for."""
+
+    def __init__(self, base_url: str, language: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.url = f"{self.base_url}{TEST_DIGEST_PATH}/{language}"
+
+    def links(self, subscriber_public_id: str, delivery_public_id: str) -> Links:
+        return Links(unsubscribe=self.url, unsubscribe_mailto="", preferences=self.url,
+                     view_online=self.url, full_list=self.url)
+
+    def feedback_url(self, subscriber_public_id: str, entry_key: str, vote: str) -> str:
+        return self.url

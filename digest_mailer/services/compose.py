@@ -39,7 +39,7 @@ from digest_mailer.domain.digest import (
 )
 from digest_mailer.domain.grouping import regroup
 from digest_mailer.ingest.tex import tex_to_unicode
-from digest_mailer.mail.links import LinkSigner
+from digest_mailer.mail.links import DigestLinkMaker, InertLinks
 from digest_mailer.mail.message import build_message, make_message_id
 from digest_mailer.mail.render import DigestRenderer
 from digest_mailer.services.batch import SelectionConfig, SendBatch
@@ -86,7 +86,7 @@ class Composer:
     engine: Engine
     briefer: Briefer
     renderer: DigestRenderer
-    signer: LinkSigner
+    signer: DigestLinkMaker  # the LinkSigner; an InertLinks for a test copy (:meth:`today`)
     mail: MailConfig
     selection: SelectionConfig
     clock: Callable[[], datetime]
@@ -168,18 +168,30 @@ class Composer:
             delivery = self.draft(session, subscriber, day, now)
         return subscriber, delivery
 
-    def preview(self, email: str, digest_date: date | None = None) -> RenderedDigest:
-        """Render what the subscriber would get now, writing nothing."""
+    def preview(self, email: str, digest_date: date | None = None, *,
+                test: bool = False) -> RenderedDigest:
+        """Render what the subscriber would get now, writing nothing (``test``: as
+        :meth:`today`)."""
         with Session(self.engine) as session:
             subscriber, delivery = self._todays(session, email, digest_date)
-            return self.compose(session, subscriber, delivery).rendered
+            return self._for(subscriber, test).compose(session, subscriber, delivery).rendered
 
-    def today(self, email: str) -> Composed:
+    def today(self, email: str, *, test: bool = False) -> Composed:
         """Today's digest of a subscriber, composed (the stored one, else a draft that is
-        never saved): what a test send mails. LookupError for no such reader."""
+        never saved): what a test send mails. LookupError for no such reader.
+
+        ``test``: every link of the copy (unsubscribe, preferences, votes, view online, the
+        full list) is :class:`InertLinks`' page: the copy is for someone else, whose
+        clicks must not act for the reader."""
         with Session(self.engine) as session:
             subscriber, delivery = self._todays(session, email, None)
-            return self.compose(session, subscriber, delivery)
+            return self._for(subscriber, test).compose(session, subscriber, delivery)
+
+    def _for(self, subscriber: Subscriber, test: bool) -> Composer:
+        """This composer, or for a test copy one whose links are inert."""
+        if not test:
+            return self
+        return replace(self, signer=InertLinks(self.signer.base_url, subscriber.language))
 
     def listing(self, email: str, digest_date: date | None = None) -> DigestListing:
         """What the subscriber would get now as data (papers in reading order with score
@@ -220,7 +232,7 @@ class Composer:
             view = self.signer.links(subscriber.public_id, delivery.public_id).view_online
         return DayList(lang, delivery.digest_date,
                        tuple(replace(g, label=category_label(g.category, lang)) for g in groups),
-                       frozenset(sent), view)
+                       frozenset(sent), view, cadence_of(delivery.notes))
 
 
 def _mailed(session: Session, delivery_public_id: str) -> tuple[Delivery, Subscriber]:

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from digest_mailer import db
 from digest_mailer.briefing.themes import ThemePaper
 from digest_mailer.db.models import Delivery, DeliveryStatus, Run, Subscriber
+from digest_mailer.domain.compose import cadence_of
 from digest_mailer.domain.schedule import due_date, is_digest_day
 from digest_mailer.domain.signup import held_since
 from digest_mailer.errors import DeliveryError
@@ -139,10 +140,13 @@ class SendService:
             batch = self.composer.load_batch(session, due,
                                              {k: v for k, v in days.items() if v}, now)
             jobs = self._prepare(session, batch, due, days, report, dry_run, listings)
-            # The day's papers, the same for every batch of the day: its themes are.
-            day = [ThemePaper(e.key, e.title, e.abstract) for e in
-                   db.entries.seen_between(session, theme_window(now), now)] if jobs else []
-            for job in self.briefs.briefed(jobs, report, day):
+            # The window's papers per cadence, the same for every batch of the day: its
+            # themes are. A weekly digest's themes are the week's, not the last two days'.
+            windows = {cadence: [ThemePaper(e.key, e.title, e.abstract) for e in
+                                 db.entries.seen_between(session, theme_window(now, cadence),
+                                                         now)]
+                       for cadence in sorted({cadence_of(j.delivery.notes) for j in jobs})}
+            for job in self.briefs.briefed(jobs, report, windows):
                 self._deliver(session, job, mail, report)
             if mail.retries:
                 report.counts["smtp_retries"] += mail.retries

@@ -4,7 +4,8 @@ preview and a test send of today's digest, and resubscribing with a reason.
 A test digest is today's digest as the subscriber would get it, composed from a draft that
 is never saved (or the stored Delivery, read only), sent through the App's transport to the
 admin: no Delivery is written or marked, and its Message-ID is fresh, so a bounce of it is
-never taken for the subscriber's.
+never taken for the subscriber's. Its links carry no token of the reader (mail.links
+InertLinks: each opens a page saying it is a test), so the admin's clicks act for no one.
 """
 
 from __future__ import annotations
@@ -92,19 +93,20 @@ class SubscriberAdmin:
             return subscriber
 
     def preview(self, subscriber_id: int) -> RenderedDigest | None:
-        """Today's digest of the subscriber as HTML, as `digest-mailer preview` renders it."""
+        """Today's digest of the subscriber as HTML, as `digest-mailer preview` renders it
+        but with a test copy's inert links: the admin's clicks in it act for no one."""
         email = self._email(subscriber_id)
-        return self.composer.preview(email) if email is not None else None
+        return self.composer.preview(email, test=True) if email is not None else None
 
     def send_test(self, subscriber_id: int, to: str) -> str | None:
-        """Mail today's digest of the subscriber to ``to`` (checked as any address); the
-        address it went to, None for an unknown subscriber. Raises ProfileError for a bad
-        address and DeliveryError when the server refuses."""
+        """Mail today's digest of the subscriber, its links inert, to ``to`` (checked as any
+        address); the address it went to, None for an unknown subscriber. Raises
+        ProfileError for a bad address and DeliveryError when the server refuses."""
         address = check_address(to, smtputf8=self.smtputf8)
         email = self._email(subscriber_id)
         if email is None:
             return None
-        message = self.composer.today(email).message
+        message = self.composer.today(email, test=True).message
         with self.transport() as transport:
             transport.send(test_copy(message, address, self.composer.sender_domain))
         return address

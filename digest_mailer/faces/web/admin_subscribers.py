@@ -94,7 +94,7 @@ def _subscriber_page(request: Request, sid: str, subscriber_id: int, *, notice: 
     if file is None:
         raise HTTPException(404)
     response = _page(request, "admin/subscriber.html", sid, file=file, s=file.subscriber,
-                     notice=notice, error=error,
+                     notice=notice, error=error, cadence=file.subscriber.cadence,
                      to=to or _app(request).settings.admin_email)
     response.status_code = status_code
     return response

@@ -5,6 +5,7 @@
 /f/{token}  "more/less like this" feedback (GET confirms, POST votes)
 /v/{token}  the digest as sent, in the browser
 /v/{token}/all  the reader's full ranked list of that digest's day, with vote buttons
+/test-digest/{lang}  where every link of an admin's test copy goes: it acts for no one
 
 A GET never changes anything: mail scanners fetch every link of a message.
 """
@@ -17,6 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from digest_mailer import i18n
 from digest_mailer.domain.taste import title_words
 from digest_mailer.faces.web.context import (
     FormText,
@@ -30,6 +32,7 @@ from digest_mailer.faces.web.context import app_of as _app
 from digest_mailer.faces.web.context import csrf_of as _csrf
 from digest_mailer.faces.web.context import subscriber_of as _subscriber
 from digest_mailer.faces.web.security import VIEW_CSP, InvalidLink, load_link
+from digest_mailer.mail.links import TEST_DIGEST_PATH
 from digest_mailer.mail.render import format_date
 from digest_mailer.services.compose import NotMailed
 from digest_mailer.services.subscribers import ACTIVE, BOUNCED, Subscriber
@@ -169,4 +172,16 @@ def day_list(request: Request, token: str) -> Response:
     except LookupError:
         raise InvalidLink("view") from None
     speak(request, day.language)
-    return page(request, "day.html", day=day, date_long=format_date(day.digest_date, day.language))
+    return page(request, "day.html", cadence=day.cadence, day=day,
+                date_long=format_date(day.digest_date, day.language))
+
+
+# --- a test copy's links ---------------------------------------------------------------
+
+@router.get(TEST_DIGEST_PATH + "/{lang}", response_class=HTMLResponse)
+def test_digest(request: Request, lang: str) -> Response:
+    """Every link of a test digest (subscriber_admin.send_test) opens this: no token, so
+    the admin's click unsubscribes, votes or shows nothing of the reader's."""
+    if lang in i18n.LANGUAGES:
+        speak(request, lang)
+    return message(request, "test_digest")

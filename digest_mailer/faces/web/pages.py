@@ -29,8 +29,10 @@ class Pages:
 
     def render(self, name: str, status_code: int = 200,
                headers: dict[str, str] | None = None, *, lang: str = i18n.REFERENCE,
-               **context: Any) -> HTMLResponse:
-        html = self.env.get_template(name).render(**i18n.page_context(lang), **context)
+               cadence: str = "daily", **context: Any) -> HTMLResponse:
+        """``cadence``: of the digest the page is about ("weekly": its words are the week's)."""
+        html = self.env.get_template(name).render(**i18n.page_context(lang, cadence),
+                                                  **context)
         return HTMLResponse(html, status_code=status_code, headers=headers)
 
     def message(self, key: str, status_code: int = 200, *, lang: str = i18n.REFERENCE,
