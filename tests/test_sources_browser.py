@@ -5,10 +5,8 @@ with the reason shown), add a good one, fetch it now, disable it, remove it."""
 from __future__ import annotations
 
 import pytest
-from test_web_browser import PASSWORD, SHOTS, _wait_text, browser, live_server
-from world import DEMO, World
-
-from digest_mailer.faces.web import create_app
+from test_web_browser import PASSWORD, SHOTS, _wait_text, browser, live_server, make_site
+from world import DEMO
 
 pytestmark = pytest.mark.network
 __all__ = ["browser", "live_server"]  # the fixtures this module's test uses
@@ -18,13 +16,7 @@ __all__ = ["browser", "live_server"]  # the fixtures this module's test uses
 def site(tmp_path, feed_server, live_server):
     """test_web_browser's site, whose admin may name the loopback feed server
     (refused by default: test_source_guard.py)."""
-    server = live_server()
-    world = World.build(tmp_path, feed_server, base_url=server.base_url,
-                        admin_password=PASSWORD, sources_allow_private=True)
-    world.add_demo_sources()
-    world.app.ingest.refresh()
-    server.start(create_app(world.app))
-    return world
+    return make_site(tmp_path, feed_server, live_server, sources_allow_private=True)
 
 
 def test_admin_adds_a_bad_and_a_good_source_disables_and_removes_it(site, browser):
