@@ -21,6 +21,7 @@ from digest_mailer.errors import SettingsError
 from digest_mailer.settings import Settings
 
 if TYPE_CHECKING:
+    import httpcore
     from huey import Huey
     from sqlalchemy.engine import Engine
 
@@ -71,16 +72,19 @@ class _part(Generic[T]):  # lower case: a decorator, like functools.cached_prope
 class App:
     """Everything one process needs, each part built once, when first used.
 
-    Test hooks: ``clock``, ``ssl_context`` (for SMTP), ``engine`` and ``briefer``.
+    Test hooks: ``clock``, ``ssl_context`` (for SMTP), ``engine``, ``briefer`` and
+    ``network`` (the sockets under the guard of feeds fetched from a browser).
     """
 
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = UTC_NOW,
                  ssl_context: ssl.SSLContext | None = None, engine: Engine | None = None,
-                 briefer: Briefer | None = None) -> None:
+                 briefer: Briefer | None = None,
+                 network: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._building = threading.RLock()
         self.settings = settings
         self.clock = clock
         self.ssl_context = ssl_context
+        self.network = network
         if engine is not None:
             self.engine = engine
         if briefer is not None:
@@ -165,7 +169,7 @@ class App:
         s = self.settings
         return IngestService(self.engine, IngestConfig(
             s.fetch_interval_minutes, s.fetch_timeout, s.fetch_max_bytes, s.user_agent,
-            s.fetch_concurrency), self.clock)
+            s.fetch_concurrency), self.clock, self.network)
 
     @_part
     def library(self) -> LibraryService:
@@ -251,7 +255,8 @@ class App:
     def sources(self) -> SourceService:
         from digest_mailer.services.sources import SourceService
 
-        return SourceService(self.engine, lambda: self.ingest, self.clock)
+        return SourceService(self.engine, lambda: self.ingest, self.clock,
+                             allow_private=self.settings.sources_allow_private)
 
     @_part
     def status(self) -> StatusService:

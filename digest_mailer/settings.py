@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     user_agent: str = "digest-mailer/0.1 (research paper digest; feed reader)"
     # e.g. http://export.arxiv.org/api/query; empty → id-only library seeds wait for the feeds
     arxiv_api_url: str = ""
+    # A feed added or fetched now from the admin pages may be at a loopback, private,
+    # link-local or other non-public address (false: refused, so a browser session cannot
+    # make the server probe its own network). `feeds add` at a shell is trusted either way.
+    sources_allow_private: bool = False
 
     # Selection
     max_per_category: int = 10

@@ -4,7 +4,7 @@ feed of the days; off by default (404). Real feeds ingested over loopback, real 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import feedparser
@@ -15,6 +15,7 @@ from world import World
 
 from digest_mailer.db.models import Entry, Source
 from digest_mailer.faces.web import create_app
+from digest_mailer.services.archive import DAYS
 
 BASE = "https://digest.example.org"
 
@@ -127,3 +128,71 @@ def test_an_empty_archive_says_so(tmp_path, feed_server, lang) -> None:
         feed = feedparser.parse(client.get("/archive/feed.atom").content)
     assert page.status_code == 200 and 'id="empty"' in page.text
     assert not feed.bozo and feed.entries == []
+
+
+def _add_entry(world: World, key: str, when: datetime) -> None:
+    with Session(world.app.engine) as session:
+        source = session.exec(select(Source)).first()
+        assert source is not None and source.id is not None
+        session.add(Entry(key=key, source_id=source.id, first_seen=when, title=key,
+                          categories=["cs.CV"], abstract="x" * 2000))
+        session.commit()
+
+
+def test_the_day_pages_reach_no_further_than_the_window(tmp_path, feed_server) -> None:
+    world = archive_world(tmp_path, feed_server, public_archive=True)
+    today = world.now.date()
+    first = today - timedelta(days=DAYS)
+    _add_entry(world, "edge", datetime.combine(first, time(12), tzinfo=UTC))
+    _add_entry(world, "old", datetime.combine(first - timedelta(days=1), time(12), tzinfo=UTC))
+    with client_of(world) as client:
+        assert '<li class="paper">' in client.get(f"/archive/{first}").text
+        assert f'href="/archive/{first}?lang=en"' in client.get("/archive").text
+        for day in (first - timedelta(days=1), today + timedelta(days=1), date(1, 1, 1),
+                    date(9999, 12, 31)):
+            assert client.get(f"/archive/{day}").status_code == 404, day
+
+
+def test_the_public_pages_may_be_cached_and_the_counts_are_kept_a_while(
+        tmp_path, feed_server) -> None:
+    world = archive_world(tmp_path, feed_server, public_archive=True)
+    with client_of(world) as client:
+        for path in ("/archive", "/archive/feed.atom", f"/archive/{world.now.date()}"):
+            response = client.get(path)
+            assert response.headers["cache-control"] == "public, max-age=300", path
+            assert response.headers["vary"] == "Accept-Language"
+        assert client.get("/archive/2001-01-01").headers["cache-control"] == "no-store"
+
+        def total() -> int:
+            (day,) = world.app.archive.days()
+            return day.total
+
+        before = total()
+        _add_entry(world, "late", world.now)
+        assert total() == before  # the counts of a minute ago
+        world.now += timedelta(minutes=6)
+        assert total() == before + 1
+
+
+def test_the_days_are_counted_by_the_database_alike_on_sqlite_and_postgresql(
+        tmp_path, feed_server, database_url) -> None:
+    world = World.build(tmp_path, feed_server, database_url=database_url,
+                        public_archive=True)
+    world.now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    world.add_source("/x.xml", "X", "cs.CV")
+    rows = [("a", datetime(2026, 11, 20, 0, 0, 1, tzinfo=UTC), ["cs.CV", "cs.LG"], "new"),
+            ("b", datetime(2026, 11, 19, 23, 59, 59, tzinfo=UTC), ["cs.CV"], "new"),
+            ("c", datetime(2026, 11, 19, 8, tzinfo=UTC), ["数学.PR"], "cross"),
+            ("d", datetime(2026, 11, 19, 9, tzinfo=UTC), [], "new"),
+            ("e", datetime(2026, 11, 19, 10, tzinfo=UTC), ["cs.CV"], "replace"),  # an update
+            ("f", datetime(2026, 11, 20, 13, tzinfo=UTC), ["cs.CV"], "new"),  # after now
+            ("g", datetime(2026, 9, 1, 12, tzinfo=UTC), ["cs.CV"], "new")]  # before the window
+    with Session(world.app.engine) as session:
+        source = session.exec(select(Source)).one()
+        for key, when, categories, kind in rows:
+            session.add(Entry(key=key, source_id=source.id, title=key, first_seen=when,
+                              categories=categories, announce_type=kind))
+        session.commit()
+    assert [(d.day, d.counts) for d in world.app.archive.days()] == [
+        (date(2026, 11, 20), {"cs.CV": 1}),
+        (date(2026, 11, 19), {"": 1, "cs.CV": 1, "数学.PR": 1})]

@@ -5,11 +5,18 @@ with the reason shown), add a good one, fetch it now, disable it, remove it."""
 from __future__ import annotations
 
 import pytest
-from test_web_browser import PASSWORD, SHOTS, _wait_text, browser, live_server, site
+from test_web_browser import PASSWORD, SHOTS, _wait_text, browser, live_server, make_site
 from world import DEMO
 
 pytestmark = pytest.mark.network
-__all__ = ["browser", "live_server", "site"]  # the fixtures this module's test uses
+__all__ = ["browser", "live_server"]  # the fixtures this module's test uses
+
+
+@pytest.fixture
+def site(tmp_path, feed_server, live_server):
+    """test_web_browser's site, whose admin may name the loopback feed server
+    (refused by default: test_source_guard.py)."""
+    return make_site(tmp_path, feed_server, live_server, sources_allow_private=True)
 
 
 def test_admin_adds_a_bad_and_a_good_source_disables_and_removes_it(site, browser):

@@ -59,15 +59,20 @@ def browser(tmp_path: Path) -> Iterator[object]:
         driver.quit()
 
 
-@pytest.fixture
-def site(tmp_path, feed_server, live_server):
+def make_site(tmp_path, feed_server, live_server, **settings) -> World:
+    """The demo sources ingested, served by a live uvicorn; ``settings`` over the test's."""
     server = live_server()
     world = World.build(tmp_path, feed_server, base_url=server.base_url,
-                        admin_password=PASSWORD)
+                        admin_password=PASSWORD, **settings)
     world.add_demo_sources()
     world.app.ingest.refresh()
     server.start(create_app(world.app))
     return world
+
+
+@pytest.fixture
+def site(tmp_path, feed_server, live_server):
+    return make_site(tmp_path, feed_server, live_server)
 
 
 def _reader(world: World) -> Subscriber:

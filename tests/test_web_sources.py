@@ -19,7 +19,9 @@ CV = DEMO / "feeds" / "arxiv_cs.CV.xml"
 
 @pytest.fixture
 def admin(tmp_path: Path, feed_server):
-    world = World.build(tmp_path, feed_server, admin_password=PASSWORD)
+    # The feeds are on loopback (test_source_guard.py: refused by default).
+    world = World.build(tmp_path, feed_server, admin_password=PASSWORD,
+                        sources_allow_private=True)
     with TestClient(create_app(world.app), base_url=BASE, follow_redirects=False) as client:
         login(client)
         yield world, client
@@ -118,7 +120,8 @@ def test_edit_shows_refusals_and_who_followed_a_renamed_category(admin):
 
 
 def test_the_source_pages_speak_the_admin_language(tmp_path, feed_server):
-    world = World.build(tmp_path, feed_server, admin_password=PASSWORD, admin_language="zh")
+    world = World.build(tmp_path, feed_server, admin_password=PASSWORD, admin_language="zh",
+                        sources_allow_private=True)
     url = world.feeds.add_file("/cs.CV", CV)
     added = world.app.sources.add(url, "arXiv (cs.CV)", "cs.CV")
     assert added.source is not None

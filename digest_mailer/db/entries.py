@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from digest_mailer.db.models import Entry, Source
-from digest_mailer.domain.digest import ParsedEntry
+from digest_mailer.domain.digest import UPDATE_TYPES, ParsedEntry
 
 
 def store(session: Session, source: Source, entries: Sequence[ParsedEntry],
@@ -76,8 +77,27 @@ def count_since(session: Session, after: datetime) -> int:
                         .where(Entry.first_seen > after)).one()
 
 
-def announced(session: Session, after: datetime, until: datetime) -> list[Entry]:
-    """Entries first seen in (after, until] that were announced new (not updates), by time."""
-    query = (select(Entry).where(Entry.first_seen > after, Entry.first_seen <= until)
-             .order_by(Entry.first_seen, Entry.id))
-    return [e for e in session.exec(query) if not e.is_update]
+def _announced_in(after: datetime, until: datetime) -> Any:
+    return (col(Entry.first_seen) > after, col(Entry.first_seen) <= until,
+            col(Entry.announce_type).not_in(UPDATE_TYPES))
+
+
+def announced_counts(session: Session, after: datetime,
+                     until: datetime) -> list[tuple[date, str, int]]:
+    """(UTC day, primary category, how many) of the entries announced new (not updates) in
+    (after, until]: counted by the database, no row of a paper read. The column holds naive
+    UTC on both SQLite and PostgreSQL, so its date() is the UTC day; "" for no category."""
+    day = func.date(Entry.first_seen)
+    primary = func.coalesce(col(Entry.categories)[0].as_string(), "")
+    query = (select(day, primary, func.count()).where(*_announced_in(after, until))
+             .group_by(day, primary))
+    return [(d if isinstance(d, date) else date.fromisoformat(d), code, n)
+            for d, code, n in session.exec(query)]
+
+
+def announced(session: Session, after: datetime, until: datetime) -> list[Any]:
+    """The archive's columns (title, link, authors, abstract, categories) of the entries
+    announced new in (after, until], by time."""
+    query = (select(Entry.title, Entry.link, Entry.authors, Entry.abstract, Entry.categories)
+             .where(*_announced_in(after, until)).order_by(Entry.first_seen, Entry.id))
+    return list(session.exec(query))

@@ -1,7 +1,9 @@
 """The I/O edge: fetch many feed documents concurrently, one :class:`FetchOutcome` each.
 
 Conditional GET, a byte cap, a per-source deadline, and no exception ever escapes for one
-source: a failure is recorded in ``FetchOutcome.error`` and the other sources go on.
+source: a failure is recorded in ``FetchOutcome.error`` and the other sources go on. With
+``public_only`` (feeds named from a browser) every connection, each redirect hop's too, goes
+through :mod:`digest_mailer.ingest.guard`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import httpx
 
 from digest_mailer.domain.digest import FetchOutcome
+from digest_mailer.ingest.guard import NOT_PUBLIC, NotPublic, PublicTransport
+
+if TYPE_CHECKING:
+    import httpcore
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, "
@@ -44,17 +51,23 @@ async def fetch_all(
     max_bytes: int,
     user_agent: str,
     concurrency: int,
+    public_only: bool = False,
+    network: httpcore.AsyncNetworkBackend | None = None,
 ) -> list[FetchOutcome]:
     """Fetch every request (at most ``concurrency`` at once); outcomes in request order.
 
     ``timeout`` bounds each source as a whole (connect + headers + body), counted from when
-    its fetch starts, so a server that trickles bytes cannot hold the run.
+    its fetch starts, so a server that trickles bytes cannot hold the run. ``public_only``
+    connects to global addresses only; ``network`` is the sockets' backend under that guard
+    (a test's stand-in for the internet).
     """
     if not requests:
         return []
     slots = asyncio.Semaphore(max(1, concurrency))
     limits = httpx.Limits(max_connections=max(1, concurrency))
+    transport = PublicTransport(limits=limits, inner=network) if public_only else None
     async with httpx.AsyncClient(
+        transport=transport,
         headers={"User-Agent": user_agent, "Accept": ACCEPT},
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
@@ -76,6 +89,8 @@ def fetch_sources(
     max_bytes: int,
     user_agent: str,
     concurrency: int,
+    public_only: bool = False,
+    network: httpcore.AsyncNetworkBackend | None = None,
 ) -> list[FetchOutcome]:
     """Blocking wrapper around :func:`fetch_all` for the CLI and worker (not inside a loop)."""
     return asyncio.run(
@@ -85,6 +100,8 @@ def fetch_sources(
             max_bytes=max_bytes,
             user_agent=user_agent,
             concurrency=concurrency,
+            public_only=public_only,
+            network=network,
         )
     )
 
@@ -103,6 +120,8 @@ async def _fetch_one(
         else:
             outcome = _failed(request, f"unsupported URL scheme {scheme!r} (use http, https "
                                        "or file)")
+    except NotPublic:
+        outcome = _failed(request, NOT_PUBLIC)
     except TimeoutError:
         outcome = _failed(request, f"timed out after {timeout:g} s (whole request)")
     except httpx.TimeoutException as err:

@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from digest_mailer import db
-from digest_mailer.db.models import Entry
 
 DAYS = 60  # how far back the archive reaches
 
@@ -45,36 +44,60 @@ def _start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def primary(entry: Entry) -> str:
-    return entry.categories[0] if entry.categories else ""
+def primary(categories: list[str]) -> str:
+    return categories[0] if categories else ""
+
+
+def _utc_day(when: datetime) -> date:
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).date()
 
 
 class ArchiveService:
-    """Reads the archive's days and papers; writes nothing."""
+    """Reads the archive's days and papers; writes nothing.
+
+    The days' counts are kept for ``CACHE`` (by the service's clock): the index and its
+    feed are public and anonymous, so a burst of requests costs one query, not one each.
+    """
+
+    CACHE = timedelta(minutes=5)
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
         self.engine = engine
         self.clock = clock
+        self._days: tuple[datetime, date, int, list[ArchiveDay]] | None = None
+
+    def window(self, limit: int = DAYS) -> tuple[date, date]:
+        """The first and the last day (UTC) the archive shows."""
+        today = _utc_day(self.clock())
+        return today - timedelta(limit), today
 
     def days(self, limit: int = DAYS) -> list[ArchiveDay]:
         """The days with papers, newest first, within the last ``limit`` days."""
         now = self.clock()
+        cached = self._days
+        if (cached is not None and cached[1:3] == (_utc_day(now), limit)
+                and timedelta(0) <= now - cached[0] < self.CACHE):
+            return cached[3]
         with Session(self.engine) as session:
-            entries = db.entries.announced(session, _start(now.date() - timedelta(limit)), now)
+            rows = db.entries.announced_counts(session, _start(self.window(limit)[0]), now)
         by_day: dict[date, Counter[str]] = {}
-        for entry in entries:
-            when = entry.first_seen if entry.first_seen.tzinfo else entry.first_seen.replace(
-                tzinfo=UTC)
-            by_day.setdefault(when.astimezone(UTC).date(), Counter())[primary(entry)] += 1
-        return [ArchiveDay(d, dict(sorted(c.items()))) for d, c in
-                sorted(by_day.items(), reverse=True)]
+        for day, code, count in rows:
+            by_day.setdefault(day, Counter())[code] += count
+        found = [ArchiveDay(d, dict(sorted(c.items()))) for d, c in
+                 sorted(by_day.items(), reverse=True)]
+        self._days = (now, _utc_day(now), limit, found)
+        return found
 
-    def day(self, day: date) -> dict[str, list[ArchivePaper]]:
-        """That day's papers by primary category (categories sorted, papers as listed)."""
+    def day(self, day: date) -> dict[str, list[ArchivePaper]] | None:
+        """That day's papers by primary category (categories sorted, papers as listed);
+        None for a day outside the archive's window (the pages reach no further back)."""
+        first, last = self.window()
+        if not first <= day <= last:
+            return None
         with Session(self.engine) as session:
-            entries = db.entries.announced(session, _start(day), _start(day + timedelta(1)))
+            rows = db.entries.announced(session, _start(day), _start(day + timedelta(1)))
         groups: dict[str, list[ArchivePaper]] = {}
-        for entry in entries:
-            groups.setdefault(primary(entry), []).append(ArchivePaper(
-                entry.title, entry.link, tuple(entry.authors), entry.abstract))
+        for title, link, authors, abstract, categories in rows:
+            groups.setdefault(primary(categories), []).append(ArchivePaper(
+                title, link, tuple(authors), abstract))
         return dict(sorted(groups.items()))

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -16,6 +17,9 @@ from digest_mailer.domain.digest import FetchOutcome, ParsedFeed
 from digest_mailer.ingest import FetchRequest, fetch_sources, parse_source
 from digest_mailer.ingest.parsers import DEFAULT_KIND
 from digest_mailer.services.report import Report
+
+if TYPE_CHECKING:
+    import httpcore
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +58,20 @@ class Stored:
 class IngestService:
     """Fetches the sources that are due and stores their new entries, one run at a time."""
 
-    def __init__(self, engine: Engine, config: IngestConfig,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Engine, config: IngestConfig, clock: Callable[[], datetime],
+                 network: httpcore.AsyncNetworkBackend | None = None) -> None:
         self.engine = engine
         self.config = config
         self.clock = clock
+        self.network = network  # the guarded fetches' sockets (a test hook; None: real ones)
 
-    def _fetch(self, requests: list[FetchRequest]) -> list[FetchOutcome]:
+    def _fetch(self, requests: list[FetchRequest], *,
+               public_only: bool = False) -> list[FetchOutcome]:
         config = self.config
         return fetch_sources(requests, timeout=config.fetch_timeout,
                              max_bytes=config.fetch_max_bytes, user_agent=config.user_agent,
-                             concurrency=config.fetch_concurrency)
+                             concurrency=config.fetch_concurrency, public_only=public_only,
+                             network=self.network)
 
     @staticmethod
     def _parse(outcome: FetchOutcome, kind: str, category: str) -> Probe:
@@ -72,9 +79,11 @@ class IngestService:
             return Probe(outcome, None)
         return Probe(outcome, parse_source(kind, outcome.body or b"", source_category=category))
 
-    def probe(self, url: str, kind: str | None, category: str) -> Probe:
-        """Fetch ``url`` (unconditionally) and parse it as a source of ``kind`` would be."""
-        (outcome,) = self._fetch([FetchRequest(url)])
+    def probe(self, url: str, kind: str | None, category: str, *,
+              public_only: bool = False) -> Probe:
+        """Fetch ``url`` (unconditionally) and parse it as a source of ``kind`` would be;
+        ``public_only``: connect to global addresses only (a feed named from a browser)."""
+        (outcome,) = self._fetch([FetchRequest(url)], public_only=public_only)
         return self._parse(outcome, kind or DEFAULT_KIND, category)
 
     @staticmethod
@@ -127,15 +136,17 @@ class IngestService:
             session.commit()
         return report
 
-    def fetch_now(self, source_id: int) -> FetchLog | None:
+    def fetch_now(self, source_id: int, *, public_only: bool = False) -> FetchLog | None:
         """Fetch one source now (a disabled one too: the admin asked), conditionally, and
-        store what it brings; its history row, or None for no such source."""
+        store what it brings; its history row, or None for no such source. ``public_only``
+        as for :meth:`probe`."""
         with Session(self.engine, expire_on_commit=False) as session:
             source = db.sources.by_ref(session, str(source_id))
             if source is None:
                 return None
             (outcome,) = self._fetch([FetchRequest(source.url, source.etag,
-                                                   source.last_modified)])
+                                                   source.last_modified)],
+                                     public_only=public_only)
             stored = self._store(session, source,
                                 self._parse(outcome, source.kind, source.category),
                                 self.clock(), trigger="now")

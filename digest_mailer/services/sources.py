@@ -5,11 +5,15 @@ A source is named by its id or its URL (``ref``). Removing one keeps its row as 
 (``removed_at``): its entries are named by past deliveries and keep their source's label;
 the subscribers whose profiles had its category, when no other source has it, lose it, and
 the removal says who.
+
+A feed named from the admin pages is fetched (its test fetch, "fetch now") at public
+addresses only unless ``DIGEST_SOURCES_ALLOW_PRIVATE``; ``feeds add`` at a shell is trusted
+(``trusted=True``: file:// and loopback too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,7 +23,13 @@ from sqlmodel import Session
 
 from digest_mailer import db
 from digest_mailer.db.models import FetchLog, Source
-from digest_mailer.domain.source import WEB_SCHEMES, SourceError, check_details, check_source
+from digest_mailer.domain.source import (
+    SHELL_SCHEMES,
+    WEB_SCHEMES,
+    SourceError,
+    check_details,
+    check_source,
+)
 from digest_mailer.ingest.kinds import DEFAULT_KIND, KINDS
 
 if TYPE_CHECKING:
@@ -55,10 +65,14 @@ class SourceService:
     """The sources (feeds): add, edit, disable, enable, remove, history, fetch now."""
 
     def __init__(self, engine: Engine, ingest: Callable[[], IngestService],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], *, allow_private: bool = False) -> None:
         self.engine = engine
         self._ingest = ingest  # built when a fetch needs it: `feeds list` loads no HTTP client
         self.clock = clock
+        self.allow_private = allow_private
+
+    def _public_only(self, trusted: bool) -> bool:
+        return not (trusted or self.allow_private)
 
     @property
     def ingest(self) -> IngestService:
@@ -76,18 +90,23 @@ class SourceService:
             return source
 
     def add(self, url: str, label: str, category: str, kind: str | None = None, *,
-            schemes: Sequence[str] = WEB_SCHEMES) -> SourceChange:
+            trusted: bool = False) -> SourceChange:
         """Add a source (or update the one of that URL) once a test fetch of it parses.
+
+        ``trusted``: named at a shell (file:// allowed, any address); else from a browser
+        (http/https, public addresses only unless ``allow_private``).
 
         A feed that fails or does not parse is refused with the reason and nothing is
         stored; an empty feed parses (arXiv's are empty at weekends). The test fetch only
         starts the source's history: its entries come with the next run, as a source's
         always have (it is due at once), so adding never changes what a run reports.
         """
-        fields = check_source(url, label, category, kind, kinds=KINDS, schemes=schemes)
+        fields = check_source(url, label, category, kind, kinds=KINDS,
+                              schemes=SHELL_SCHEMES if trusted else WEB_SCHEMES)
         if fields.errors:
             return SourceChange(None, fields.errors)
-        probe = self.ingest.probe(fields.url, fields.kind, fields.category)
+        probe = self.ingest.probe(fields.url, fields.kind, fields.category,
+                                  public_only=self._public_only(trusted))
         if probe.error is not None:
             return SourceChange(None, (SourceError("url", "test_fetch_failed",
                                                    {"reason": probe.error}),))
@@ -168,12 +187,16 @@ class SourceService:
                 return None
             return source, db.sources.history(session, source.id, limit)
 
-    def fetch_now(self, ref: str) -> tuple[Source, FetchLog] | None:
-        """Fetch one source now and store what it brings: the source after, and the fetch."""
+    def fetch_now(self, ref: str, *, trusted: bool = False) -> tuple[Source, FetchLog] | None:
+        """Fetch one source now and store what it brings: the source after, and the fetch.
+
+        Guarded as :meth:`add` is: a source the shell added at a loopback address is
+        refused from a browser too, and a public one that now redirects inwards.
+        """
         source = self.get(ref)
         if source is None or source.id is None:
             return None
-        fetch = self.ingest.fetch_now(source.id)
+        fetch = self.ingest.fetch_now(source.id, public_only=self._public_only(trusted))
         after = self.get(str(source.id))
         return (after, fetch) if fetch is not None and after is not None else None
 

@@ -1,10 +1,11 @@
 """The public archive (``DIGEST_PUBLIC_ARCHIVE=true``): the days, one day, an Atom feed.
 
 /archive              the last 60 days with papers, each category's count
-/archive/YYYY-MM-DD   that day's announced papers by category
+/archive/YYYY-MM-DD   that day's announced papers by category (a day of the window; else 404)
 /archive/feed.atom    one Atom entry a day, linking its page
 
-``?lang=zh`` (else the browser's Accept-Language) picks the language; no JavaScript.
+``?lang=zh`` (else the browser's Accept-Language) picks the language; no JavaScript. The
+pages are the same for everyone, so caches may keep them a few minutes (``CACHE``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ router = APIRouter()
 ATOM = "http://www.w3.org/2005/Atom"
 # XML 1.0 forbids these even escaped; feed text has carried them.
 _NOT_XML = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
+# Anonymous and alike for all (the language aside): let proxies and browsers keep them.
+CACHE = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Language"}
+
+
+def _public(response: Response) -> Response:
+    response.headers.update(CACHE)
+    return response
 
 
 def _open(request: Request, lang: str | None) -> Response | None:
@@ -47,8 +55,8 @@ def days(request: Request, lang: str | None = None) -> Response:
     language = request.state.lang
     found = app_of(request).archive.days()
     names = _names(sorted({c for d in found for c in d.counts}), language)
-    return page(request, "archive.html", days=found, names=names,
-                dates={d.day: format_date(d.day, language) for d in found})
+    return _public(page(request, "archive.html", days=found, names=names,
+                        dates={d.day: format_date(d.day, language) for d in found}))
 
 
 @router.get("/archive/feed.atom")
@@ -81,7 +89,7 @@ def feed(request: Request, lang: str | None = None) -> Response:
             f"{names[c]} {n}" for c, n in day.counts.items())
         ElementTree.SubElement(entry, "summary").text = summary.translate(_NOT_XML)
     body = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
-    return Response(body, media_type="application/atom+xml; charset=utf-8")
+    return _public(Response(body, media_type="application/atom+xml; charset=utf-8"))
 
 
 @router.get("/archive/{day}", response_class=HTMLResponse)
@@ -92,10 +100,10 @@ def one_day(request: Request, day: str, lang: str | None = None) -> Response:
         wanted = date.fromisoformat(day) if len(day) == 10 else None
     except ValueError:
         wanted = None
-    if wanted is None:
+    groups = None if wanted is None else app_of(request).archive.day(wanted)
+    if wanted is None or groups is None:  # not a date, or not one of the window
         return message(request, "not_found", 404)
     language = request.state.lang
-    groups = app_of(request).archive.day(wanted)
-    return page(request, "archive_day.html", groups=groups,
-                names=_names(list(groups), language), date=format_date(wanted, language),
-                day=wanted.isoformat())
+    return _public(page(request, "archive_day.html", groups=groups,
+                        names=_names(list(groups), language),
+                        date=format_date(wanted, language), day=wanted.isoformat()))
