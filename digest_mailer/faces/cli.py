@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -202,7 +203,11 @@ def _main(argv: list[str] | None) -> int:
 
         # The App builds a part when a command first uses it: the database is opened
         # (and its schema checked) by the first command that reads it, inside this try.
-        return _run(args, App(settings))
+        app = App(settings)
+        try:
+            return _run(args, app)
+        finally:
+            app.close()
     except (SchemaError, DatabaseUnavailable) as err:
         print(f"database error: {err}", file=sys.stderr)
         return 2
@@ -221,5 +226,18 @@ def _run(args: argparse.Namespace, app: App) -> int:
     return commands.RUN[args.command](args, app)
 
 
+def run() -> None:
+    """The process's entry (the `digest-mailer` script, ``python -m``): :func:`main`, exit.
+
+    The exit skips the interpreter's last garbage collections (gc.freeze): they would walk
+    every object SQLAlchemy and pydantic brought, ~0.2 s of `feeds list`, to free memory
+    the process gives back as it ends. Atexit handlers still run and the standard streams
+    are still flushed; what the command opened, it has closed.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
