@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from digest_mailer import i18n
-from digest_mailer.briefing.faithful import MIN_SUPPORT
+from digest_mailer.briefing import MIN_SUPPORT
 from digest_mailer.errors import SettingsError
 from digest_mailer.text import is_invisible
 
