@@ -10,7 +10,6 @@ uses: ``feeds list`` opens the database and never imports the LLM client or scik
 
 from __future__ import annotations
 
-import ssl
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,8 @@ from digest_mailer.errors import SettingsError
 from digest_mailer.settings import Settings
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpcore
     from huey import Huey
     from sqlalchemy.engine import Engine
@@ -89,6 +90,11 @@ class App:
             self.engine = engine
         if briefer is not None:
             self.briefer = briefer
+
+    def close(self) -> None:
+        """Close the database connections the App opened (the CLI's process ends next)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
 
     @_part
     def engine(self) -> Engine:

@@ -9,16 +9,24 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from digest_mailer import i18n
-from digest_mailer.briefing.faithful import MIN_SUPPORT
+from digest_mailer.briefing import MIN_SUPPORT
 from digest_mailer.errors import SettingsError
 from digest_mailer.text import is_invisible
 
@@ -32,18 +40,15 @@ def _bundled(name: str) -> Path:
     return in_repo if in_repo.exists() else Path(__file__).resolve().parent / f"_{name}"
 
 
-class Settings(BaseSettings):
-    """Every setting, with its environment variable in the README's table."""
+class Settings(BaseModel):
+    """Every setting, with its environment variable in the README's table.
 
-    model_config = SettingsConfigDict(
-        env_prefix=PREFIX,
-        env_file=".env",
-        env_file_encoding="utf-8",
-        # A .env is shared with the process manager (PORT=…); unknown DIGEST_* keys are
-        # still refused by _check_unknown.
-        extra="ignore",
-        populate_by_name=True,
-    )
+    A plain pydantic model: :func:`load_settings` reads the environment and the ``.env``
+    file itself (pydantic-settings cost every start ~0.06 s of imports for that).
+    """
+
+    # The defaults are validated too, as the values read are: a default is a setting.
+    model_config = ConfigDict(validate_default=True, populate_by_name=True, extra="forbid")
 
     # Storage and queue
     var_dir: Path = Path("var")
@@ -394,12 +399,28 @@ def _create_secret_file(path: Path) -> None:
         os.unlink(temporary)
 
 
-def _env_name(field: str) -> str:
-    info = Settings.model_fields[field]
-    alias = info.validation_alias
+def _env_names(field: str) -> tuple[str, ...]:
+    """The variables that set ``field``, the first one first: DIGEST_<FIELD>, or its aliases."""
+    alias = Settings.model_fields[field].validation_alias
     if isinstance(alias, AliasChoices):
-        return str(alias.choices[0])
-    return PREFIX + field.upper()
+        return tuple(str(choice) for choice in alias.choices)
+    return (PREFIX + field.upper(),)
+
+
+def _env_name(field: str) -> str:
+    return _env_names(field)[0]
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Each setting the environment gives, by field name. A variable's name is matched
+    whatever its case (``digest_max_papers`` too), as pydantic-settings matched it."""
+    given = {key.lower(): value for key, value in environ.items()}
+    values = {}
+    for field in Settings.model_fields:
+        name = next((n for n in _env_names(field) if n.lower() in given), None)
+        if name is not None:
+            values[field] = given[name.lower()]
+    return values
 
 
 def known_variables() -> list[str]:
@@ -418,18 +439,24 @@ def _check_unknown(environ: dict[str, str]) -> None:
 
 
 def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
-    """Read the settings; raise :class:`SettingsError` naming the first bad variable."""
-    environ = dict(os.environ)
+    """Read the settings; raise :class:`SettingsError` naming the first bad variable.
+
+    ``overrides`` (by field name) win over the environment, which wins over ``env_file``.
+    A .env is shared with the process manager (PORT=…): only DIGEST_* keys must be known.
+    """
+    in_file: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
         from dotenv import dotenv_values
 
-        environ.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        in_file = {k: v for k, v in dotenv_values(env_file, encoding="utf-8").items()
+                   if v is not None}
+    environ = {**in_file, **os.environ}
     _check_unknown(environ)
     unknown = sorted(set(overrides) - set(Settings.model_fields))
     if unknown:
         raise SettingsError(unknown[0], "unknown setting")
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(**{**_from_environment(environ), **overrides})
     except ValidationError as err:
         first = err.errors()[0]
         loc = first["loc"][0] if first["loc"] else "?"

@@ -18,14 +18,16 @@ from pathlib import Path
 
 import pytest
 from test_cli import COMMAND, clean_env, cli
+from world import DEMO
 
 from digest_mailer.faces.cli import _parser
 
-HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "pydantic", "openai", "sklearn", "scipy",
-         "numpy", "huey", "httpx", "fastapi", "argon2", "mjml", "jinja2")
-# What `feeds list` may load: the settings (pydantic) and the database (SQLAlchemy, SQLModel).
-NOT_FOR_FEEDS_LIST = ("alembic", "openai", "sklearn", "scipy", "numpy", "huey", "httpx",
-                      "fastapi", "argon2", "mjml", "jinja2")
+HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "pydantic", "pydantic_settings", "openai",
+         "sklearn", "scipy", "numpy", "huey", "httpx", "fastapi", "argon2", "mjml", "jinja2")
+# What `feeds list` may load: the settings (pydantic) and the database (SQLAlchemy Core: it
+# reads rows of the reflected table, and builds no SQLModel class).
+NOT_FOR_FEEDS_LIST = ("sqlmodel", "pydantic_settings", "alembic", "openai", "sklearn",
+                      "scipy", "numpy", "huey", "httpx", "fastapi", "argon2", "mjml", "jinja2")
 LOADED = """
 import json, sys
 from digest_mailer.faces.cli import main
@@ -66,8 +68,26 @@ def test_help_loads_no_heavy_package(tmp_path):
 def test_feeds_list_opens_the_database_and_nothing_else(tmp_path):
     cli(tmp_path, "feeds", "list")  # the first start creates the database: Alembic
     found = loaded(tmp_path, "feeds", "list")
-    assert {"sqlalchemy", "sqlmodel"} <= found  # it did read the database
+    assert {"sqlalchemy", "pydantic"} <= found  # it did read the settings and the database
     assert found & set(NOT_FOR_FEEDS_LIST) == set()
+
+
+def test_the_process_entry_ends_with_mains_exit_code(tmp_path):
+    """``python -m`` (and the script) end through run(), which skips the last garbage
+    collection: the exit code is main's, and what the command wrote is there next time."""
+    entry = [sys.executable, "-m", "digest_mailer.faces.cli"]
+    url = (DEMO / "feeds" / "arxiv_cs.CV.xml").resolve().as_uri()
+    added = subprocess.run([*entry, "feeds", "add", url, "--label", "CV", "--category", "cs.CV"],
+                           cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
+                           timeout=60, check=False)
+    assert added.returncode == 0, added.stderr
+    listed = subprocess.run([*entry, "feeds", "list"], cwd=tmp_path, env=clean_env(),
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert listed.returncode == 0 and f"#1 {url}" in listed.stdout, listed.stderr
+    refused = subprocess.run([*entry, "feeds", "list"], cwd=tmp_path,
+                             env=clean_env(DIGEST_MAX_PAPRES="5"), capture_output=True,
+                             text=True, timeout=60, check=False)
+    assert refused.returncode == 2 and "did you mean DIGEST_MAX_PAPERS?" in refused.stderr
 
 
 def test_version_is_the_installed_packages(tmp_path):

@@ -111,6 +111,19 @@ def test_a_good_feed_is_added_and_its_test_fetch_starts_its_history(world):
     assert [(s.label, s.kind) for s in world.app.sources.every()] == [("arXiv CV", "atom")]
 
 
+def test_the_listing_reads_each_source_as_its_model_has_it(world):
+    """every() reads rows (SQLAlchemy Core, the table reflected; no model is built), for a
+    listing that starts fast: the same columns and values as the model, times aware UTC."""
+    url = world.feeds.add_file("/cs.CV", CV)
+    world.app.sources.add(url, "arXiv (cs.CV)", "cs.CV")
+    world.app.ingest.refresh()
+    (row,) = world.app.sources.every()
+    source = world.app.sources.get(url)
+    assert source is not None and source.last_fetched_at is not None
+    assert row._asdict() == source.model_dump()
+    assert row.last_fetched_at.utcoffset() is not None and row.active is True
+
+
 def test_disable_enable_and_what_is_fetched_and_offered(world):
     cv = world.app.sources.add(world.feeds.add_file("/cs.CV", CV), "arXiv (cs.CV)", "cs.CV")
     lg = world.app.sources.add(world.feeds.add_file("/cs.LG", LG), "arXiv (cs.LG)", "cs.LG")

@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-MIN_SUPPORT = 0.6  # the default of DIGEST_LLM_MIN_SUPPORT
+from digest_mailer.briefing import MIN_SUPPORT  # the default of DIGEST_LLM_MIN_SUPPORT
+
 PREFIX = 5  # letters a folded word is compared by ("restor-", "distil-" → "resto", "disti")
 
 _STOP_WORDS = frozenset("""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         library,
         messages,
         rankings,
+        rows,
         runs,
         signups,
         sources,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["admin", "briefings", "deliveries", "engine", "entries", "library", "messages",
-           "rankings", "runs", "signups", "sources", "statuses", "subscribers", "votes"]
+           "rankings", "rows", "runs", "signups", "sources", "statuses", "subscribers", "votes"]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -204,7 +205,11 @@ def _main(argv: list[str] | None) -> int:
 
         # The App builds a part when a command first uses it: the database is opened
         # (and its schema checked) by the first command that reads it, inside this try.
-        return _run(args, App(settings))
+        app = App(settings)
+        try:
+            return _run(args, app)
+        finally:
+            app.close()
     except (SchemaError, DatabaseUnavailable) as err:
         print(f"database error: {err}", file=sys.stderr)
         return 2
@@ -223,5 +228,22 @@ def _run(args: argparse.Namespace, app: App) -> int:
     return commands.RUN[args.command](args, app)
 
 
+def run() -> None:
+    """The process's entry (the `digest-mailer` script, ``python -m``): :func:`main`, exit.
+
+    The collector runs less often than Python's default (every 700 new objects): a start
+    builds a few hundred thousand objects that live as long as the process (modules,
+    classes, SQLAlchemy's and pydantic's tables), and walking them again and again while
+    they are built cost `feeds list` ~0.05-0.1 s. The exit skips the last collections
+    (gc.freeze), which would walk them all once more, ~0.2 s, to free memory the process
+    gives back as it ends. Atexit handlers still run and the standard streams are still
+    flushed; what the command opened, it has closed.
+    """
+    gc.set_threshold(10_000, *gc.get_threshold()[1:])
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -16,12 +16,14 @@ from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy, default
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from digest_mailer.domain.digest import Links, RenderedDigest
 from digest_mailer.errors import DeliveryError
 from digest_mailer.text import one_line
+
+if TYPE_CHECKING:
+    from digest_mailer.domain.digest import Links, RenderedDigest
 
 log = logging.getLogger(__name__)
 

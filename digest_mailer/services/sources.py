@@ -16,13 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
-
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any
 
 from digest_mailer import db
-from digest_mailer.db.models import FetchLog, Source
 from digest_mailer.domain.source import (
     SHELL_SCHEMES,
     WEB_SCHEMES,
@@ -33,6 +29,10 @@ from digest_mailer.domain.source import (
 from digest_mailer.ingest.kinds import DEFAULT_KIND, KINDS
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine, Row
+    from sqlmodel import Session
+
+    from digest_mailer.db.models import FetchLog, Source
     from digest_mailer.services.ingest import IngestService
 
 
@@ -79,6 +79,8 @@ class SourceService:
         return self._ingest()
 
     def _session(self) -> Session:
+        from sqlmodel import Session  # here: `feeds list` reads rows and loads no model
+
         return Session(self.engine, expire_on_commit=False)
 
     def register(self, url: str, label: str, category: str, kind: str | None = None) -> Source:
@@ -178,14 +180,16 @@ class SourceService:
         with self._session() as session:
             return db.sources.by_ref(session, ref)
 
-    def history(self, ref: str, limit: int = db.sources.HISTORY
+    def history(self, ref: str, limit: int | None = None
                 ) -> tuple[Source, list[FetchLog]] | None:
-        """A source and its last fetches, newest first; None for no such source."""
+        """A source and its last fetches (``limit``: all that are kept), newest first;
+        None for no such source."""
         with self._session() as session:
             source = db.sources.by_ref(session, ref)
             if source is None or source.id is None:
                 return None
-            return source, db.sources.history(session, source.id, limit)
+            return source, db.sources.history(session, source.id,
+                                              db.sources.HISTORY if limit is None else limit)
 
     def fetch_now(self, ref: str, *, trusted: bool = False) -> tuple[Source, FetchLog] | None:
         """Fetch one source now and store what it brings: the source after, and the fetch.
@@ -200,7 +204,6 @@ class SourceService:
         after = self.get(str(source.id))
         return (after, fetch) if fetch is not None and after is not None else None
 
-    def every(self) -> list[Source]:
-        """Every source not removed, in the order added."""
-        with Session(self.engine) as session:
-            return db.sources.every(session)
+    def every(self) -> list[Row[Any]]:
+        """Every source not removed, in the order added: rows with a Source's columns."""
+        return db.rows.sources(self.engine)
