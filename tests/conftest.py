@@ -29,6 +29,29 @@ def require(condition: bool, reason: str) -> None:
 RELEVANCE = REPO.parent / "shared" / "relevance"
 
 
+def at_once(action, times: int) -> list[object]:  # type: ignore[no-untyped-def]
+    """``action()`` in ``times`` threads let go together (a barrier): what each returned,
+    or the exception it raised, in the order they ended."""
+    import threading
+
+    start = threading.Barrier(times)
+    outcomes: list[object] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            outcomes.append(action())
+        except Exception as err:  # the caller's assertion shows it
+            outcomes.append(err)
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes
+
+
 def relevance_corpus(train_days: int, test_days: int):  # type: ignore[no-untyped-def]
     """The relevance corpus (read in place, with bench/ importable) and its last
     ``train_days`` training days and first ``test_days`` test days, as (date, rows) pairs."""

@@ -350,7 +350,7 @@ def test_concurrent_confirms_of_one_draft_import_it_once(tmp_path, feed_server, 
                                                          attempts):
     """A double click or a replayed confirm, at the same instant: one import is written,
     the others find the draft gone (None: the page's 410), and nothing raises."""
-    import threading
+    from conftest import at_once
 
     world = World.build(tmp_path, feed_server, database_url=database_url)
     world.add_demo_sources()
@@ -358,21 +358,7 @@ def test_concurrent_confirms_of_one_draft_import_it_once(tmp_path, feed_server, 
     token, plan = drafts.preview("admin-1", (HEADER + "a@example.org,A,cs.CV,,,UTC,7,en\n"
                                              "b@example.org,B,cs.CV,,,UTC,7,en\n").encode())
     assert token and plan.added == ["a@example.org", "b@example.org"]
-    start = threading.Barrier(attempts)
-    outcomes: list[object] = []
-
-    def confirm_once() -> None:
-        start.wait()
-        try:
-            outcomes.append(drafts.confirm("admin-1", token, good_rows=False))
-        except Exception as err:  # what the old code let through: IntegrityError, a 500
-            outcomes.append(err)
-
-    threads = [threading.Thread(target=confirm_once) for _ in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = at_once(lambda: drafts.confirm("admin-1", token, good_rows=False), attempts)
     written = [o for o in outcomes if getattr(o, "written", False)]
     assert len(outcomes) == attempts and len(written) == 1, outcomes
     assert outcomes.count(None) == attempts - 1, outcomes

@@ -603,29 +603,15 @@ def test_two_imports_racing_for_one_new_address_end_in_a_conflict_not_a_crash(
     """The CLI and the browser importing the same new reader at once: one is written, the
     other is the ImportConflict the faces show ("run the import again"), never a raw
     database error."""
-    import threading
+    from conftest import at_once
 
     from digest_mailer.db.engine import make_engine
     from digest_mailer.errors import ImportConflict
 
     engine = make_engine(database_url, auto_migrate=True)
     data = (HEADER + "a@example.org,A,cs.CV,,,UTC,7,en\n").encode()
-    start = threading.Barrier(2)
-    outcomes: list[object] = []
-
-    def run() -> None:
-        start.wait()
-        try:
-            outcomes.append(import_csv(engine, data, known_categories=["cs.CV"],
-                                       default_timezone="UTC", default_send_hour=7))
-        except Exception as err:
-            outcomes.append(err)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = at_once(lambda: import_csv(engine, data, known_categories=["cs.CV"],
+                                          default_timezone="UTC", default_send_hour=7), 2)
     assert all(isinstance(o, ImportReport | ImportConflict) for o in outcomes), outcomes
     assert any(isinstance(o, ImportReport) and o.added == ["a@example.org"] for o in outcomes)
     with Session(engine) as session:

@@ -8,7 +8,6 @@ fails naming `digest-mailer db upgrade`.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from conftest import at_once
 from sqlmodel import Session, SQLModel, select
 from test_cli import clean_env, cli
 
@@ -304,19 +304,7 @@ def test_downgrade_to_0001_and_back(database_url):
 def test_concurrent_starts_upgrade_once(database_url):
     """The web and the worker starting together: one upgrades, the other waits and finds
     the schema at head."""
-    results: list[Any] = []
-
-    def start() -> None:
-        try:
-            results.append(migrate.upgrade(database_url)[1])
-        except Exception as err:  # pragma: no cover - the assertion shows it
-            results.append(err)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = at_once(lambda: migrate.upgrade(database_url)[1], 4)
     assert results == [HEAD] * 4
     assert differences(database_url) == []
 
