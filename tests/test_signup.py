@@ -143,6 +143,41 @@ def test_sign_up_confirm_welcome_then_the_first_digest_at_the_next_send_hour(wor
     assert world.app.send.due() == [reader.id]
 
 
+@pytest.mark.parametrize(("language", "every", "page_says", "again_says"), [
+    ("en", "then every Wednesday at that time", "then every Wednesday",
+     "the digest comes every Wednesday"),
+    ("zh", "此后每星期三同一时间寄出", "此后每星期三一封", "简报每星期三在您设定的时间寄出")])
+def test_a_weekly_sign_up_gets_its_first_digest_on_its_weekday(world, client, smtp, language,
+                                                              every, page_says, again_says):
+    stamp = form(client, world, lang=language)
+    answer = signup(client, stamp, language=language, cadence="weekly", weekday="2")
+    assert answer.status_code == 200
+    link = confirm_link(mails(smtp)[0])
+    done = client.post(link)
+    assert page_says in done.text
+    assert again_says in client.post(link).text  # the link again: what it confirmed
+    reader = stored(world, "ada@example.org")
+    assert (reader.status, reader.cadence, reader.weekday) == ("active", "weekly", 2)
+    # Confirmed on Sunday 1 November: the first digest is Wednesday's, not Monday's.
+    welcome = "".join(body(mails(smtp)[1]).split())  # the text part's lines, unwrapped
+    assert every.replace(" ", "") in welcome
+    assert ("4November2026" if language == "en" else "2026年11月4日") in welcome
+    for day in (2, 3):  # Monday and Tuesday at 07:05 in Berlin: nothing due
+        world.now = datetime(2026, 11, day, 6, 5, tzinfo=UTC)
+        assert world.app.send.due() == []
+    world.now = datetime(2026, 11, 4, 6, 5, tzinfo=UTC)
+    assert world.app.send.due() == [reader.id]
+
+
+def test_the_sign_up_form_offers_the_cadence_and_checks_it(world, client, smtp):
+    page = client.get("/subscribe").text
+    assert 'name="cadence"' in page and 'name="weekday"' in page
+    refused = signup(client, form(client, world), cadence="hourly", weekday="9")
+    assert refused.status_code == 400
+    assert 'id="cadence-error"' in refused.text and 'id="weekday-error"' in refused.text
+    assert smtp.messages == [] and stored(world, "ada@example.org") is None
+
+
 def test_a_chinese_sign_up_is_chinese_throughout(world, client, smtp):
     page = client.get("/subscribe", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
     assert "订阅科研简报" in page.text
@@ -314,6 +349,10 @@ def test_the_first_digest_waits_for_the_next_send_hour():
     assert str(due_date(later, zone, 7, held_since=late)) == "2026-11-03"
     assert str(due_date(datetime(2026, 11, 2, 3, tzinfo=UTC), zone, 7,
                         held_since=early)) == "2026-11-02"
+    # Weekly on Mondays (2 November is one): early on the day, that day; late, a week on.
+    assert first_digest_at(early, zone, 7, "weekly", 0).isoformat() == "2026-11-02T07:00:00+08:00"
+    assert first_digest_at(late, zone, 7, "weekly", 0).isoformat() == "2026-11-09T07:00:00+08:00"
+    assert first_digest_at(late, zone, 7, "weekly", 4).isoformat() == "2026-11-06T07:00:00+08:00"
 
 
 def test_what_a_request_earns():

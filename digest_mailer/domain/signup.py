@@ -92,13 +92,16 @@ def zone_choices(locale: Locale) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return first, tuple(z for z in _every_zone() if z not in first)
 
 
-def first_digest_at(confirmed: datetime, timezone: str, send_hour: int) -> datetime:
+def first_digest_at(confirmed: datetime, timezone: str, send_hour: int,
+                    cadence: str = DAILY, weekday: int = 0) -> datetime:
     """When a reader who confirmed at ``confirmed`` gets the first digest (local time): at
-    today's send hour if it is still to come, else at tomorrow's."""
+    today's send hour if it is still to come and today is a digest day, else at the next
+    digest day's (tomorrow, for a daily reader)."""
     tz = zone(timezone)
     local = confirmed.astimezone(tz)
-    day = local.date() if local.hour < send_hour else local.date() + timedelta(days=1)
-    return datetime.combine(day, time(send_hour), tz)
+    if local.hour < send_hour and is_digest_day(local.date(), cadence, weekday):
+        return datetime.combine(local.date(), time(send_hour), tz)
+    return next_digest_at(local.date(), timezone, send_hour, cadence, weekday)
 
 
 def welcome_digest_date(confirmed: datetime, timezone: str, cadence: str = DAILY,
@@ -197,15 +200,17 @@ def already_notice(language: str, name: str, preferences_url: str) -> Notice:
 
 def welcome_notice(language: str, name: str, *, first_date: str, first: datetime,
                    chosen: str, preferences_url: str, unsubscribe_url: str,
-                   sent_now: bool = False) -> Notice:
+                   sent_now: bool = False, cadence: str = DAILY, weekday: int = 0) -> Notice:
     """The welcome: when the first digest comes (``first``, local; ``first_date`` its date
-    as the language writes it) and what it follows (``chosen``, already joined).
-    ``sent_now``: the first digest is on its way already and ``first`` is the next one."""
-    t = dict(i18n.texts(language))
+    as the language writes it), how often, and what it follows (``chosen``, already
+    joined). ``sent_now``: the first digest is on its way already and ``first`` is the
+    next one."""
+    t = dict(i18n.digest_texts(language, cadence))
     when = t["email.signup.welcome_now" if sent_now else "email.signup.welcome_first"]
     return Notice(
         language, t["email.signup.welcome_subject"], _greeting(t, name),
-        (when.format(date=first_date, time=f"{first:%H:%M}", zone=str(first.tzinfo)),
+        (when.format(date=first_date, time=f"{first:%H:%M}", zone=str(first.tzinfo),
+                     weekday=t[f"page.preferences.weekday.{weekday}"]),
          t["email.signup.welcome_what"].format(chosen=chosen),
          t["email.signup.welcome_change"]),
         preferences_url, t["email.signup.welcome_button"],

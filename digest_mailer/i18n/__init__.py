@@ -59,8 +59,9 @@ def texts(lang: str) -> Mapping[str, str]:
 
 
 WEEK = ".week."  # "email.week.subject" is a weekly digest's "email.subject"
-# The digest, its briefing, its full-list page, and the admin's line about a reader's digest.
-WEEKLY_AREAS = ("email", "brief", "page.day", "page.admin.subscriber")
+# The digest, its briefing, its full-list page, the admin's line about a reader's digest,
+# and the page a new reader's confirm opens.
+WEEKLY_AREAS = ("email", "brief", "page.day", "page.admin.subscriber", "page.confirm")
 
 
 def weekly_twins(table: Mapping[str, str]) -> dict[str, str]:

@@ -520,6 +520,13 @@ TEXTS: dict[str, str] = {
     "email.signup.welcome_now": "You are subscribed. Your first digest is on its way now,"
                                 " with the papers of the last days; the next comes on {date}"
                                 " at about {time} ({zone}), then every morning at that time.",
+    "email.week.signup.welcome_first": "You are subscribed. Your first digest comes on {date}"
+                                       " at about {time} ({zone}), then every {weekday} at"
+                                       " that time, with the week's best papers.",
+    "email.week.signup.welcome_now": "You are subscribed. Your first digest is on its way"
+                                     " now, with the papers of the last days; the next comes"
+                                     " on {date} at about {time} ({zone}), then every"
+                                     " {weekday} at that time.",
     "email.signup.welcome_what": "Each one lists the new papers in your categories and"
                                  " keywords ({chosen}), with a short briefing on top.",
     "email.signup.welcome_change": "Change your categories, keywords, time or language on"
@@ -581,6 +588,12 @@ TEXTS: dict[str, str] = {
     "page.confirm.welcome": "A welcome email is on its way with what to expect.",
     "page.confirm.done": "<strong>{email}</strong> is confirmed: the digest comes every"
                          " morning at your send hour.",
+    "page.confirm.week.first": "Your first digest comes on {date} at about {time} ({zone}),"
+                               " then every {weekday}.",
+    "page.confirm.week.first_now": "Your first digest is on its way now; the next comes on"
+                                   " {date} at about {time} ({zone}), then every {weekday}.",
+    "page.confirm.week.done": "<strong>{email}</strong> is confirmed: the digest comes every"
+                              " {weekday} at your send hour.",
     "page.confirm.preferences": "Choose your categories, keywords and send time",
     "page.confirm.expired_heading": "This link has expired",
     "page.confirm.expired": "Confirmation links work for two days. Sign up again to get a new"

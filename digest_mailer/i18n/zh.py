@@ -459,6 +459,11 @@ TEXTS: dict[str, str] = {
                                   "（{zone}）寄出，此后每天同一时间寄出。",
     "email.signup.welcome_now": "订阅成功。您的第一封简报正在寄出，收录最近几天的论文；"
                                 "下一封将于{date} {time}左右（{zone}）寄出，此后每天同一时间寄出。",
+    "email.week.signup.welcome_first": "订阅成功。您的第一封简报将于{date} {time}左右"
+                                       "（{zone}）寄出，此后每{weekday}同一时间寄出一周的精选论文。",
+    "email.week.signup.welcome_now": "订阅成功。您的第一封简报正在寄出，收录最近几天的论文；"
+                                     "下一封将于{date} {time}左右（{zone}）寄出，此后每{weekday}"
+                                     "同一时间寄出。",
     "email.signup.welcome_what": "每封简报列出您所选领域和关键词（{chosen}）的新论文，"
                                  "开头附有简短导读。",
     "email.signup.welcome_change": "您可以随时在偏好设置页面修改领域、关键词、时间或语言；"
@@ -511,6 +516,11 @@ TEXTS: dict[str, str] = {
     "page.confirm.first_now": "您的第一封简报正在寄出；下一封将于{date} {time}左右（{zone}）寄出。",
     "page.confirm.welcome": "一封欢迎邮件正在寄出，说明您将收到什么。",
     "page.confirm.done": "<strong>{email}</strong>已确认：简报每天早上在您设定的时间寄出。",
+    "page.confirm.week.first": "您的第一封简报将于{date} {time}左右（{zone}）寄出，"
+                               "此后每{weekday}一封。",
+    "page.confirm.week.first_now": "您的第一封简报正在寄出；下一封将于{date} {time}左右（{zone}）"
+                                   "寄出，此后每{weekday}一封。",
+    "page.confirm.week.done": "<strong>{email}</strong>已确认：简报每{weekday}在您设定的时间寄出。",
     "page.confirm.preferences": "选择您的领域、关键词和发送时间",
     "page.confirm.expired_heading": "此链接已过期",
     "page.confirm.expired": "确认链接的有效期为两天。请重新订阅以获取新的链接。",

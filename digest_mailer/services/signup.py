@@ -26,6 +26,7 @@ from digest_mailer import db, i18n
 from digest_mailer.db.models import Signup, Subscriber, SubscriberStatus
 from digest_mailer.domain.compose import category_label
 from digest_mailer.domain.digest import Links
+from digest_mailer.domain.schedule import DAILY
 from digest_mailer.domain.signup import (
     CONFIRMED,
     SIGNED_UP,
@@ -96,6 +97,8 @@ class SignupRequest:
     send_hour: str = ""
     honeypot: str = ""
     stamp: str = ""
+    cadence: str = ""  # empty: daily
+    weekday: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ class Confirmation:
     first_digest: datetime | None = None  # local; when it was confirmed just now
     welcomed: bool = False
     sent_now: bool = False  # the first digest is queued; ``first_digest`` is the next one
+    cadence: str = DAILY
+    weekday: int = 0
 
 
 class SignupService:
@@ -186,6 +191,7 @@ class SignupService:
             email=request.email, name=request.name, categories=request.categories,
             keywords=split_items(request.keywords), exclusions=[], timezone=request.timezone,
             send_hour=request.send_hour, language=request.language, known_categories=offered,
+            cadence=request.cadence or None, weekday=request.weekday or None,
             smtputf8=self.config.smtputf8)
         if profile.errors:
             return Answer("invalid", tuple(profile.errors))
@@ -317,7 +323,8 @@ class SignupService:
             subscriber = db.subscribers.by_email(session, row.email)
             if row.confirmed_at is not None and subscriber is not None:
                 return Confirmation("done", row.email, subscriber.language,
-                                    self._preferences_url(subscriber.public_id))
+                                    self._preferences_url(subscriber.public_id),
+                                    cadence=subscriber.cadence, weekday=subscriber.weekday)
             if subscriber is None:  # removed meanwhile: the request brings it back
                 subscriber = Subscriber(email=row.email, status=SubscriberStatus.PENDING,
                                         created_at=now)
@@ -332,7 +339,8 @@ class SignupService:
                     session.add(other)
             day = self._welcome_day(session, subscriber, now) if enqueue else None
             session.commit()
-        first = first_digest_at(now, subscriber.timezone, subscriber.send_hour)
+        first = first_digest_at(now, subscriber.timezone, subscriber.send_hour,
+                                subscriber.cadence, subscriber.weekday)
         sent_now = False
         if day is not None and enqueue is not None and subscriber.id is not None:
             try:
@@ -345,7 +353,7 @@ class SignupService:
         preferences = self._preferences_url(subscriber.public_id)
         welcomed = self._welcome(subscriber, first, preferences, now, sent_now)
         return Confirmation("done", subscriber.email, subscriber.language, preferences,
-                            first, welcomed, sent_now)
+                            first, welcomed, sent_now, subscriber.cadence, subscriber.weekday)
 
     def _welcome_day(self, session: Session, subscriber: Subscriber, now: datetime
                      ) -> date | None:
@@ -366,7 +374,8 @@ class SignupService:
             lang, subscriber.name, first_date=format_date(first.date(), lang), first=first,
             chosen=join_list([*subscriber.categories,
                               *(f"‘{k}’" for k in subscriber.keywords)], lang),
-            preferences_url=preferences, unsubscribe_url=links.unsubscribe, sent_now=sent_now)
+            preferences_url=preferences, unsubscribe_url=links.unsubscribe, sent_now=sent_now,
+            cadence=subscriber.cadence, weekday=subscriber.weekday)
         try:
             self._send(notice, subscriber.email, subscriber.name, now,
                        Links(links.unsubscribe, links.unsubscribe_mailto, preferences, ""))
@@ -389,7 +398,8 @@ def _model_fields(profile: dict[str, Any]) -> dict[str, Any]:
     """A stored request's profile under the subscriber model's names (the name only when
     one was given: an empty field keeps a returning reader's name)."""
     fields = {k: profile[k] for k in ("categories", "keywords", "excluded_keywords",
-                                      "timezone", "send_hour", "language") if k in profile}
+                                      "timezone", "send_hour", "language", "cadence",
+                                      "weekday") if k in profile}
     if profile.get("name"):
         fields["name"] = profile["name"]
     return fields

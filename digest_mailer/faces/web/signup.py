@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from digest_mailer import i18n
+from digest_mailer.domain.schedule import CADENCES
 from digest_mailer.domain.signup import Locale, accepted_locale, zone_choices
 from digest_mailer.domain.subscriber import describe
 from digest_mailer.faces.web.context import FormText, lang_of, message, page, speak
@@ -64,7 +65,8 @@ def _form_page(request: Request, form: SignupRequest, locale: Locale, *, notice:
     other = next(code for code in i18n.LANGUAGES if code != locale.language)
     return page(request, "subscribe.html", status_code, form=form, notice=notice,
                 errors=errors or {}, choices=app.signup.choices(locale.language),
-                zones_first=first, zones_all=others, hours=range(24),
+                zones_first=first, zones_all=others, hours=range(24), cadences=CADENCES,
+                weekdays=range(7),
                 languages=i18n.display_names(),
                 stamp=app.signup.stamp(), switch_url=f"/subscribe?lang={other}")
 
@@ -83,12 +85,14 @@ def subscribe(request: Request, email: FormText = None, name: FormText = None,
               language: FormText = None,
               categories: Annotated[list[str] | None, Form()] = None,
               keywords: FormText = None, timezone: FormText = None, send_hour: FormText = None,
-              website: FormText = None, stamp: FormText = None, page_lang: FormText = None
+              website: FormText = None, stamp: FormText = None, page_lang: FormText = None,
+              cadence: FormText = None, weekday: FormText = None
               ) -> Response:
     locale = _locale(request, page_lang)
     form = SignupRequest(email or "", name or "", language or "",
                          list(dict.fromkeys(categories or []))[:100], keywords or "",
-                         timezone or "", send_hour or "", website or "", stamp or "")
+                         timezone or "", send_hour or "", website or "", stamp or "",
+                         cadence or "", weekday or "")
     answer: Answer = _app(request).signup.submit(
         form, request.client.host if request.client else "-")
     speak(request, locale.language)
@@ -129,6 +133,7 @@ def _confirm_page(request: Request, token: str, confirming: bool) -> Response:
     speak(request, state.language if state.language in i18n.LANGUAGES else lang_of(request))
     first = state.first_digest
     return page(request, "confirm.html", 410 if state.kind == "expired" else 200,
+                cadence=state.cadence,
                 state=state, action=f"{CONFIRM_PREFIX}{token}",
                 first_date=format_date(first.date(), lang_of(request)) if first else "",
                 first_time=f"{first:%H:%M}" if first else "",
