@@ -107,13 +107,15 @@ UTF8_MAIL_POLICY = MAIL_POLICY.clone(utf8=True)
 DISPLAY_NAME_CHARS = 64
 
 
-def display_name(value: str) -> str:
+def display_name(value: str, *, encoded_words: bool = True) -> str:
     """A cleaned display name of at most :data:`DISPLAY_NAME_CHARS`, cut at a word with "…".
 
     A name that needs encoded words (not ASCII, or cut) loses RFC 5322's specials: the
     generator's refolding writes them bare, outside any quotes, so a reader's name
     ``Zoë <evil@example.net>`` became the To header's address (``=?utf-8?q?Zo=C3=AB?=
-    <evil@example.net> <reader@…>``). An ASCII name keeps them, quoted.
+    <evil@example.net> <reader@…>``). An ASCII name keeps them, quoted, and so does any
+    name written as raw UTF-8 (``encoded_words=False``: an SMTPUTF8 message, quoted by
+    :func:`_utf8_mailbox`).
     """
     name = clean_header_value(value)
     if len(name) > DISPLAY_NAME_CHARS:
@@ -121,7 +123,7 @@ def display_name(value: str) -> str:
         if " " in head[DISPLAY_NAME_CHARS // 2:]:
             head = head.rsplit(" ", 1)[0]
         name = head.rstrip(" ,;:.-") + "…"
-    if not name.isascii():
+    if encoded_words and not name.isascii():
         name = " ".join(_PHRASE_SPECIALS.sub(" ", name).split())
     return name
 
@@ -244,7 +246,7 @@ def build_message(rendered: RenderedDigest, *, to_email: str, to_name: str, send
     if to_addr.isascii():
         msg["To"] = formataddr((display_name(to_name), to_addr), charset="utf-8")
     else:  # formataddr takes ASCII addresses only; the policy writes the name raw UTF-8
-        msg["To"] = _utf8_mailbox(display_name(to_name), to_addr)
+        msg["To"] = _utf8_mailbox(display_name(to_name, encoded_words=False), to_addr)
     if reply_to.strip():
         msg["Reply-To"] = _mailbox(reply_to, "reply_to")
     msg["Subject"] = clean_header_value(rendered.subject)
