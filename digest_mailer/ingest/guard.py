@@ -28,15 +28,21 @@ class NotPublic(Exception):
     """A connection to a non-global address was refused before any packet was sent."""
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix
+
+
 def is_public(address: IPAddress) -> bool:
     """Whether ``address`` is a global unicast address a feed may live at.
 
     ``is_global`` alone lets multicast through on Python 3.11, and an IPv4 address may hide
-    in an IPv6 one (``::ffff:127.0.0.1``, 6to4, Teredo): those are judged by the IPv4 inside.
+    in an IPv6 one (``::ffff:127.0.0.1``, 6to4, Teredo, NAT64's ``64:ff9b::10.0.0.1``):
+    those are judged by the IPv4 inside.
     """
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:  # the socket talks IPv4 to it
             return is_public(address.ipv4_mapped)
+        if address in NAT64:  # a NAT64 gateway passes it on to that IPv4 address
+            return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
         inner = address.sixtofour or (address.teredo[1] if address.teredo else None)
         if inner is not None and not is_public(inner):
             return False
