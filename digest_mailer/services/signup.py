@@ -337,6 +337,7 @@ class SignupService:
                 if other.kind == "confirm" and other.confirmed_at is None:
                     other.confirmed_at = now  # its older links confirm nothing more
                     session.add(other)
+            session.flush()  # a subscriber made just now gets its id here
             day = self._welcome_day(session, subscriber, now) if enqueue else None
             session.commit()
         first = first_digest_at(now, subscriber.timezone, subscriber.send_hour,
