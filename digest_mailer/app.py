@@ -175,7 +175,7 @@ class App:
         s = self.settings
         return IngestService(self.engine, IngestConfig(
             s.fetch_interval_minutes, s.fetch_timeout, s.fetch_max_bytes, s.user_agent,
-            s.fetch_concurrency), self.clock, self.network)
+            s.fetch_concurrency, s.sources_allow_private), self.clock, self.network)
 
     @_part
     def library(self) -> LibraryService:

@@ -36,7 +36,7 @@ from digest_mailer.domain.digest import FetchOutcome
 from digest_mailer.domain.library import Seed
 from digest_mailer.errors import SchemaError
 
-HEAD = "0011"
+HEAD = "0012"
 
 
 def engine_of(url: str) -> sa.Engine:
@@ -673,7 +673,7 @@ def test_a_0008_database_opened_by_later_create_all_code_gets_the_cadence(databa
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE alembic_version"))
     SQLModel.metadata.create_all(engine)
-    assert migrate.current(database_url) == migrate.State(None, legacy="0011")
+    assert migrate.current(database_url) == migrate.State(None, legacy=HEAD)
     engine.dispose()
 
 
@@ -779,3 +779,26 @@ def test_a_0010_database_opened_by_later_create_all_code_is_stamped_0011(databas
     assert migrate.current(database_url) == migrate.State(None, legacy="0011")
     assert_adopted(database_url, engine, rows, "0011")
     engine.dispose()
+
+
+def test_0012_adds_source_public_only_false_for_every_source_and_keeps_every_row(
+        database_url):
+    """Sources already there were named at a shell (or before the browser could): they stay
+    unguarded. Down and up again keeps every row."""
+    engine, rows = filled_at(database_url, "0011")
+    before, after = migrate.upgrade(database_url)
+    assert (before.revision, after) == ("0011", HEAD)
+    assert differences(database_url) == []
+    with engine.connect() as conn:
+        assert_rows_kept(conn, rows)
+        flags = conn.execute(sa.text("SELECT public_only FROM source")).scalars().all()
+        assert flags and not any(flags)
+    engine.dispose()
+    command.downgrade(migrate.config(database_url), "0011")
+    engine = engine_of(database_url)
+    with engine.connect() as conn:
+        assert "public_only" not in {c["name"] for c in sa.inspect(conn).get_columns("source")}
+        assert_rows_kept(conn, rows)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert version(database_url) == HEAD and differences(database_url) == []

@@ -72,13 +72,14 @@ def _url_error(html: str) -> str:
     "0.0.0.0", "100.64.0.1", "224.0.0.1", "240.0.0.1", "255.255.255.255", "192.0.2.1",
     "::1", "::", "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1",
     "::ffff:169.254.169.254", "2002:7f00:1::", "2001:db8::1", "64:ff9b:1::a00:1",
+    "64:ff9b::a00:1", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",  # NAT64 to 10.0.0.1, …
 ])
 def test_non_global_addresses_are_not_public(address):
     assert not is_public(ipaddress.ip_address(address))
 
 
 @pytest.mark.parametrize("address", [PUBLIC, "1.1.1.1", "2606:4700:4700::1111",
-                                     "::ffff:93.184.215.14"])
+                                     "::ffff:93.184.215.14", "64:ff9b::5db8:d70e"])
 def test_global_addresses_are_public(address):
     assert is_public(ipaddress.ip_address(address))
 
@@ -115,8 +116,9 @@ def test_the_add_form_refuses_every_inward_address_alike_and_nothing_is_fetched(
     assert added.status_code == 200 and "Added. The test fetch found" in added.text
 
 
-def test_fetch_now_is_guarded_too(guarded):
-    world, client, internet = guarded
+def two_sources(world: World):  # type: ignore[no-untyped-def]
+    """A loopback feed the shell added (trusted) and a public one the browser added, each
+    test-fetched once: (the feed server, its port, the two SourceChanges)."""
     feeds = world.feeds
     port = feeds.url("/").split(":")[2].split("/")[0]
     feeds.add_file("/cs.CV", CV)
@@ -125,6 +127,12 @@ def test_fetch_now_is_guarded_too(guarded):
     local = world.app.sources.add(feeds.url("/cs.CV"), "Local", "cs.CV", trusted=True)
     public = world.app.sources.add(f"http://{PUBLIC}:{port}/public.xml", "Public", "cs.LG")
     assert local.source and public.source and feeds.hits["/cs.CV"] == 1
+    return feeds, port, local, public
+
+
+def test_fetch_now_is_guarded_too(guarded):
+    world, client, internet = guarded
+    feeds, port, local, public = two_sources(world)
     csrf = csrf_of(client.get("/admin/sources").text)
 
     refused = client.post(f"/admin/sources/{local.source.id}/fetch", data={"csrf": csrf})
@@ -137,8 +145,26 @@ def test_fetch_now_is_guarded_too(guarded):
     assert set(internet.dialed) == {PUBLIC}
 
 
+def test_the_workers_fetches_of_a_browsers_source_are_guarded_too(guarded):
+    """The add's test fetch passed; afterwards the host moved inwards (here: a redirect, as
+    a DNS change would be judged the same at connect time). The scheduled run refuses it,
+    and still fetches the shell's trusted loopback source in the same run."""
+    world, _, internet = guarded
+    feeds, port, local, public = two_sources(world)
+    assert (local.source.public_only, public.source.public_only) == (False, True)
+    feeds.add_redirect("/public.xml", f"http://127.0.0.1:{port}/cs.CV")
+    report = world.app.ingest.refresh(force=True)
+    assert report.counts["sources"] == 2 and report.counts["fetched"] == 1
+    assert feeds.hits["/cs.CV"] == 2  # the shell's test fetch and its scheduled one, no more
+    failing = {s.label: s.last_error for s in world.app.sources.every()}
+    assert failing == {"Local": None, "Public": NOT_PUBLIC}
+    assert set(internet.dialed) == {PUBLIC}
+
+
 def test_the_setting_lets_the_browser_name_loopback(tmp_path, feed_server):
     world = World.build(tmp_path, feed_server, sources_allow_private=True)
     url = world.feeds.add_file("/cs.CV", CV)
     added = world.app.sources.add(url, "arXiv (cs.CV)", "cs.CV")
     assert added.errors == () and world.feeds.hits["/cs.CV"] == 1
+    assert world.app.ingest.refresh().counts["fetched"] == 1  # and the worker fetches it
+    assert world.feeds.hits["/cs.CV"] == 2

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions: the start compares a database with it without
 # loading Alembic. A new migration sets it (tests/test_migrations.py checks it is Alembic's).
-HEAD = "0011"
+HEAD = "0012"
 SCRIPT_LOCATION = "digest_mailer.db:migrations"
 # pg_advisory_xact_lock key: any constant shared by every digest-mailer process.
 PG_LOCK_KEY = 0x64696765  # "dige"
@@ -118,8 +118,10 @@ def _legacy_revision(conn: Connection) -> str | None:
     # 0006 added delivery.notes besides its tables: only create_all of 0006 code or later
     # makes it. 0007 only added arxivlookup, 0008 only signup, statuschange and ratecount;
     # 0009 added subscriber.cadence and weekday; 0010 source.removed_at besides fetchlog;
-    # 0011 only importdraft.
+    # 0011 only importdraft; 0012 source.public_only.
     source_columns = {c["name"] for c in db.get_columns("source")}
+    if "public_only" in source_columns:
+        return "0012"
     if "removed_at" in source_columns:
         return "0011" if db.has_table("importdraft") else "0010"
     if "cadence" in columns:

@@ -68,6 +68,9 @@ class Source(SQLModel, table=True):
     # A removed source is kept as a tombstone: its entries (which deliveries name) keep
     # their source and label, and adding the URL again brings the row back.
     removed_at: datetime | None = _when(nullable=True)
+    # Named from a browser: every fetch, the worker's too, connects to public addresses
+    # only (ingest/guard.py) unless DIGEST_SOURCES_ALLOW_PRIVATE; a shell's are trusted.
+    public_only: bool = False
 
 
 class FetchLog(SQLModel, table=True):

@@ -33,6 +33,7 @@ class IngestConfig:
     fetch_max_bytes: int
     user_agent: str
     fetch_concurrency: int
+    allow_private: bool = False  # DIGEST_SOURCES_ALLOW_PRIVATE: a browser's sources too
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,7 @@ class IngestService:
             interval = timedelta(minutes=self.config.fetch_interval_minutes)
             sources = (db.sources.active(session) if force
                        else db.sources.due(session, now, interval))
-            outcomes = self._fetch([FetchRequest(s.url, s.etag, s.last_modified)
-                                    for s in sources])
-            for source, outcome in zip(sources, outcomes, strict=True):
+            for source, outcome in zip(sources, self._fetch_all(sources), strict=True):
                 report.counts["sources"] += 1
                 stored = self._store(session, source,
                                     self._parse(outcome, source.kind, source.category), now)
@@ -135,6 +134,21 @@ class IngestService:
                                       counts=dict(report.counts), errors=report.errors))
             session.commit()
         return report
+
+    def _fetch_all(self, sources: list[Source]) -> list[FetchOutcome]:
+        """Each source fetched conditionally, in order; one named from a browser at public
+        addresses only (checked at every connection: its host may have moved inwards since
+        the add's test fetch), unless ``allow_private``."""
+        guarded = [not self.config.allow_private and s.public_only for s in sources]
+        outcomes: dict[int, FetchOutcome] = {}
+        for public_only in (False, True):
+            picked = [i for i, g in enumerate(guarded) if g == public_only]
+            if picked:
+                fetched = self._fetch([FetchRequest(sources[i].url, sources[i].etag,
+                                                    sources[i].last_modified) for i in picked],
+                                      public_only=public_only)
+                outcomes.update(zip(picked, fetched, strict=True))
+        return [outcomes[i] for i in range(len(sources))]
 
     def fetch_now(self, source_id: int, *, public_only: bool = False) -> FetchLog | None:
         """Fetch one source now (a disabled one too: the admin asked), conditionally, and

@@ -117,6 +117,7 @@ class SourceService:
             added = known is None or known.removed_at is not None
             source = db.sources.add(session, fields.url, fields.label, fields.category,
                                     fields.kind)
+            source.public_only = not trusted  # the worker's fetches stay guarded too
             count = len(probe.parsed.entries) if probe.parsed else 0
             fetch = db.sources.log_fetch(session, source, probe.outcome, None, count,
                                          self.clock(), trigger="add")
