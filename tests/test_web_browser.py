@@ -87,14 +87,26 @@ def _fresh(world: World, reader: Subscriber) -> Subscriber:
 
 
 def _wait_text(driver, text: str) -> None:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def shows(d) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            return text in d.find_element(By.TAG_NAME, "body").text
+        except WebDriverException as err:
+            # Chromium's way of saying stale, when the body is swapped mid-read: read again.
+            if "does not belong to the document" in str(err):
+                return False
+            raise
+
     # The page may be replaced while it is read (a form was just submitted): read again.
     WebDriverWait(driver, WAIT, ignored_exceptions=(
-        StaleElementReferenceException, NoSuchElementException)).until(
-        lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+        StaleElementReferenceException, NoSuchElementException)).until(shows)
 
 
 def test_unsubscribe_in_a_browser_then_undo(site, browser):
